@@ -1,0 +1,7 @@
+"""`python -m bot` is `liquidbook`."""
+
+import sys
+
+from bot.cli import main
+
+sys.exit(main())

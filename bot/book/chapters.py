@@ -1,0 +1,109 @@
+"""Reading one chapter file: front matter (title, summary, objectives, label) and body.
+
+Objectives are written under `options.objectives` because MyST warns about unknown top-level
+front-matter keys and accepts anything under `options`; a hand-written top-level
+`objectives:` is read too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import frontmatter
+import yaml
+
+from bot.book.markdown import STUB_MARKER
+
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+@dataclass
+class Chapter:
+    """One chapter: its place in the toc, its front matter and its Markdown body.
+
+    `extra` keeps the front-matter keys this app does not manage, so rewriting a chapter
+    never drops an author's settings.
+    """
+
+    number: int
+    path: str
+    title: str
+    summary: str = ""
+    objectives: list[str] = field(default_factory=list)
+    label: str = ""
+    body: str = ""
+    is_stub: bool = False
+    missing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def title_from_path(path: str) -> str:
+    """`chapters/03-bayes-rule.md` → `Bayes rule`: a readable stand-in for a missing title."""
+    stem = PurePosixPath(path).name.split(".")[0]
+    words = re.sub(r"^\d+[a-z]?[-_ ]+", "", stem).replace("-", " ").replace("_", " ").strip()
+    words = words or stem
+    return words[:1].upper() + words[1:]
+
+
+def read_chapter(
+    root: Path, path: str, number: int, toc_title: str | None
+) -> tuple[Chapter, list[str]]:
+    """Read `root/path`; return the chapter and the problems worth telling the author."""
+    fallback_title = str(toc_title or title_from_path(path))
+    file = root / path
+    base = os.path.realpath(root)
+    if not os.path.realpath(file).startswith(base + os.sep):
+        # A link inside the book that points out of it: never read it.
+        problem = f"`{path}` points outside the book; it was ignored."
+        return Chapter(number, path, fallback_title, is_stub=True, missing=True), [problem]
+    if not file.is_file():
+        problem = f"The toc lists `{path}`, but there is no such file."
+        return Chapter(number, path, fallback_title, is_stub=True, missing=True), [problem]
+    text = file.read_text("utf-8", errors="replace")
+    if path.endswith(".ipynb"):
+        return Chapter(number, path, fallback_title), []
+    problems: list[str] = []
+    try:
+        post = frontmatter.loads(text)
+        meta: dict[str, Any] = dict(post.metadata)
+        body = post.content
+    except (yaml.YAMLError, ValueError, TypeError):
+        problems.append(f"The front matter of `{path}` is not valid YAML; it was ignored.")
+        meta, body = {}, re.sub(r"\A---\n.*?\n---\n?", "", text, count=1, flags=re.DOTALL)
+    heading = _HEADING.search(body)
+    title = str(
+        meta.pop("title", "") or toc_title or (heading and heading.group(1)) or fallback_title
+    )
+    options = meta.get("options")
+    objectives = meta.pop("objectives", None)
+    if isinstance(options, dict) and "objectives" in options:
+        options = dict(options)
+        objectives = options.pop("objectives")
+        if options:
+            meta["options"] = options
+        else:
+            meta.pop("options")
+    chapter = Chapter(
+        number=number,
+        path=path,
+        title=title.strip(),
+        summary=str(meta.pop("summary", "") or "").strip(),
+        objectives=_as_list(objectives),
+        label=str(meta.pop("label", "") or "").strip(),
+        body=body,
+        is_stub=STUB_MARKER in body or not body.strip(),
+        extra=meta,
+    )
+    return chapter, problems
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(item).strip() for item in value if str(item).strip()]
+    return [str(value).strip()] if str(value).strip() else []

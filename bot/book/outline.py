@@ -1,0 +1,245 @@
+"""An outline: what `/outline` asks the model for, and the files its pull request writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from rapidfuzz import fuzz
+
+from bot.book.bundled import skeleton_files
+from bot.book.chapters import Chapter
+from bot.book.clean import drop_unknown_refs
+from bot.book.config import BookConfig, BookType
+from bot.book.markdown import STUB_MARKER, escape_mentions, find_labels
+from bot.book.model import Book
+from bot.book.paths import CONFIG_PATH
+from bot.book.render import (
+    chapter_path,
+    render_chapter,
+    set_project_key,
+    set_project_title,
+    set_toc,
+    slugify,
+)
+from bot.book.settings_file import render_config
+
+PLACEHOLDER_TITLE = "My Liquid Book"
+_BOOK_TYPES = ("article", "book", "course", "research")
+_NUMBERED = re.compile(r"^(?:chapter|module|section|part|unit|lesson)\s+\d+\s*[:.\-–—]\s*", re.I)
+
+
+class OutlineError(Exception):
+    """The model's answer holds no usable outline; the message says what was wrong."""
+
+
+class OutlineChapter(BaseModel):
+    """One planned chapter: what it is called, what it covers, what readers will be able to do."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field(default="", max_length=3000)
+    objectives: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("title")
+    @classmethod
+    def _plain_title(cls, value: str) -> str:
+        # Models like to write "Chapter 3: Priors"; the number is the toc's business.
+        return _NUMBERED.sub("", " ".join(value.split())) or value
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [line.strip(" -*•\t") for line in value.splitlines()]
+        if isinstance(value, list):
+            return [item for item in value if not isinstance(item, str) or item.strip()]
+        return value
+
+
+class Outline(BaseModel):
+    """A whole book's plan; `book_type` is None when the model named no known type."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    book_type: BookType | None = Field(
+        default=None, validation_alias=AliasChoices("type", "book_type")
+    )
+    chapters: list[OutlineChapter] = Field(min_length=1, max_length=100)
+
+    @field_validator("book_type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        text = str(value or "").strip().lower()
+        return text if text in _BOOK_TYPES else None
+
+
+def parse_outline(model_text: str) -> Outline:
+    """Find and validate the outline JSON in a model answer (fenced, bare or amid prose)."""
+    problems: list[str] = []
+    found_json = False
+    for candidate in _json_objects(model_text):
+        found_json = True
+        try:
+            return Outline.model_validate(candidate)
+        except ValidationError as error:
+            problems = [
+                f"`{'.'.join(str(p) for p in e['loc']) or 'outline'}`: {e['msg']}"
+                for e in error.errors()
+            ]
+    if not found_json:
+        raise OutlineError("The model's answer contains no JSON object with an outline.")
+    raise OutlineError("The model's outline is incomplete: " + "; ".join(problems[:5]))
+
+
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """JSON objects in `text`: fenced blocks first, then any `{...}` that parses."""
+    blocks = re.findall(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\n(.*?)\n[ \t]*```", text, re.S)
+    decoder = json.JSONDecoder(strict=False)  # models put raw newlines inside strings
+    for source in [*blocks, text]:
+        for repaired in (source, re.sub(r",\s*([}\]])", r"\1", source)):
+            starts = [m.start() for m in re.finditer(r"\{", repaired)][:200]
+            for start in starts:
+                try:
+                    value, _ = decoder.raw_decode(repaired, start)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(value, dict) and "chapters" in value:
+                    yield value
+                    break
+
+
+def stub_body(number: int, chapter: Chapter) -> str:
+    """A placeholder that builds cleanly and tells readers and authors what comes next."""
+    lines = [
+        STUB_MARKER,
+        "",
+        "```{note} To be written",
+        f"This chapter is planned but not written yet. Comment `/generate chapter {number}` "
+        "on an issue to draft it.",
+        "```",
+    ]
+    if chapter.summary:
+        lines += ["", escape_mentions(chapter.summary)[0]]
+    if chapter.objectives:
+        lines += ["", "After this chapter, readers will be able to:", ""]
+        lines += [f"- {escape_mentions(item)[0]}" for item in chapter.objectives]
+    return "\n".join(lines) + "\n"
+
+
+def intro_text(outline: Outline) -> str:
+    """The landing page of a new book: its description and a pointer to the first chapter."""
+    description = escape_mentions(outline.description or outline.title)[0]
+    return f"---\ntitle: Welcome\nlabel: intro\n---\n\n{description}\n"
+
+
+def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> dict[str, str]:
+    """Every file an `/outline` pull request writes, as `{path: text}`.
+
+    Chapters whose title matches an existing chapter keep their file and body (only their
+    front matter changes); new chapters get a stub; chapters dropped from the outline stay
+    on disk but leave the toc, which is how a chapter is disabled.
+    """
+    files: dict[str, str] = {}
+    skeleton = skeleton_files()
+    new_config = config.model_copy(update={"type": outline.book_type or config.type})
+    existing = [c for c in book.toc if not c.missing] if book else []
+    taken_paths = {c.path for c in book.toc} | set(book.root_files) if book else set()
+    labels = book.labels() if book else {"intro"}
+    paths: list[str] = []
+    for number, planned in enumerate(outline.chapters, start=1):
+        match = _take_match(planned.title, existing)
+        if match is not None:
+            updated = replace(
+                match,
+                number=number,
+                title=planned.title,
+                summary=planned.summary or match.summary,
+                objectives=planned.objectives or match.objectives,
+            )
+            if updated != replace(match, number=number):
+                files[match.path] = render_chapter(updated)
+            paths.append(match.path)
+            continue
+        path = _unique(chapter_path(new_config, number, planned.title), taken_paths)
+        label = _unique(slugify(planned.title), labels)
+        chapter = Chapter(number, path, planned.title, planned.summary, planned.objectives, label)
+        files[path] = render_chapter(chapter, stub_body(number, chapter))
+        paths.append(path)
+    myst = book.myst_yml if book else skeleton["myst.yml"]
+    if book is None or _is_starter(book, skeleton):
+        myst = set_project_title(myst, outline.title)
+        if outline.description:
+            myst = set_project_key(myst, "description", " ".join(outline.description.split()))
+    files["myst.yml"] = set_toc(myst, paths, root_file="intro.md")
+    starter_intro = skeleton.get("intro.md")
+    if book is not None and "intro.md" in book.root_files and starter_intro is not None:
+        if (book.directory / "intro.md").read_text("utf-8") == starter_intro:
+            # The setup PR's welcome page talks about the starter chapter: describe this book.
+            files["intro.md"] = intro_text(outline)
+    if book is not None and existing:
+        # Chapters dropped from the toc take their labels along: the pages that stay must
+        # not point at them (the build warns about every dangling reference).
+        gone = {c.label for c in existing} | {x for c in existing for x in find_labels(c.body)}
+        for root in book.root_files:
+            text = (book.directory / root).read_text("utf-8")
+            if root in files:
+                continue
+            fixed, _ = drop_unknown_refs(text, labels - gone)
+            if fixed != text:
+                files[root] = fixed
+    has_root = book is not None and (book.root_files or (book.directory / "intro.md").exists())
+    if not has_root:
+        files["intro.md"] = intro_text(outline)
+    if book is None:
+        files[".gitignore"] = skeleton[".gitignore"]
+    if book is None or new_config != book.config or not (book.directory / CONFIG_PATH).exists():
+        files[CONFIG_PATH] = render_config(new_config)
+    return files
+
+
+def _is_starter(book: Book, skeleton: dict[str, str]) -> bool:
+    """True while `myst.yml` still has the setup PR's placeholder title or description, which
+    the first outline replaces with the book's own."""
+    starter = yaml.safe_load(skeleton["myst.yml"]).get("project", {})
+    try:
+        project = (yaml.safe_load(book.myst_yml) or {}).get("project", {}) or {}
+    except yaml.YAMLError:
+        return False
+    return book.title == PLACEHOLDER_TITLE or (
+        bool(starter.get("description"))
+        and project.get("description") == starter.get("description")
+    )
+
+
+def _take_match(title: str, chapters: list[Chapter]) -> Chapter | None:
+    """The existing chapter this planned one continues, removed from `chapters` if found."""
+    wanted = title.casefold()
+    best = next((c for c in chapters if c.title.casefold() == wanted), None)
+    if best is None:
+        scored = [(fuzz.ratio(wanted, c.title.casefold()), c) for c in chapters]
+        best = max(scored, key=lambda pair: pair[0], default=(0.0, None))[1]
+        if best is not None and fuzz.ratio(wanted, best.title.casefold()) < 90:
+            best = None
+    if best is not None:
+        chapters.remove(best)
+    return best
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name-2`, `name-3`… (before any extension) if already taken; records it."""
+    stem, dot, suffix = name.rpartition(".") if name.endswith(".md") else (name, "", "")
+    candidate, counter = name, 2
+    while candidate in taken:
+        candidate = f"{stem}-{counter}{dot}{suffix}"
+        counter += 1
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,143 @@
+"""`liquidbook` — the command line: serve, worker, migrate, and the operator's tools.
+
+Each subcommand module registers itself with `register(subparsers)`; this file only
+assembles them, so `liquidbook --help` lists what the product can do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("liquidbook")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"liquidbook: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the webhook server, with an in-process worker unless --no-worker."""
+    import uvicorn
+
+    from bot.server import create_app
+
+    settings = _settings_or_exit()
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    _logging(settings.log_level)
+    if not settings.app_configured:
+        log.warning(
+            "no GitHub App configured: open %s/setup to create one from app.yml",
+            settings.public_url,
+        )
+    app = create_app(settings, in_process_worker=not args.no_worker)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run job workers only (scale them apart from the web servers)."""
+    from bot.services import Services
+    from bot.worker import build_worker
+
+    settings = _settings_or_exit()
+    _logging(settings.log_level)
+
+    async def run() -> None:
+        try:
+            services = await Services.start(settings, allow_embedded_redis=False)
+        except RuntimeError as exc:
+            print(f"liquidbook worker: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        worker = build_worker(services, handle_signals=True, burst=args.burst)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+            await services.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the database schema up to date (every process also does this at start-up)."""
+    from bot.db import run_migrations
+
+    settings = _settings_or_exit()
+    run_migrations(settings.database_url_or_default)
+    print("database is at the latest schema")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liquidbook",
+        description="Liquid Book: a GitHub App that writes Jupyter Books with AI. "
+        "Run the server, workers, migrations, check a model, or try the whole story offline.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser(
+        "serve", help="run the webhook server (and a worker) on embedded defaults"
+    )
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--no-worker", action="store_true", help="do not run jobs in this process")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run job workers only (needs REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+    migrate = sub.add_parser("migrate", help="migrate the database schema")
+    migrate.set_defaults(func=cmd_migrate)
+    for module in _plugin_modules():
+        module.register(sub)
+    return parser
+
+
+def _plugin_modules() -> list:  # type: ignore[type-arg]
+    """Subcommands that live beside the code they drive (model check, sandbox)."""
+    import importlib
+
+    modules = []
+    for name in ("bot.providers.cli", "bot.sandbox"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `liquidbook` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""The slash-command grammar of comments: `/outline …`, `/generate chapter 3`, `/help`.
+
+Rules, in the author's terms:
+- A command is a line that starts with `/` (up to three spaces before it are fine; four make
+  it a Markdown code block). Names are case-insensitive; several commands may share a comment.
+- Lines inside fenced code blocks, quoted lines (`> /generate …` in a reply) and HTML comments
+  never trigger anything, and a `/` in the middle of a line is just prose.
+- `/outline` and `/generate chapter` take the lines after them (up to the next command) as more
+  description or instructions.
+- An unknown `/word` is reported only when it is a likely typo of a command (a small edit
+  distance, like `/genrate`); anything else (`/usr/bin/env`, `/shrug`) is prose and ignored.
+
+Commands are data (`COMMANDS`): a new one (`/generate quiz chapter N`, `/revise`, `/publish`)
+is one `CommandSpec` with its builder, and `help_text` lists it automatically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from bot.book.markdown import code_mask
+from bot.book.selector import ChapterSelector, SelectorError, split_selector
+
+__all__ = [
+    "COMMANDS",
+    "ChapterSelector",
+    "Command",
+    "CommandError",
+    "CommandSpec",
+    "GenerateChapter",
+    "Help",
+    "Init",
+    "Outline",
+    "Usage",
+    "help_text",
+    "parse_commands",
+]
+
+
+@dataclass(frozen=True)
+class Help:
+    """`/help`: answer with the table of commands."""
+
+
+@dataclass(frozen=True)
+class Init:
+    """`/init`: open the setup PR (skeleton book, settings, workflow)."""
+
+
+@dataclass(frozen=True)
+class Outline:
+    """`/outline <description>`: plan the book and open a PR with the toc and stubs."""
+
+    description: str
+
+
+@dataclass(frozen=True)
+class GenerateChapter:
+    """`/generate chapter <selector>`: write the selected chapters in one PR."""
+
+    selector: ChapterSelector
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """`/usage`: this month's tokens and cost."""
+
+
+Command = Help | Init | Outline | GenerateChapter | Usage
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """A line meant as a command that cannot run; `suggestion` is a corrected command line."""
+
+    line: str
+    message: str
+    suggestion: str | None = None
+    lineno: int = 0
+
+    def markdown(self) -> str:
+        """One reply paragraph: the line, what is wrong, and the fix when there is one."""
+        text = f"`{self.line.strip()}`: {self.message}"
+        if self.suggestion:
+            text += f" Did you mean `{self.suggestion}`?"
+        return text
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.suggestion = message, suggestion
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: its words, argument syntax, help text, and how to build it."""
+
+    words: tuple[str, ...]
+    argument: str
+    summary: str
+    example: str
+    build: Callable[[str, str], Command]  # (text after the words, following lines)
+    continues: bool = False
+
+    @property
+    def name(self) -> str:
+        return "/" + " ".join(self.words)
+
+
+def _join(*parts: str) -> str:
+    return "\n".join(part.strip("\n") for part in parts if part.strip()).strip()
+
+
+def _outline(argument: str, more: str) -> Command:
+    description = _join(argument, more)
+    if not description:
+        raise _Invalid("`/outline` needs a description of the book, e.g. `/outline A course on …`.")
+    return Outline(description)
+
+
+def _generate_chapter(argument: str, more: str) -> Command:
+    try:
+        selector, rest = split_selector(argument)
+    except SelectorError as error:
+        range_match = re.fullmatch(r"\s*(\d+)\s*[-–—]\s*(\d+)(.*)", argument)
+        fixed = None
+        if range_match and int(range_match.group(1)) > int(range_match.group(2)) > 0:
+            fixed = f"/generate chapter {range_match.group(2)}-{range_match.group(1)}{range_match.group(3)}"
+        raise _Invalid(error.sentence(), fixed) from None
+    return GenerateChapter(selector, _join(rest, more))
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("help",), "", "List the commands.", "/help", lambda a, m: Help()),
+    CommandSpec(
+        ("init",),
+        "",
+        "Set the repository up as a book: skeleton, settings, build workflow.",
+        "/init",
+        lambda a, m: Init(),
+    ),
+    CommandSpec(
+        ("outline",),
+        "<description>",
+        "Plan the book: a PR with the table of contents and one stub per chapter. "
+        "Lines below the command add to the description.",
+        "/outline An introductory course on Bayesian statistics for biologists, 10 chapters",
+        _outline,
+        continues=True,
+    ),
+    CommandSpec(
+        ("generate", "chapter"),
+        '<N | N-M | all | "title">',
+        "Write chapters in a PR. Lines below the command are extra instructions.",
+        "/generate chapter 3",
+        _generate_chapter,
+        continues=True,
+    ),
+    CommandSpec(
+        ("usage",),
+        "",
+        "This month's AI tokens and cost for this installation.",
+        "/usage",
+        lambda a, m: Usage(),
+    ),
+)
+
+_COMMAND_LINE = re.compile(r"^/([A-Za-z][\w-]*)(?=\s|$)(.*)$")
+
+
+def _near(word: str, choices: list[str]) -> str | None:
+    """The choice within a typo's distance of `word` (about one edit per three letters)."""
+    if len(word) < 3:
+        return None
+    allowed = max(1, len(word) // 3)
+    scored = sorted((Levenshtein.distance(word, choice), choice) for choice in choices)
+    return scored[0][1] if scored and scored[0][0] <= allowed else None
+
+
+def _resolve(text: str) -> tuple[CommandSpec, str] | None:
+    """Match a command line to a spec and its argument; raise `_Invalid`, or None if prose."""
+    match = _COMMAND_LINE.match(text)
+    if match is None:
+        return None
+    word, rest = match.group(1).lower(), match.group(2).strip()
+    firsts = list(dict.fromkeys(spec.words[0] for spec in COMMANDS))
+    if word not in firsts:
+        near = _near(word, firsts)
+        if near is None:
+            return None
+        fixed = f"/{near} {rest}".strip()
+        try:
+            resolved = _resolve(fixed)
+        except _Invalid as error:
+            fixed = error.suggestion or fixed
+        else:
+            fixed = _canonical(*resolved) if resolved else fixed
+        raise _Invalid(f"`/{word}` is not a command.", fixed)
+    specs = [spec for spec in COMMANDS if spec.words[0] == word]
+    for spec in specs:
+        if len(spec.words) == 1:
+            return spec, rest
+    sub, _, after = rest.partition(" ")
+    subs = {spec.words[1]: spec for spec in specs}
+    if sub.lower() in subs:
+        return subs[sub.lower()], after.strip()
+    options = ", ".join(f"`{spec.name} {spec.argument}`" for spec in specs)
+    near = _near(sub.lower(), list(subs))
+    if near is not None:
+        raise _Invalid(f"`/{word} {sub}` is not a command.", f"/{word} {near} {after}".strip())
+    guess = f"{specs[0].name} {rest}" if rest and rest[0].isdigit() else None
+    what = f"`/{word} {sub}` is not a command" if sub else f"`/{word}` needs more"
+    raise _Invalid(f"{what}; write {options}.", guess)
+
+
+def _canonical(spec: CommandSpec, argument: str) -> str:
+    return f"{spec.name} {argument}".strip()
+
+
+def _finish(
+    spec: CommandSpec, argument: str, more: list[str], line: str, lineno: int
+) -> Command | CommandError:
+    try:
+        return spec.build(argument, "\n".join(more))
+    except _Invalid as error:
+        usage = f" Usage: `{spec.name} {spec.argument}`." if not argument and spec.argument else ""
+        return CommandError(line, error.message + usage, error.suggestion, lineno)
+
+
+def parse_commands(body: str) -> list[Command | CommandError]:
+    """Every command in a comment body, in order; mistyped ones as `CommandError`."""
+    lines = body.replace("\r\n", "\n").split("\n")
+    in_code = code_mask(lines)
+    results: list[Command | CommandError] = []
+    pending: tuple[CommandSpec, str, list[str], str, int] | None = None
+    in_comment = False
+    for lineno, line in enumerate(lines, start=1):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if in_comment or (not in_code[lineno - 1] and stripped.startswith("<!--")):
+            in_comment = "-->" not in line
+            continue
+        if not in_code[lineno - 1] and indent <= 3 and not stripped.startswith(("\t",)):
+            if stripped.startswith(">"):
+                continue  # a quoted line belongs to someone else's comment
+            try:
+                resolved = _resolve(stripped.rstrip())
+            except _Invalid as error:
+                resolved = None
+                if pending is not None:
+                    results.append(_finish(*pending))
+                    pending = None
+                results.append(CommandError(line, error.message, error.suggestion, lineno))
+                continue
+            if resolved is not None:
+                if pending is not None:
+                    results.append(_finish(*pending))
+                spec, argument = resolved
+                pending = (spec, argument, [], line, lineno) if spec.continues else None
+                if not spec.continues:
+                    results.append(_finish(spec, argument, [], line, lineno))
+                continue
+        if pending is not None:
+            pending[2].append(line)
+    if pending is not None:
+        results.append(_finish(*pending))
+    return results
+
+
+def help_text() -> str:
+    """The `/help` answer: a Markdown table of every command with an example."""
+    rows = ["| Command | What it does | Example |", "| --- | --- | --- |"]
+    for spec in COMMANDS:
+        syntax = f"{spec.name} {spec.argument}".strip().replace("|", "\\|")
+        rows.append(f"| `{syntax}` | {spec.summary} | `{spec.example}` |")
+    rows += [
+        "",
+        "Put each command on its own line. Commands inside code blocks or quotes are ignored. "
+        "Chapters are named by number (`3`), range (`2-5`), `all`, or title in quotes.",
+    ]
+    return "\n".join(rows)

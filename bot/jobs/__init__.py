@@ -1,0 +1,16 @@
+"""Jobs the worker runs. Each module is one job; the webhook handlers enqueue them by name."""
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.jobs.acknowledge import acknowledge_command
+from bot.jobs.generate import generate_chapters
+from bot.jobs.outline import outline_book
+from bot.jobs.setup import setup_repository
+
+FUNCTIONS: list[Callable[..., Any]] = [
+    acknowledge_command,
+    setup_repository,
+    outline_book,
+    generate_chapters,
+]

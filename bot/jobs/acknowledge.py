@@ -1,0 +1,208 @@
+"""The first answer to a command: 👀 at once, a permission check, then one status comment each.
+
+Runs within a second of the webhook. It reads only the book's settings file (for the role
+allowed to run commands), asks GitHub for the author's permission (never trusting
+`author_association` alone), and hands each command to its job with the status comment that
+job will keep editing. `/help`, `/usage` and malformed commands are answered right here.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+from decimal import Decimal
+from typing import Any
+
+from githubkit import GitHub
+from githubkit.exception import RequestFailed
+
+from bot.book.config import ConfigError, parse_config, role_allows
+from bot.commands import (
+    Command,
+    CommandError,
+    GenerateChapter,
+    Help,
+    Init,
+    Outline,
+    Usage,
+    help_text,
+    parse_commands,
+)
+from bot.jobs.proposal import budget_for
+from bot.jobs.usage import usage_report
+from bot.providers.ratelimit import RateLimiter
+from bot.services import Services
+from bot.status import create_status_comment
+
+log = logging.getLogger(__name__)
+
+CONFIG_PATH = ".github/liquidbook.yml"
+
+
+async def react(gh: GitHub, full_name: str, comment_id: int, content: str = "eyes") -> None:
+    owner, _, repo = full_name.partition("/")
+    await gh.arequest(
+        "POST",
+        f"/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        json={"content": content},
+    )
+
+
+async def read_settings_file(gh: GitHub, full_name: str, ref: str) -> str | None:
+    """The text of `.github/liquidbook.yml` on `ref`, or None when there is none."""
+    owner, _, repo = full_name.partition("/")
+    try:
+        response = await gh.arequest(
+            "GET", f"/repos/{owner}/{repo}/contents/{CONFIG_PATH}", params={"ref": ref}
+        )
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return None
+        raise
+    data = response.json()
+    if not isinstance(data, dict) or data.get("encoding") != "base64":
+        return None
+    return base64.b64decode(data["content"]).decode("utf-8", errors="replace")
+
+
+async def repository_role(gh: GitHub, full_name: str, login: str) -> str:
+    """The person's role on the repository: admin, maintain, write, triage, read or none."""
+    owner, _, repo = full_name.partition("/")
+    try:
+        response = await gh.arequest(
+            "GET", f"/repos/{owner}/{repo}/collaborators/{login}/permission"
+        )
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return "none"
+        raise
+    data = response.json()
+    return str(data.get("role_name") or data.get("permission") or "none")
+
+
+def command_text(command: Command) -> str:
+    """The command as a person would type it (for the status comment's heading)."""
+    if isinstance(command, GenerateChapter):
+        return f"/generate chapter {command.selector}"
+    return {Help: "/help", Init: "/init", Outline: "/outline", Usage: "/usage"}[type(command)]
+
+
+def command_payload(command: Command) -> dict[str, Any]:
+    """The command's arguments as plain data for the job (arq pickles job arguments)."""
+    if isinstance(command, Outline):
+        return {"description": command.description}
+    if isinstance(command, GenerateChapter):
+        return {
+            "selector": dataclasses.asdict(command.selector),
+            "instructions": command.instructions,
+        }
+    return {}
+
+
+def heading(command: Command, author: str) -> str:
+    return f"`{command_text(command)}` — requested by @{author}"
+
+
+JOB_FOR = {Outline: "outline_book", GenerateChapter: "generate_chapters", Init: "setup_repository"}
+
+
+async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> str:
+    """React, check the author, and start (or answer) each command in the comment."""
+    services: Services = ctx["services"]
+    if services.github is None:
+        return "skipped: app not configured"
+    async with services.github.installation(request["installation_id"]) as gh:
+        return await _acknowledge(services, gh, request)
+
+
+async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) -> str:
+    full_name, issue, author = request["repository"], request["issue_number"], request["author"]
+    await react(gh, full_name, request["comment_id"])
+
+    config_problem: ConfigError | None = None
+    min_role = "write"
+    book_budget: Decimal | None = None
+    try:
+        config = parse_config(await read_settings_file(gh, full_name, request["default_branch"]))
+        min_role = config.permissions.min_role
+        book_budget = budget_for(config, services.settings)
+    except ConfigError as exc:
+        config_problem = exc
+    role = await repository_role(gh, full_name, author)
+    if not role_allows(role, min_role):
+        owner, _, repo = full_name.partition("/")
+        await gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/issues/{issue}/comments",
+            json={
+                "body": f"Sorry @{author}, Liquid Book commands here need the **{min_role}** role "
+                f"on this repository (you have **{role}**)."
+            },
+        )
+        return f"refused: {author} is {role}, needs {min_role}"
+
+    started = []
+    limiter = RateLimiter(services.redis, window_s=3600)
+    limit = services.settings.liquidbook_commands_per_hour
+    for index, item in enumerate(parse_commands(request["body"])):
+        # A re-run of this job (its worker died) finds what the first run already posted.
+        marker = f"liquidbook:status-of:{full_name}:{request['comment_id']}:{index}"
+        known = await services.redis.get(marker)
+
+        async def answer(title: str, text: str, marker: str = marker) -> int:
+            status = await create_status_comment(gh, full_name, issue, title, text)
+            await services.redis.set(marker, str(status.comment_id), ex=7 * 24 * 3600)
+            return status.comment_id
+
+        if isinstance(item, CommandError):
+            if known is None:
+                hint = f"\n\nDid you mean `{item.suggestion}`?" if item.suggestion else ""
+                await answer(
+                    f"`{item.line}`",
+                    f"⚠️ {item.message}{hint}\n\nComment `/help` for every command.",
+                )
+            continue
+        title = heading(item, author)
+        if isinstance(item, Help | Usage) or (
+            config_problem is not None and not isinstance(item, Init)
+        ):
+            if known is not None:
+                continue
+            if isinstance(item, Help):
+                await answer(title, "✅ What I can do:\n\n" + help_text())
+            elif isinstance(item, Usage):
+                report = await usage_report(
+                    services, request["installation_id"], full_name, book_budget
+                )
+                await answer(title, "✅ " + report)
+            elif config_problem is not None:
+                await answer(title, "❌ " + config_problem.markdown())
+            continue
+        if known is not None:
+            status_id = int(known)
+        else:
+            if isinstance(item, Outline | GenerateChapter):
+                wait = await limiter.try_acquire(f"commands:{request['installation_id']}", limit)
+                if wait > 0:
+                    minutes = max(1, round(wait / 60))
+                    await answer(
+                        title,
+                        f"❌ This installation has used its {limit} writing commands of the last "
+                        f"hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+                    )
+                    continue
+            status_id = await answer(
+                title, "⏳ Queued: reading the book as soon as a worker is free."
+            )
+        job = JOB_FOR[type(item)]
+        status_ref = {"comment_id": status_id, "heading": title}
+        if isinstance(item, Init):
+            args: tuple[Any, ...] = (request["installation_id"], full_name, status_ref)
+        else:
+            args = (request, command_payload(item), status_ref)
+        await services.queue.enqueue(
+            job, *args, job_id=f"cmd:{full_name}:{request['comment_id']}:{index}"
+        )
+        started.append(job)
+    return "started " + ", ".join(started) if started else "answered"

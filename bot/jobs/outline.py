@@ -1,0 +1,87 @@
+"""`/outline <description>`: plan the book and propose it as one pull request.
+
+The model answers with JSON (see `bot.book.prompts.outline_prompt`); the PR writes the toc in
+`myst.yml`, one stub file per new chapter with its front matter, and `.github/liquidbook.yml`.
+Existing chapters whose titles survive keep their text.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from bot.book.outline import outline_files, parse_outline
+from bot.book.prompts import outline_prompt
+from bot.book_reader import checkout
+from bot.jobs.proposal import budget_for, models_for, propose, text_request, usage_line
+from bot.jobs.runner import command_job
+from bot.services import Services
+from bot.usage import UsageContext
+
+OUTLINE_MAX_TOKENS = 8000
+OUTLINE_BRANCH = "liquidbook/outline"
+
+
+async def outline_book(
+    ctx: dict[str, Any],
+    request: dict[str, Any],
+    command: dict[str, Any],
+    status_ref: dict[str, Any],
+) -> str:
+    """Ask the model for an outline and open the PR that writes it."""
+
+    async def run(services: Services, gh: Any, status: Any) -> str:
+        started = time.monotonic()
+        with TemporaryDirectory(prefix="liquidbook-") as tmp:
+            scratch = Path(tmp)
+            co = await checkout(gh, request["repository"], request["default_branch"], scratch)
+            config = co.book.config
+            models = models_for(config, services.settings)
+            await status.progress(f"✍️ Planning the outline with `{models[0]}`…")
+            prompt = outline_prompt(config, command["description"], co.book)
+            result = await services.model_client().generate_text(
+                text_request(prompt, OUTLINE_MAX_TOKENS),
+                models=models,
+                context=UsageContext(request["installation_id"], request["repository"], "outline"),
+                monthly_budget_usd=budget_for(config, services.settings),
+            )
+            if result.truncated:
+                await status.finish(
+                    "❌ The model's outline was cut off at its length limit, so nothing was committed. Try a shorter description or fewer chapters."
+                )
+                return "truncated"
+            outline = parse_outline(result.text)
+            files = outline_files(co.book, outline, config)
+            chapters = "\n".join(
+                f"{i}. **{c.title}** — {c.summary}" for i, c in enumerate(outline.chapters, 1)
+            )
+            body = (
+                f"Proposes an outline for **{outline.title}** ({len(outline.chapters)} chapters):\n\n"
+                f"{chapters}\n\nThe description asked for:\n\n> "
+                + command["description"].replace("\n", "\n> ")
+                + f"\n\nFiles: {', '.join(f'`{p}`' for p in sorted(files))}\n\n"
+                f"Model: {usage_line(result, time.monotonic() - started)}\n\n"
+                "Edit the titles, order or summaries right in this PR; after merging, "
+                "`/generate chapter N` writes a chapter."
+            )
+            proposal = await propose(
+                gh,
+                request,
+                co,
+                files,
+                branch=OUTLINE_BRANCH,
+                title=f"Outline: {outline.title}",
+                body=body,
+                scratch=scratch,
+                redis=services.redis,
+            )
+        check = "" if proposal.report.clean else "\n\n" + proposal.report.markdown(limit=10)
+        await status.finish(
+            f"✅ Outline of {len(outline.chapters)} chapters: {proposal.pull_request.html_url}\n\n"
+            f"{usage_line(result, time.monotonic() - started)}{check}"
+        )
+        return f"pr #{proposal.pull_request.number}"
+
+    return await command_job(ctx, request, status_ref, "outline_book", run)

@@ -1,0 +1,90 @@
+"""The frame every command job runs in: its GitHub client, its status comment, its errors.
+
+Errors an author can act on (a bad selector, an invalid settings file, a model refusing, the
+budget) end the job with that sentence in the status comment. Anything else is our fault:
+the comment says so without a stack trace, and the exception goes to the logs and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.book.config import ConfigError
+from bot.book.model import BookError
+from bot.book.outline import OutlineError
+from bot.book.paths import UnsafePathError
+from bot.book.tarball import TarballError
+from bot.metrics import record_outcome
+from bot.providers import ProviderError
+from bot.pull_request import BranchEdited, WriteRefused
+from bot.services import Services
+from bot.status import StatusComment
+
+log = logging.getLogger(__name__)
+
+JobBody = Callable[[Services, Any, StatusComment], Awaitable[str]]
+
+
+async def command_job(
+    ctx: dict[str, Any],
+    request: dict[str, Any],
+    status_ref: dict[str, Any],
+    name: str,
+    body: JobBody,
+) -> str:
+    """Run `body(services, gh, status)`, turning failures into a final status message."""
+    services: Services = ctx["services"]
+    if services.github is None:
+        return "skipped: app not configured"
+    gh = services.github.installation(request["installation_id"])
+    status = StatusComment(
+        gh, request["repository"], status_ref["comment_id"], status_ref["heading"]
+    )
+    try:
+        async with gh:  # one HTTP connection pool for the whole job
+            outcome = await body(services, gh, status)
+    except ConfigError as exc:
+        await status.finish("❌ " + exc.markdown())
+        outcome = "config error"
+    except (BookError, OutlineError, TarballError) as exc:
+        await status.finish(f"❌ {exc}")
+        outcome = "book error"
+    except ProviderError as exc:
+        await status.finish(f"❌ {exc.user_message}\n\nNothing was committed.")
+        outcome = "model error"
+    except BranchEdited as exc:
+        await status.finish(exc.markdown())
+        outcome = "branch edited"
+    except (UnsafePathError, WriteRefused) as exc:
+        await status.finish(f"❌ Refused to write: {exc}. Nothing was committed.")
+        outcome = "refused"
+    except asyncio.CancelledError:
+        # arq cancels a job at its time limit and when the worker shuts down (it then queues
+        # the job again). Say so instead of leaving "Writing…" up forever, then let it go.
+        record_outcome(name, "interrupted")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                status.finish(
+                    "⚠️ The job was interrupted before it finished (its time limit, or a worker "
+                    "restart). If a worker takes it up again, this comment will be updated; "
+                    "otherwise comment the command again. Pull requests already opened stay."
+                ),
+                timeout=10,
+            )
+        raise
+    except Exception:
+        log.exception(
+            "%s failed for %s (job %s)", name, request.get("repository"), ctx.get("job_id")
+        )
+        record_outcome(name, "crashed")
+        await status.finish(
+            "❌ Something went wrong on our side, and nothing was committed. The operators "
+            f"have the details (job `{ctx.get('job_id', '?')}`); comment the command again to retry."
+        )
+        raise
+    record_outcome(name, outcome)
+    return outcome

@@ -1,0 +1,145 @@
+"""The setup PR: a starting book and the build-and-deploy workflow, in one pull request.
+
+Opened when the app is installed on a repository without a book, and on `/init`. It is the
+only job that writes under `.github/workflows/`, and what it writes comes from `actions/` in
+this package, never from a comment or a model answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from githubkit import GitHub
+from githubkit.exception import RequestFailed
+
+from bot.book.bundled import WORKFLOW_PATH, skeleton_files, workflow_text
+from bot.pull_request import (
+    BranchEdited,
+    base_commit,
+    commit_files,
+    open_or_update_pull_request,
+)
+from bot.services import Services
+from bot.status import StatusComment
+
+log = logging.getLogger(__name__)
+
+SETUP_BRANCH = "liquidbook/setup"
+
+
+def book_skeleton(full_name: str, html_url: str) -> dict[str, str]:
+    """The starting book with the repository's name filled in."""
+    title = full_name.split("/", 1)[1].replace("-", " ").replace("_", " ").strip().title()
+    return {
+        path: text.replace("My Liquid Book", title or "My Book").replace(
+            "# github: https://github.com/OWNER/REPO", f"github: {html_url}"
+        )
+        for path, text in skeleton_files().items()
+    }
+
+
+def workflow_for(default_branch: str) -> str:
+    """The bundled workflow, deploying from this repository's default branch."""
+    text = workflow_text()
+    if default_branch not in ("main", "master"):
+        text = text.replace(
+            "branches: [main, master]", f"branches: [main, master, {default_branch!r}]"
+        )
+    return text
+
+
+async def existing_paths(gh: GitHub, full_name: str, tree_sha: str) -> set[str]:
+    """Every path in the tree (one call, recursive)."""
+    owner, _, repo = full_name.partition("/")
+    response = await gh.arequest(
+        "GET", f"/repos/{owner}/{repo}/git/trees/{tree_sha}", params={"recursive": "1"}
+    )
+    return {item["path"] for item in response.json().get("tree", [])}
+
+
+PR_BODY = """\
+This sets up **Liquid Book** on this repository.
+
+{what}
+
+After merging, turn on GitHub Pages with the source **GitHub Actions** (Settings → Pages). \
+Then talk to the app in any issue:
+
+- `/outline An introduction to … for …, 8 chapters` — proposes the table of contents
+- `/generate chapter 1` — writes a chapter
+- `/help` — every command
+
+The workflow builds the book strictly on every pull request (a failing build shows as a red \
+check) and deploys it to GitHub Pages from the default branch.
+"""
+
+
+async def setup_repository(
+    ctx: dict[str, Any], installation_id: int, full_name: str, status: dict[str, Any] | None
+) -> str:
+    """Open (or refresh) the setup PR where the book or the workflow is missing."""
+    services: Services = ctx["services"]
+    if services.github is None:
+        log.warning("setup of %s skipped: no GitHub App configured", full_name)
+        return "skipped: app not configured"
+    async with services.github.installation(installation_id) as gh:
+        return await _setup(gh, full_name, status)
+
+
+async def _setup(gh: GitHub, full_name: str, status: dict[str, Any] | None) -> str:
+    owner, _, repo = full_name.partition("/")
+    reply = (
+        StatusComment(gh, full_name, status["comment_id"], status["heading"]) if status else None
+    )
+    info = (await gh.arequest("GET", f"/repos/{owner}/{repo}")).json()
+    default_branch = info["default_branch"]
+    try:
+        base = await base_commit(gh, full_name, default_branch)
+    except RequestFailed as exc:
+        if exc.response.status_code in (404, 409):  # an empty repository has no branch yet
+            if reply:
+                await reply.finish(
+                    "This repository has no commits yet. Push a first commit (a README is enough), then comment `/init` again."
+                )
+            return "empty repository"
+        raise
+    paths = await existing_paths(gh, full_name, base.tree_sha)
+    files: dict[str, str | bytes | None] = {}
+    parts = []
+    if "myst.yml" not in paths:
+        files.update(book_skeleton(full_name, info.get("html_url", "")))
+        parts.append(
+            "- a starting book: `myst.yml` (settings and table of contents), an introduction, "
+            "a first chapter, and `.github/liquidbook.yml` (the book's settings for the app)"
+        )
+    if WORKFLOW_PATH not in paths:
+        files[WORKFLOW_PATH] = workflow_for(default_branch)
+        parts.append(
+            f"- `{WORKFLOW_PATH}`: builds the book on every PR and publishes it to GitHub Pages"
+        )
+    if not files:
+        if reply:
+            await reply.finish(
+                "✅ This repository already has a book (`myst.yml`) and the build workflow: nothing to set up."
+            )
+        return "already set up"
+    try:
+        await commit_files(gh, full_name, base, SETUP_BRANCH, files, "Set up Liquid Book")
+    except BranchEdited as exc:
+        if reply:
+            await reply.finish(exc.markdown())
+        log.info("setup of %s left alone: %s", full_name, exc)
+        return "branch edited"
+    pr = await open_or_update_pull_request(
+        gh,
+        full_name,
+        branch=SETUP_BRANCH,
+        base=default_branch,
+        title="Set up Liquid Book",
+        body=PR_BODY.format(what="It adds:\n" + "\n".join(parts)),
+    )
+    if reply:
+        await reply.finish(f"✅ Opened the setup pull request: {pr.html_url}")
+    log.info("setup PR for %s: #%s", full_name, pr.number)
+    return f"pr #{pr.number}"

@@ -1,0 +1,160 @@
+"""Anthropic's Messages API, spoken natively.
+
+Native rather than through an OpenAI-compatible shim for two reasons: prompt caching needs
+`cache_control` on the long stable part of the system prompt (the book's outline and style
+guide, resent with every chapter), and the usage reports what was read from and written to
+the cache (`cache_read_input_tokens`, `cache_creation_input_tokens`), which prices differ on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from bot.providers.errors import BadResponse, Refused
+from bot.providers.settings import Endpoint, ProviderSettings
+from bot.providers.types import Completion, Message, TextRequest
+from bot.providers.wire import classify, error_fields, read_json, send, sse_events
+
+TRUNCATED = ("max_tokens", "model_context_window_exceeded")
+# An error event inside a 200 stream has no status of its own: use the one its type has.
+_STREAM_ERROR_STATUS = {
+    "overloaded_error": 529,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "invalid_request_error": 400,
+    "billing_error": 402,
+}
+
+
+class Anthropic:
+    """`POST /v1/messages`, plain or as an event stream."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: ProviderSettings) -> None:
+        self.http = http
+        self.settings = settings
+
+    def headers(self, endpoint: Endpoint) -> dict[str, str]:
+        return {
+            "content-type": "application/json",
+            "x-api-key": endpoint.require_key(),
+            "anthropic-version": self.settings.anthropic_version,
+        }
+
+    def body(
+        self, model: str, request: TextRequest, messages: list[Message], stream: bool
+    ) -> dict[str, Any]:
+        """The request body, as `anthropic.types.MessageCreateParams` describes it."""
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        system: list[dict[str, Any]] = []
+        if request.stable_prefix:
+            # The breakpoint goes after the stable part: everything before it is cached.
+            system.append(
+                {
+                    "type": "text",
+                    "text": request.stable_prefix,
+                    "cache_control": {"type": "ephemeral"},
+                }
+            )
+        if request.system:
+            system.append({"type": "text", "text": request.system})
+        if system:
+            body["system"] = system
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if stream:
+            body["stream"] = True
+        return body
+
+    async def complete(
+        self,
+        endpoint: Endpoint,
+        model: str,
+        request: TextRequest,
+        messages: list[Message],
+        stream: bool,
+    ) -> Completion:
+        """One message; raises `ProviderError` on any failure."""
+        http_request = self.http.build_request(
+            "POST",
+            f"{endpoint.base_url}/v1/messages",
+            headers=self.headers(endpoint),
+            content=json.dumps(self.body(model, request, messages, stream)),
+        )
+        async with send(self.http, endpoint, model, http_request) as response:
+            if stream:
+                completion = await self._read_stream(endpoint, model, response)
+            else:
+                completion = self._read_message(endpoint, await read_json(response, endpoint))
+        if completion.finish_reason == "refusal":
+            raise Refused(f"{endpoint.provider}:{model}", "stop_reason refusal")
+        return completion
+
+    def _read_message(self, endpoint: Endpoint, data: Any) -> Completion:
+        try:
+            blocks = data["content"]
+            stop = data.get("stop_reason") or "end_turn"
+            usage = data["usage"]
+        except (KeyError, TypeError):
+            raise BadResponse(endpoint.provider, "no content or usage in the message") from None
+        text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+        completion = Completion(text=text, finish_reason=stop, truncated=stop in TRUNCATED)
+        _add_usage(completion, usage)
+        return completion
+
+    async def _read_stream(
+        self, endpoint: Endpoint, model: str, response: httpx.Response
+    ) -> Completion:
+        parts: list[str] = []
+        stop: str | None = None
+        usage: dict[str, Any] = {}
+        async for event, data in sse_events(response):
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                raise BadResponse(endpoint.provider, "a stream event is not JSON") from None
+            kind = payload.get("type") or event
+            if kind == "message_start":
+                usage.update(payload["message"].get("usage") or {})
+            elif kind == "content_block_delta":
+                delta = payload.get("delta") or {}
+                if delta.get("type") == "text_delta":
+                    parts.append(delta.get("text", ""))
+            elif kind == "message_delta":
+                stop = (payload.get("delta") or {}).get("stop_reason") or stop
+                # message_delta's usage is cumulative: it replaces what message_start said.
+                usage.update(
+                    {k: v for k, v in (payload.get("usage") or {}).items() if v is not None}
+                )
+            elif kind == "message_stop":
+                break
+            elif kind == "error":
+                err_type, code, message = error_fields(payload)
+                status = _STREAM_ERROR_STATUS.get(err_type or "", 500)
+                raise classify(endpoint, model, status, {}, err_type, code, message)
+        if stop is None:
+            raise BadResponse(endpoint.provider, "the stream ended without a stop_reason")
+        completion = Completion(
+            text="".join(parts), finish_reason=stop, truncated=stop in TRUNCATED
+        )
+        _add_usage(completion, usage)
+        return completion
+
+
+def _add_usage(completion: Completion, usage: dict[str, Any]) -> None:
+    # Anthropic's input_tokens excludes cache reads and writes; the usage row's tokens_in is
+    # everything that went in, with cached_tokens the part read from the cache.
+    read = int(usage.get("cache_read_input_tokens") or 0)
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    completion.tokens_in = int(usage.get("input_tokens") or 0) + read + written
+    completion.tokens_out = int(usage.get("output_tokens") or 0)
+    completion.cached_tokens = read
+    completion.cache_write_tokens = written

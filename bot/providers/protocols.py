@@ -1,0 +1,40 @@
+"""The interfaces each provider module implements, so the chain can treat them alike."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.providers.settings import Endpoint
+from bot.providers.types import (
+    Artifact,
+    Completion,
+    ImageRequest,
+    Message,
+    TextRequest,
+    VideoRequest,
+)
+
+
+class TextProvider(Protocol):
+    async def complete(
+        self,
+        endpoint: Endpoint,
+        model: str,
+        request: TextRequest,
+        messages: list[Message],
+        stream: bool,
+    ) -> Completion:
+        """One request for text; `messages` may differ from the request's (continuations)."""
+        ...
+
+
+class ImageProvider(Protocol):
+    async def image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
+        """One image."""
+        ...
+
+
+class VideoProvider(Protocol):
+    async def video(self, endpoint: Endpoint, model: str, request: VideoRequest) -> Artifact:
+        """One video."""
+        ...

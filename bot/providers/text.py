@@ -1,0 +1,130 @@
+"""Text from one model: which provider writes it, and continuations of a cut-off reply.
+
+A text cut off at `max_tokens` is continued up to `request.continuations` times (the partial
+answer is sent back with a request to go on, and the parts are joined). If it is still cut
+off — or a continuation fails, or would pass the budget — the answer comes back with
+`truncated=True`: what was written is paid for and kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from decimal import Decimal
+
+from bot.providers import budget as budgets
+from bot.providers.accounting import Done, price_text
+from bot.providers.anthropic import Anthropic
+from bot.providers.errors import BudgetExceeded, NotSupported, ProviderError
+from bot.providers.gate import Gate
+from bot.providers.names import ModelName
+from bot.providers.openai_compat import OpenAICompatible
+from bot.providers.prices import PriceTable
+from bot.providers.protocols import TextProvider
+from bot.providers.settings import Endpoint
+from bot.providers.types import Completion, Message, TextRequest
+
+log = logging.getLogger(__name__)
+
+CONTINUE_PROMPT = (
+    "Your previous reply was cut off by the length limit. Continue exactly where it stopped, "
+    "without repeating anything and without any preface."
+)
+
+
+class TextModels:
+    """The providers that write text, and one model's whole answer, continuations included."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        prices: PriceTable,
+        stream_min_tokens: int,
+        openai_compat: OpenAICompatible,
+        anthropic: Anthropic,
+    ) -> None:
+        self.gate = gate
+        self.prices = prices
+        self.stream_min_tokens = stream_min_tokens
+        self.openai_compat = openai_compat
+        self.anthropic = anthropic
+
+    def provider(self, name: ModelName, endpoint: Endpoint) -> TextProvider:
+        """The provider module that speaks to `endpoint`; `NotSupported` if none writes text."""
+        if endpoint.kind == "openai_compat":
+            return self.openai_compat
+        if endpoint.kind == "anthropic":
+            return self.anthropic
+        raise NotSupported(str(name), "write text")
+
+    async def complete(
+        self,
+        name: ModelName,
+        endpoint: Endpoint,
+        request: TextRequest,
+        guard: budgets.BudgetGuard,
+    ) -> Done[Completion]:
+        """The model's answer, its parts joined, with what all its requests used and cost.
+
+        Raises the first request's `ProviderError`; a failed continuation only ends the
+        answer early (truncated).
+        """
+        provider = self.provider(name, endpoint)
+        stream = (
+            request.stream
+            if request.stream is not None
+            else request.max_tokens >= self.stream_min_tokens
+        )
+        base = request.conversation()
+        parts: list[str] = []
+        total = Done(Completion("", "stop", False), 0, 0, 0, Decimal(0), False, 0)
+        for round_ in range(request.continuations + 1):
+            messages = base
+            if parts:
+                messages = [
+                    *base,
+                    Message("assistant", "".join(parts)),
+                    Message("user", CONTINUE_PROMPT),
+                ]
+
+            async def once(messages: list[Message] = messages) -> Completion:
+                return await provider.complete(endpoint, name.model, request, messages, stream)
+
+            try:
+                completion, tries = await self.gate.send(endpoint, once)
+            except ProviderError as exc:
+                if not parts:
+                    raise
+                # The first part is paid for and kept: hand it back as truncated.
+                total.tries += exc.tries
+                log.info("continuation of %s failed: %s", name, exc.outcome)
+                break
+            cost, unpriced = price_text(self.prices, str(name), completion)
+            total.tries += tries
+            total.tokens_in += completion.tokens_in
+            total.tokens_out += completion.tokens_out
+            total.cached_tokens += completion.cached_tokens
+            total.cost += cost
+            total.unpriced = total.unpriced or unpriced
+            total.continuations = round_
+            parts.append(completion.text)
+            total.value = completion
+            total.truncated = completion.truncated
+            if not completion.truncated or round_ == request.continuations:
+                break
+            more = [*base, Message("assistant", "".join(parts)), Message("user", CONTINUE_PROMPT)]
+            estimate = budgets.estimate_text(self.prices, str(name), _with_messages(request, more))
+            try:
+                guard.check(total.cost + estimate)
+            except BudgetExceeded:
+                break
+        total.value = Completion(
+            text="".join(parts),
+            finish_reason=total.value.finish_reason,
+            truncated=total.truncated,
+        )
+        return total
+
+
+def _with_messages(request: TextRequest, messages: list[Message]) -> TextRequest:
+    return replace(request, prompt=None, messages=messages)

@@ -1,0 +1,223 @@
+"""What every provider's HTTP has in common: sending, reading errors, reading SSE streams.
+
+Each provider wraps its errors in its own JSON shape; `error_from_response` reads all of them
+(OpenAI/OpenRouter/Together `{"error": {...}}`, Anthropic `{"type": "error", ...}`, Stability
+`{"name", "errors"}`, Replicate problem details, Runway `{"error": "..."}`) and turns the status
+and body into one `ProviderError`, so the retry and fallback rules are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from bot.providers.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    BadResponse,
+    ConnectionFailed,
+    Overloaded,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    Refused,
+    ServerError,
+    Timeout,
+    scrub,
+)
+from bot.providers.retry import parse_retry_after
+from bot.providers.settings import Endpoint
+
+_MODERATION_WORDS = (
+    "moderation",
+    "flagged",
+    "content_policy",
+    "content policy",
+    "safety",
+    "refus",
+)
+_QUOTA_WORDS = ("insufficient_quota", "credit balance", "billing", "insufficient credits", "quota")
+
+
+@asynccontextmanager
+async def send(
+    client: httpx.AsyncClient, endpoint: Endpoint, model: str, request: httpx.Request
+) -> AsyncIterator[httpx.Response]:
+    """Send `request` and yield the streamed response once it is known to be a success.
+
+    Transport failures become `Timeout`/`ConnectionFailed`; a non-2xx answer becomes the
+    matching `ProviderError`. The body is read lazily, so SSE can be consumed as it comes.
+    """
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.TimeoutException as exc:
+        raise Timeout(endpoint.provider, type(exc).__name__) from None
+    except httpx.TransportError as exc:
+        raise ConnectionFailed(endpoint.provider, type(exc).__name__) from None
+    try:
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            except httpx.HTTPError:
+                pass
+            raise error_from_response(endpoint, model, response)
+        yield response
+    except httpx.TimeoutException as exc:
+        raise Timeout(endpoint.provider, f"{type(exc).__name__} while reading") from None
+    except httpx.TransportError as exc:
+        raise ConnectionFailed(endpoint.provider, f"{type(exc).__name__} while reading") from None
+    finally:
+        await response.aclose()
+
+
+async def read_json(response: httpx.Response, endpoint: Endpoint) -> Any:
+    """The whole body as JSON, or `BadResponse`."""
+    body = await response.aread()
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BadResponse(endpoint.provider, "the body is not JSON") from None
+
+
+def error_body(response: httpx.Response) -> Any:
+    """The error body as JSON when it is JSON, else None."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, httpx.ResponseNotRead):
+        return None
+
+
+def error_fields(body: Any, text: str = "") -> tuple[str | None, str | None, str | None]:
+    """(type, code, message) from any provider's error body."""
+    if not isinstance(body, dict):
+        return None, None, text[:300] or None
+    err = body.get("error")
+    if isinstance(err, dict):
+        code = err.get("code")
+        message = err.get("message")
+        metadata = err.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("reasons"):
+            # OpenRouter's moderation refusals list why in metadata.reasons.
+            message = f"{message} ({', '.join(map(str, metadata['reasons']))})"
+        return (
+            _str(err.get("type")),
+            None if code is None else str(code),
+            _str(message),
+        )
+    if isinstance(err, str):  # Runway
+        return None, _str(body.get("code")), err
+    if isinstance(body.get("errors"), list):  # Stability
+        return _str(body.get("name")), _str(body.get("name")), "; ".join(map(str, body["errors"]))
+    # Replicate's problem details.
+    message = body.get("detail") or body.get("title") or body.get("message")
+    return _str(body.get("type")), None, _str(message)
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def error_from_response(
+    endpoint: Endpoint, model: str, response: httpx.Response, secrets: tuple[str, ...] = ()
+) -> ProviderError:
+    """The `ProviderError` for a non-2xx answer."""
+    body = error_body(response)
+    try:
+        text = response.text
+    except httpx.ResponseNotRead:
+        text = ""
+    kind, code, message = error_fields(body, text)
+    keys = (*secrets, endpoint.api_key or "")
+    detail = scrub(" ".join(p for p in (kind, code, message) if p), keys)
+    return classify(endpoint, model, response.status_code, response.headers, kind, code, detail)
+
+
+def classify(
+    endpoint: Endpoint,
+    model: str,
+    status: int,
+    headers: Mapping[str, str],
+    kind: str | None,
+    code: str | None,
+    detail: str | None,
+) -> ProviderError:
+    """Map a status and an error's type/code/message to the layer's error."""
+    provider = endpoint.provider
+    words = " ".join(p for p in (kind, code, detail) if p).lower()
+    retry_after = parse_retry_after(headers)
+    full_name = f"{provider}:{model}"
+    if status == 529 or kind == "overloaded_error":
+        return Overloaded(provider, detail, status)
+    if status == 402 or kind == "billing_error" or "insufficient_quota" in words:
+        return QuotaExhausted(provider, status, detail)
+    if status == 401:
+        return AuthenticationFailed(provider, endpoint.key_env, status, detail)
+    if status == 403:
+        if any(w in words for w in _MODERATION_WORDS):
+            return Refused(full_name, detail, status)
+        return AuthenticationFailed(provider, endpoint.key_env, status, detail)
+    if status == 429:
+        return RateLimited(provider, retry_after, detail)
+    if status == 408:
+        return Timeout(provider, detail)
+    if status >= 500:
+        return ServerError(provider, status, detail, retry_after)
+    if status == 400 and any(w in words for w in _QUOTA_WORDS):
+        return QuotaExhausted(provider, status, detail)
+    if status == 400 and any(w in words for w in _MODERATION_WORDS):
+        return Refused(full_name, detail, status)
+    return BadRequest(provider, full_name, status, detail)
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+    """(event, data) pairs of a `text/event-stream`, per the HTML spec's framing.
+
+    Comment lines (OpenRouter's `: OPENROUTER PROCESSING` keep-alives) are skipped.
+    """
+    event: str | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield event, "\n".join(data)
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
+    if data:
+        yield event, "\n".join(data)
+
+
+def parse_data_url(url: str) -> tuple[bytes, str]:
+    """(bytes, media type) of a base64 `data:` URL."""
+    import base64
+
+    head, sep, payload = url.partition(",")
+    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+        raise ValueError("not a base64 data URL")
+    media_type = head.removeprefix("data:").removesuffix(";base64") or "application/octet-stream"
+    return base64.b64decode(payload), media_type
+
+
+async def download(
+    client: httpx.AsyncClient, endpoint: Endpoint, model: str, url: str
+) -> tuple[bytes, str]:
+    """Fetch a generated file; the key is sent only to the provider's own host."""
+    headers = {}
+    if endpoint.api_key and httpx.URL(url).host == httpx.URL(endpoint.base_url).host:
+        headers["authorization"] = f"Bearer {endpoint.api_key}"
+    request = client.build_request("GET", url, headers=headers)
+    async with send(client, endpoint, model, request) as response:
+        content = await response.aread()
+        media_type = response.headers.get("content-type", "application/octet-stream")
+    return content, media_type.split(";")[0].strip()

@@ -1,0 +1,291 @@
+"""Write a job's files as one commit on its own branch, and open or update one pull request.
+
+The Git Data API does it in a fixed number of calls whatever the number of text files:
+a tree with inline contents on top of the base tree, a commit, the ref; then the PR. Every
+step tolerates having been done before (a retried or duplicated job): an existing branch is
+moved to the new commit, an existing open PR for the branch is updated, never duplicated.
+Nothing here ever writes the default branch, and a branch whose head someone else wrote (a
+reviewer's fix pushed to `liquidbook/chapter-3`) is never moved: the job stops and says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from githubkit import GitHub
+from githubkit.exception import RequestFailed
+
+log = logging.getLogger(__name__)
+
+BRANCH_PREFIX = "liquidbook/"
+MAX_BODY = 65536
+# The last line of every commit message the app writes: how a re-run tells its own earlier
+# commit (safe to replace) from a person's (never replaced).
+COMMIT_MARK = "Written by Liquid Book."
+
+
+class WriteRefused(Exception):
+    """A write the app must never make (the default branch, a path outside the book)."""
+
+
+class BranchEdited(WriteRefused):
+    """The job's branch carries a commit the app did not write; moving it would lose it."""
+
+    def __init__(self, branch: str, message: str, author: str | None) -> None:
+        self.branch = branch
+        first_line = (message.strip().splitlines() or [""])[0][:80]
+        by = f" by @{author}" if author else ""
+        super().__init__(
+            f'`{branch}` has a commit Liquid Book did not write ("{first_line}"{by}), so it '
+            "was left as it is rather than overwritten"
+        )
+
+    def markdown(self) -> str:
+        return (
+            f"⚠️ {self}. Nothing was committed.\n\nMerge or close that branch's pull request "
+            f"and delete `{self.branch}`, then comment the command again to start afresh; or "
+            "keep editing that pull request by hand."
+        )
+
+
+@dataclass(frozen=True)
+class BaseCommit:
+    """The commit a job read the book at, and what it writes on top of."""
+
+    branch: str
+    sha: str
+    tree_sha: str
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    html_url: str
+
+
+def _split(full_name: str) -> tuple[str, str]:
+    owner, _, repo = full_name.partition("/")
+    return owner, repo
+
+
+def clip(text: str, limit: int = MAX_BODY) -> str:
+    """GitHub rejects bodies over 65,536 characters: cut with a visible note instead."""
+    if len(text) <= limit:
+        return text
+    note = "\n\n… (cut to fit GitHub's 65,536-character limit)"
+    return text[: limit - len(note)] + note
+
+
+async def base_commit(gh: GitHub, full_name: str, branch: str) -> BaseCommit:
+    """The head commit of `branch` and its tree, in one call."""
+    owner, repo = _split(full_name)
+    response = await gh.arequest("GET", f"/repos/{owner}/{repo}/branches/{branch}")
+    data = response.json()
+    commit = data["commit"]
+    return BaseCommit(branch=branch, sha=commit["sha"], tree_sha=commit["commit"]["tree"]["sha"])
+
+
+async def _tree_entries(
+    gh: GitHub, full_name: str, files: Mapping[str, str | bytes | None]
+) -> list[dict[str, Any]]:
+    owner, repo = _split(full_name)
+    entries: list[dict[str, Any]] = []
+    for path, content in sorted(files.items()):
+        if content is None:
+            entries.append({"path": path, "mode": "100644", "type": "blob", "sha": None})
+        elif isinstance(content, str):
+            entries.append({"path": path, "mode": "100644", "type": "blob", "content": content})
+        else:
+            try:
+                entries.append(
+                    {"path": path, "mode": "100644", "type": "blob", "content": content.decode()}
+                )
+            except UnicodeDecodeError:
+                # Binary files (figures) cannot be inlined: one blob each.
+                blob = await gh.arequest(
+                    "POST",
+                    f"/repos/{owner}/{repo}/git/blobs",
+                    json={"content": base64.b64encode(content).decode(), "encoding": "base64"},
+                )
+                entries.append(
+                    {"path": path, "mode": "100644", "type": "blob", "sha": blob.json()["sha"]}
+                )
+    return entries
+
+
+async def commit_files(
+    gh: GitHub,
+    full_name: str,
+    base: BaseCommit,
+    branch: str,
+    files: Mapping[str, str | bytes | None],
+    message: str,
+    *,
+    branch_exists: bool = False,
+) -> str:
+    """Create one commit with `files` on top of `base` and point `branch` at it.
+
+    `branch_exists` says which to try first, moving the ref or creating it; the other is the
+    fallback (GitHub answers 422 either way), so a wrong guess costs one call, not a failure.
+    """
+    if not branch.startswith(BRANCH_PREFIX) or branch == base.branch:
+        raise WriteRefused(
+            f"refusing to write branch {branch!r}: jobs write liquidbook/ branches only"
+        )
+    if not files:
+        raise WriteRefused("nothing to commit")
+    owner, repo = _split(full_name)
+    if COMMIT_MARK not in message:
+        message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
+    if branch_exists and not await _replaceable(gh, full_name, branch):
+        branch_exists = False  # it was deleted since: create it
+    tree = await gh.arequest(
+        "POST",
+        f"/repos/{owner}/{repo}/git/trees",
+        json={"base_tree": base.tree_sha, "tree": await _tree_entries(gh, full_name, files)},
+    )
+    commit = await gh.arequest(
+        "POST",
+        f"/repos/{owner}/{repo}/git/commits",
+        json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
+    )
+    sha = str(commit.json()["sha"])
+
+    async def create() -> None:
+        await gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/git/refs",
+            json={"ref": f"refs/heads/{branch}", "sha": sha},
+        )
+
+    async def move() -> None:
+        # The branch exists: a re-run of the same job. Its commit replaces the earlier one,
+        # which `_replaceable` checked is the app's own.
+        await gh.arequest(
+            "PATCH",
+            f"/repos/{owner}/{repo}/git/refs/heads/{branch}",
+            json={"sha": sha, "force": True},
+        )
+
+    if branch_exists:
+        try:
+            await move()
+        except RequestFailed as exc:
+            if exc.response.status_code != 422:
+                raise
+            await create()  # deleted between the check and the move
+        return sha
+    try:
+        await create()
+    except RequestFailed as exc:
+        if exc.response.status_code != 422:
+            raise
+        # It exists after all (a job whose PR number was not remembered): the same check.
+        if await _replaceable(gh, full_name, branch):
+            await move()
+        else:
+            await create()
+    return sha
+
+
+async def _replaceable(gh: GitHub, full_name: str, branch: str) -> bool:
+    """True when `branch` exists and its head is the app's own commit; False when it does
+    not exist. Raises BranchEdited when someone else's commit is on top."""
+    owner, repo = _split(full_name)
+    try:
+        response = await gh.arequest("GET", f"/repos/{owner}/{repo}/branches/{branch}")
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return False
+        raise
+    head = response.json()["commit"]
+    message = str(head["commit"]["message"])
+    if message.rstrip().endswith(COMMIT_MARK):
+        return True
+    author = (head.get("author") or {}).get("login")
+    raise BranchEdited(branch, message, author)
+
+
+async def open_or_update_pull_request(
+    gh: GitHub,
+    full_name: str,
+    *,
+    branch: str,
+    base: str,
+    title: str,
+    body: str,
+    known_number: int | None = None,
+) -> PullRequest:
+    """Update the open PR for `branch`, or open it.
+
+    With `known_number` (remembered from an earlier run) the PR is updated directly; if it
+    has been closed since, a new one is opened. Without it, creation is tried first and
+    GitHub's 422 "already exists" leads to the open PR, found by its head.
+    """
+    owner, repo = _split(full_name)
+    body = clip(body)
+    if known_number is not None:
+        try:
+            updated = await gh.arequest(
+                "PATCH",
+                f"/repos/{owner}/{repo}/pulls/{known_number}",
+                json={"title": title, "body": body},
+            )
+            data = updated.json()
+            if data.get("state") == "open" and data.get("head", {}).get("ref") == branch:
+                return PullRequest(known_number, data["html_url"])
+        except RequestFailed as exc:
+            if exc.response.status_code not in (404, 422):
+                raise
+    try:
+        response = await gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/pulls",
+            json={
+                "title": title,
+                "head": branch,
+                "base": base,
+                "body": body,
+                "maintainer_can_modify": True,
+            },
+        )
+        data = response.json()
+        return PullRequest(data["number"], data["html_url"])
+    except RequestFailed as exc:
+        if exc.response.status_code != 422 or "already exists" not in exc.response.text:
+            raise
+    found = await gh.arequest(
+        "GET",
+        f"/repos/{owner}/{repo}/pulls",
+        params={"head": f"{owner}:{branch}", "state": "open", "per_page": 1},
+    )
+    existing = found.json()
+    if not existing:
+        raise RuntimeError(f"GitHub reported an open PR for {branch} but lists none")
+    number = existing[0]["number"]
+    updated = await gh.arequest(
+        "PATCH", f"/repos/{owner}/{repo}/pulls/{number}", json={"title": title, "body": body}
+    )
+    return PullRequest(number, updated.json()["html_url"])
+
+
+class KnownPullRequests:
+    """Which PR each job branch has, remembered in Redis, so a re-run goes straight to the
+    updates (moving the ref, editing the PR) instead of failing creations first."""
+
+    TTL_SECONDS = 90 * 24 * 3600
+
+    def __init__(self, redis: Any, full_name: str) -> None:
+        self.redis = redis
+        self.prefix = f"liquidbook:pr:{full_name}:"
+
+    async def get(self, branch: str) -> int | None:
+        value = await self.redis.get(self.prefix + branch)
+        return int(value) if value is not None else None
+
+    async def remember(self, branch: str, number: int) -> None:
+        await self.redis.set(self.prefix + branch, str(number), ex=self.TTL_SECONDS)

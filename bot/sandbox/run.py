@@ -1,0 +1,98 @@
+"""One run of the sandbox: its folder, the comments (given or typed), the exit status.
+
+Exit status: 0 when every command ended ✅ or ⚠️, 1 otherwise, 130 when interrupted; every
+server and child process is stopped however the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from bot.sandbox.console import SandboxError, say
+from bot.sandbox.session import Sandbox
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run the sandbox; stop every server and child process however it ends."""
+    try:
+        workdir = prepare_workdir(args.workdir)
+    except SandboxError as exc:
+        print(f"liquidbook sandbox: {exc}", file=sys.stderr)
+        return 2
+    comments: Iterator[str] = iter(args.comment) if args.comment else read_comments(sys.stdin)
+    sandbox = Sandbox(workdir, args.port, args.timeout, merge=not args.no_merge)
+    started = time.monotonic()
+    with _sigterm_as_interrupt():
+        try:
+            sandbox.start()
+            ok = True
+            for body in comments:
+                ok = sandbox.run_comment(body) and ok
+            sandbox.report(time.monotonic() - started)
+            return 0 if ok else 1
+        except SandboxError as exc:
+            print(f"liquidbook sandbox: {exc}", file=sys.stderr)
+            sandbox.report(time.monotonic() - started)
+            return 1
+        except KeyboardInterrupt:
+            print("\nliquidbook sandbox: interrupted; stopping everything", file=sys.stderr)
+            return 130
+        finally:
+            sandbox.close()
+
+
+def prepare_workdir(given: Path | None) -> Path:
+    """The folder everything lives in; a given one must be empty (it holds fresh state)."""
+    if given is None:
+        return Path(tempfile.mkdtemp(prefix="liquidbook-sandbox-")).resolve()
+    workdir = given.expanduser().resolve()
+    if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        raise SandboxError(f"--workdir {workdir} must be an empty folder or not exist yet")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+def read_comments(stream: TextIO) -> Iterator[str]:
+    """Comments typed by a person: lines up to a blank line; `quit` or EOF ends the session."""
+    interactive = stream.isatty()
+    if interactive:
+        say("Type a comment (a blank line posts it; `quit` or Ctrl-D ends).")
+    lines: list[str] = []
+    while True:
+        if interactive:
+            print("comment> " if not lines else "       > ", end="", flush=True)
+        line = stream.readline()
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+            return
+        text = line.rstrip("\n")
+        if not lines and text.strip().lower() in ("quit", "exit"):
+            return
+        if text.strip():
+            lines.append(text)
+        elif lines:
+            yield "\n".join(lines)
+            lines = []
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM cleans up like Ctrl-C does, so no child process outlives the sandbox."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

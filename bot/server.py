@@ -1,0 +1,110 @@
+"""The web server: webhook intake, health, metrics, and the setup page.
+
+`create_app(settings)` builds a Starlette app whose lifespan starts the shared `Services`
+and, unless told otherwise, an in-process arq worker (so `liquidbook serve` is the whole app).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from bot import manifest
+from bot.routing import Router
+from bot.services import Services
+from bot.settings import Settings
+from bot.webhooks import receive
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/api/github/webhooks"
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """200 when Redis and the database answer; 503 naming what does not."""
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(services.redis.ping(), timeout=2)
+        checks["redis"] = "ok"
+    except (RedisError, OSError, TimeoutError) as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    try:
+        await asyncio.wait_for(services.db.ping(), timeout=2)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["github_app"] = "configured" if services.github else "not configured (see /setup)"
+    healthy = checks["redis"] == "ok" and checks["database"] == "ok"
+    return JSONResponse(checks, status_code=200 if healthy else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def home(request: Request) -> Response:
+    """A one-line status page, or the setup page while no app is configured."""
+    services: Services = request.app.state.services
+    if services.github is None:
+        return await manifest.setup_page(request)
+    return HTMLResponse(
+        "<!doctype html><title>Liquid Book</title><h1>Liquid Book is running</h1>"
+        f"<p>Webhooks: <code>{WEBHOOK_PATH}</code>. Health: <a href='/healthz'>/healthz</a>.</p>"
+    )
+
+
+def create_app(
+    settings: Settings,
+    router: Router | None = None,
+    *,
+    in_process_worker: bool = True,
+) -> Starlette:
+    """The ASGI app. `router` defaults to every handler module's router."""
+    if router is None:
+        from handlers import router as all_handlers
+
+        router = all_handlers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await Services.start(settings)
+        app.state.services = services
+        app.state.router = router
+        worker_task = None
+        worker = None
+        if in_process_worker:
+            from bot.worker import run_in_background
+
+            worker, worker_task = await run_in_background(services)
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker_task
+                with contextlib.suppress(Exception):
+                    await worker.close()
+            await services.close()
+
+    return Starlette(
+        routes=[
+            Route(WEBHOOK_PATH, receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/", home, methods=["GET"]),
+            *manifest.routes,
+        ],
+        lifespan=lifespan,
+    )

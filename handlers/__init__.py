@@ -1,0 +1,6 @@
+"""Webhook handlers, one module per event or command family; `router` combines them."""
+
+from bot.routing import Router
+from handlers import comments, installation
+
+router = Router(installation.router, comments.router)

@@ -1,0 +1,67 @@
+"""Slash-commands in issue and PR comments: recognise them, and queue the acknowledgement.
+
+The handler never talks to GitHub: it checks who wrote the comment, parses it (pure, fast),
+and enqueues one `acknowledge_command` job keyed by the comment id, which reacts with 👀,
+checks the author's permission and posts the status comment within a second. Comments by
+bots (the app itself included) are ignored. Only `created` is handled: an edited comment
+does not run its commands a second time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.commands import parse_commands
+from bot.routing import Event, Router
+from bot.services import Services
+
+router = Router()
+
+
+def is_bot(user: Any) -> bool:
+    """GitHub Apps and bot accounts: `type: Bot`, or a login ending in `[bot]`."""
+    if not isinstance(user, dict):
+        return True  # no author: nothing to answer to
+    login = str(user.get("login") or "")
+    return user.get("type") == "Bot" or login.endswith("[bot]")
+
+
+def command_request(event: Event) -> dict[str, Any] | None:
+    """What the acknowledgement job needs, from an `issue_comment` payload, or None."""
+    payload = event.payload
+    comment, issue = payload.get("comment"), payload.get("issue")
+    repository = payload.get("repository")
+    if not (isinstance(comment, dict) and isinstance(issue, dict) and isinstance(repository, dict)):
+        return None
+    if event.installation_id is None or not isinstance(comment.get("id"), int):
+        return None
+    if is_bot(payload.get("sender")) or is_bot(comment.get("user")):
+        return None
+    body = comment.get("body")
+    if not isinstance(body, str) or "/" not in body:
+        return None
+    return {
+        "installation_id": event.installation_id,
+        "repository": repository.get("full_name"),
+        "default_branch": repository.get("default_branch") or "main",
+        "issue_number": issue.get("number"),
+        "comment_id": comment["id"],
+        "comment_url": comment.get("html_url") or "",
+        "author": comment["user"].get("login"),
+        "body": body,
+    }
+
+
+@router.register("issue_comment", "created")
+async def comment_created(event: Event, services: Services) -> None:
+    """A new comment: if it holds commands (or a near-miss of one), queue the acknowledgement."""
+    request = command_request(event)
+    if request is None or not isinstance(request["issue_number"], int):
+        return
+    if not parse_commands(request["body"]):
+        return
+    await services.queue.enqueue(
+        "acknowledge_command",
+        request,
+        job_id=f"ack:{request['repository']}:{request['comment_id']}",
+    )

@@ -1,0 +1,392 @@
+"""The offline stand-in model: placeholder outlines and chapters, without any AI.
+
+`liquidbook sandbox` runs the whole story on one machine, and most machines (and every test
+run) have no model key. This module answers the app's two real prompts the way a good model
+would in *shape* — an outline as JSON of `OUTLINE_SCHEMA`, a chapter as a MyST body with
+sections, an admonition, display math, a code block and a cross-reference — so every step
+after the model call (parsing, clean-up, the build check, the PR) runs for real.
+
+Every text it writes says plainly that it is not AI output, so a placeholder can never be
+mistaken for a written book. Answers are a pure function of the request: the same request
+always gets the same text, which keeps tests and sandbox runs reproducible.
+
+Use it through the OpenAI-compatible stand-in on loopback::
+
+    model = start_offline_model()  # serves until model.stop()
+    # app settings: LIQUIDBOOK_MODEL=openai:liquidbook-offline
+    #               OPENAI_BASE_URL=model.base_url, OPENAI_API_KEY=model.api_key
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from standins.providers.server import StandIn
+
+MODEL_NAME = "openai:liquidbook-offline"
+API_KEY = "liquidbook-offline-key"
+DISCLAIMER = "(offline stand-in text, not written by AI)"
+CHAPTER_WARNING = (
+    "This chapter was written by Liquid Book's offline stand-in model. "
+    "It is placeholder text, not AI output."
+)
+GENERIC_ANSWER = (
+    "This answer comes from Liquid Book's offline stand-in model. It is placeholder text, "
+    "not AI output: the stand-in only knows how to answer outline and chapter requests."
+)
+
+# The chapter count a description may ask for, in digits or words.
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+_COUNT = re.compile(
+    r"\b(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")[ -]+(?:short\s+)?"
+    r"(?:chapters?|modules?|lessons?|units?|sections?|parts?)\b",
+    re.I,
+)
+_DEFAULT_CHAPTERS = {"article": 4, "book": 6, "course": 6, "research": 6}
+MAX_CHAPTERS = 40
+# Openings that describe the book's form rather than its subject.
+_FRAME = re.compile(
+    r"^(?:(?:a|an|the|my|our)\s+)?(?:(?:short|brief|gentle|practical|hands-on|first|"
+    r"introductory|advanced|complete|new|small|little|quick|online)\s+)*"
+    r"(?:course|book|introduction|intro|guide|primer|tutorial|article|text|textbook|"
+    r"handbook|overview|paper|study|series|workshop|class)\s+(?:on|about|to|of|in|for)\s+",
+    re.I,
+)
+_STOPWORDS = frozenset(
+    "a an and the of on in to for with about from by at as or is are be into its their "
+    "our my your this that these those who what how why when where which course book "
+    "books short brief introduction introductory guide chapters chapter modules module "
+    "lessons lesson units unit sections section parts part each using use".split()
+)
+# Chapter title patterns, filled with the subject; every title differs from the others.
+_TITLE_PATTERNS = (
+    "Introducing {topic}",
+    "Core Ideas of {topic}",
+    "{topic} in Practice",
+    "Observing {topic}",
+    "Measuring {topic}",
+    "Patterns in {topic}",
+    "Questions about {topic}",
+    "Case Studies in {topic}",
+    "Tools for {topic}",
+    "{topic} in Context",
+    "Open Problems in {topic}",
+    "Reviewing {topic}",
+)
+_OBJECTIVE_PATTERNS = (
+    "Explain the main idea of {title}.",
+    "Describe one example from {title}.",
+    "Apply the notation of {title} to a small case.",
+    "Compare {title} with the previous chapter.",
+)
+# Display math that KaTeX renders: one per chapter, chosen by its number.
+_FORMULAS = (
+    r"\bar{x} = \frac{1}{n} \sum_{i=1}^{n} x_i",
+    r"s^2 = \frac{1}{n - 1} \sum_{i=1}^{n} \left( x_i - \bar{x} \right)^2",
+    r"N(t) = N_0 \, e^{r t}",
+    r"P(A \mid B) = \frac{P(B \mid A) \, P(A)}{P(B)}",
+    r"c = \sqrt{a^2 + b^2}",
+)
+
+
+def offline_answer(request_json: dict[str, Any]) -> str:
+    """The stand-in's answer to an OpenAI chat-completions request body."""
+    text = _request_text(request_json)
+    if _is_outline_request(text):
+        return json.dumps(outline_answer(text), indent=2, ensure_ascii=False)
+    chapter = parse_chapter_request(text)
+    if chapter is not None:
+        return chapter_answer(chapter)
+    return GENERIC_ANSWER
+
+
+def start_offline_model(host: str = "127.0.0.1", port: int = 0) -> StandIn:
+    """Serve the offline model as an OpenAI-compatible API on loopback; call `.stop()` after.
+
+    Point the app at it with `LIQUIDBOOK_MODEL=openai:liquidbook-offline` (`MODEL_NAME`),
+    `OPENAI_BASE_URL=<returned>.base_url` and `OPENAI_API_KEY=<returned>.api_key`.
+    """
+    # Imported here: the provider stand-ins check requests with the `openai` package's
+    # types, which only the test extra installs; `offline_answer` alone needs nothing.
+    from standins.providers.behaviour import Behaviour
+    from standins.providers.openai_chat import OpenAIChatStandIn
+
+    standin = OpenAIChatStandIn("openai", api_key=API_KEY, host=host, port=port)
+    standin.default = Behaviour(text=offline_answer)
+    return standin.start()
+
+
+# -- reading the request ------------------------------------------------------------------
+
+
+def _request_text(request_json: dict[str, Any]) -> str:
+    """All message contents joined, whatever the split between system and user turns."""
+    parts: list[str] = []
+    for message in request_json.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts += [str(p.get("text", "")) for p in content if isinstance(p, dict)]
+    return "\n\n".join(parts)
+
+
+def _is_outline_request(text: str) -> bool:
+    return '"chapters": [' in text and "The author's description:" in text
+
+
+def _plain(text: str) -> str:
+    """Words and ordinary punctuation only, so echoed text cannot become MyST syntax."""
+    kept = re.sub(r"[^\w\s.,;:!?'()\-]", " ", text)
+    return " ".join(kept.replace("_", " ").split())
+
+
+# -- outlines -----------------------------------------------------------------------------
+
+
+def outline_answer(text: str) -> dict[str, Any]:
+    """An outline of `OUTLINE_SCHEMA` for the description in an outline prompt."""
+    description = text.split("The author's description:", 1)[1].strip()
+    book_type = book_type_of(description, text)
+    count = chapter_count(description, _DEFAULT_CHAPTERS[book_type])
+    topic = topic_of(description)
+    words = focus_words(description, topic)
+    chapters = [_planned_chapter(i, count, topic, words) for i in range(1, count + 1)]
+    return {
+        "title": _title_case(topic),
+        "description": (
+            f"A {book_type} about {topic}, planned by Liquid Book's offline stand-in model "
+            f"from the author's description. {DISCLAIMER}"
+        ),
+        "type": book_type,
+        "chapters": chapters,
+    }
+
+
+def book_type_of(description: str, prompt: str) -> str:
+    """The type the description names ("a course on …"), else the one the prompt plans."""
+    named = re.search(r"\b(course|article|research|paper|book)\b", description, re.I)
+    if named:
+        word = named.group(1).lower()
+        return "research" if word == "paper" else word
+    planned = re.search(r"Plan an? (article|book|course|research)\b", prompt)
+    return planned.group(1) if planned else "book"
+
+
+def chapter_count(description: str, default: int) -> int:
+    """The number of chapters the description asks for ("3 chapters", "ten modules")."""
+    match = _COUNT.search(description)
+    if match is None:
+        return default
+    raw = match.group(1).lower()
+    number = int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
+    return max(1, min(number, MAX_CHAPTERS))
+
+
+def topic_of(description: str) -> str:
+    """The subject of a description: `A short course on tide pools, 3 chapters` → `tide pools`."""
+    first = _COUNT.sub(" ", description.strip().splitlines()[0] if description.strip() else "")
+    first = re.split(r"[,.;:!?(]", _plain(first))[0].strip()
+    topic = _FRAME.sub("", first).strip()
+    topic = re.split(r"\s+(?:for|with)\s+", topic, maxsplit=1)[0].strip() or topic
+    words = topic.split()[:6]
+    return " ".join(words).lower() if words else "the subject"
+
+
+def focus_words(description: str, topic: str) -> list[str]:
+    """Distinct content words: the description's own first, then the topic's (cycled)."""
+    topic_words = re.findall(r"[A-Za-z][A-Za-z'-]+", topic)
+    found = re.findall(r"[A-Za-z][A-Za-z'-]+", _plain(description))
+    seen: dict[str, None] = {}
+    for word in [w for w in found if w.lower() not in topic.split()] + topic_words:
+        lowered = word.lower().strip("'-")
+        if len(lowered) > 2 and lowered not in _STOPWORDS:
+            seen.setdefault(lowered, None)
+    return list(seen) or ["basics"]
+
+
+def _title_case(text: str) -> str:
+    small = {"a", "an", "and", "the", "of", "on", "in", "to", "for", "with", "at", "by"}
+    words = text.split()
+    return " ".join(w if (i and w in small) else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
+def _planned_chapter(number: int, count: int, topic: str, words: list[str]) -> dict[str, Any]:
+    pattern = _TITLE_PATTERNS[(number - 1) % len(_TITLE_PATTERNS)]
+    word = words[(number - 1) % len(words)]
+    title = pattern.format(topic=_title_case(topic))
+    if number > len(_TITLE_PATTERNS):
+        title += f", Continued ({(number - 1) // len(_TITLE_PATTERNS) + 1})"
+    summary = (
+        f"Chapter {number} of {count} on {topic}, with {word} as its focus. "
+        f"It is a placeholder planned without a model. {DISCLAIMER}"
+    )
+    objectives = [
+        pattern.format(title=title.lower()) for pattern in _OBJECTIVE_PATTERNS[: 2 + number % 2]
+    ]
+    return {"title": title, "summary": summary, "objectives": objectives}
+
+
+# -- chapters -----------------------------------------------------------------------------
+
+
+@dataclass
+class ChapterRequest:
+    """What a chapter prompt says about the chapter to write."""
+
+    number: int
+    title: str
+    book_title: str = ""
+    summary: str = ""
+    objectives: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    own_label: str = ""
+    previous_label: str = ""
+    instructions: bool = False
+
+
+def parse_chapter_request(text: str) -> ChapterRequest | None:
+    """Read a `chapter_prompt`; None when `text` is not one."""
+    task = re.search(r"^Write chapter (\d+), (.+)\.$", text, re.M)
+    if task is None:
+        return None
+    number = int(task.group(1))
+    request = ChapterRequest(number, task.group(2).strip())
+    book = re.search(r"^The book: (.+) \((?:article|book|course|research)\)\.", text, re.M)
+    request.book_title = book.group(1).strip() if book else ""
+    covers = re.search(r"^What it covers: (.+)$", text, re.M)
+    request.summary = covers.group(1).strip() if covers else ""
+    objectives = re.search(
+        r"^After reading it, readers should be able to:\n((?:- .*\n?)+)", text, re.M
+    )
+    if objectives:
+        request.objectives = [line[2:].strip() for line in objectives.group(1).splitlines()]
+    allowed = re.search(r"^Labels you may reference: (.+)$", text, re.M)
+    if allowed:
+        request.labels = re.findall(r"`([A-Za-z0-9][\w.:-]*)`", allowed.group(1))
+    outline_labels = dict(re.findall(r"^(\d+)\. .* \(label `([^`]+)`\)$", text, re.M))
+    request.own_label = outline_labels.get(str(number), "")
+    request.previous_label = outline_labels.get(str(number - 1), "")
+    request.instructions = "The author's instructions for this chapter:" in text
+    return request
+
+
+def reference_label(request: ChapterRequest) -> str | None:
+    """One label the chapter may point at: the previous chapter, the intro, or any other."""
+    allowed = request.labels
+    for preferred in (request.previous_label, "intro"):
+        if preferred and preferred in allowed and preferred != request.own_label:
+            return preferred
+    others = [label for label in allowed if label != request.own_label]
+    return others[0] if others else (allowed[0] if allowed else None)
+
+
+def chapter_answer(request: ChapterRequest) -> str:
+    """A MyST chapter body that builds cleanly and says it is placeholder text."""
+    title = _plain(request.title) or f"Chapter {request.number}"
+    sections = [
+        _admonition("warning", CHAPTER_WARNING),
+        _overview(request, title),
+        _objectives(request),
+        _key_idea(title),
+        _formula(request.number),
+        _code(request, title),
+        _connections(request),
+        "## Summary\n\n"
+        f"This was the placeholder for {title}. Replace it by running the same command with "
+        "a real model configured, or write the chapter by hand.",
+    ]
+    return "\n\n".join(part for part in sections if part) + "\n"
+
+
+def _admonition(kind: str, text: str) -> str:
+    return f"```{{{kind}}}\n{text}\n```"
+
+
+def _overview(request: ChapterRequest, title: str) -> str:
+    book = _plain(request.book_title)
+    where = f" of the book “{book}”" if book else ""
+    lines = [
+        "## Overview",
+        "",
+        f"This page stands in for chapter {request.number}, {title}{where}. "
+        "Liquid Book's offline stand-in model wrote it so the whole workflow can be tried "
+        "without a model key; none of it was written by AI.",
+    ]
+    if request.summary:
+        lines += ["", f"The outline says this chapter covers: {_plain(request.summary)}"]
+    if request.instructions:
+        lines += [
+            "",
+            "The author gave extra instructions for this chapter; the stand-in does not "
+            "follow instructions, so a real model is needed for them.",
+        ]
+    return "\n".join(lines)
+
+
+def _objectives(request: ChapterRequest) -> str:
+    items = [_plain(item) for item in request.objectives if _plain(item)]
+    if not items:
+        return ""
+    return "\n".join(["## Learning objectives", "", *(f"- {item}" for item in items)])
+
+
+def _key_idea(title: str) -> str:
+    note = _admonition(
+        "note",
+        f"A real chapter would develop the key idea of {title} here, with definitions "
+        "and worked examples. This note only shows where such a box goes.",
+    )
+    return f"## Key ideas\n\n{note}"
+
+
+def _formula(number: int) -> str:
+    formula = _FORMULAS[(number - 1) % len(_FORMULAS)]
+    return (
+        "## A formula\n\n"
+        "Display math goes between double dollar signs, inline math like $a + b$ between "
+        f"single ones:\n\n$$\n{formula}\n$$"
+    )
+
+
+def _code(request: ChapterRequest, title: str) -> str:
+    words = [w.lower() for w in re.findall(r"[A-Za-z]+", title)][:4] or ["placeholder"]
+    return "\n".join(
+        [
+            "## A code example",
+            "",
+            "```python",
+            "# Placeholder code from Liquid Book's offline stand-in model (not AI output).",
+            f"words = {words!r}",
+            "for position, word in enumerate(words, start=1):",
+            f'    print(f"chapter {request.number}, word {{position}}: {{word}}")',
+            "```",
+        ]
+    )
+
+
+def _connections(request: ChapterRequest) -> str:
+    label = reference_label(request)
+    if label is None:
+        return (
+            "## Connections\n\nOther chapters are not written yet, so there is nothing to "
+            "cross-reference."
+        )
+    return f"## Connections\n\nFor related material, see {{ref}}`{label}`."

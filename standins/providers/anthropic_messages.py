@@ -1,0 +1,207 @@
+"""A stand-in for Anthropic's Messages API: `POST /v1/messages`.
+
+Checks `x-api-key` and `anthropic-version`, checks bodies against
+`anthropic.types.MessageCreateParams{NonStreaming,Streaming}`, answers with `Message` or the
+event stream (`message_start`, `content_block_*`, `ping`, `message_delta`, `message_stop`,
+each checked against `RawMessageStreamEvent`), and errors as `{"type": "error", "error":
+{"type", "message"}, "request_id"}` — including 529 `overloaded_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anthropic._constants import ANTHROPIC_API_VERSION
+from anthropic.types import Message, RawMessageStreamEvent
+from anthropic.types.message_create_params import (
+    MessageCreateParamsNonStreaming,
+    MessageCreateParamsStreaming,
+)
+from pydantic import TypeAdapter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from standins.providers.behaviour import Behaviour
+from standins.providers.common import json_body, split, sse, tokens
+from standins.providers.server import StandIn
+from standins.providers.validation import Invalid, check
+
+# Versions the real API accepts that a client may send.
+VERSIONS = ("2023-06-01", "2023-01-01", ANTHROPIC_API_VERSION)
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_MESSAGES = {
+    401: "invalid x-api-key",
+    402: "Your credit balance is too low to access the Anthropic API.",
+    429: "Number of request tokens has exceeded your per-minute rate limit.",
+    500: "Internal server error",
+    529: "Overloaded",
+}
+_EVENTS: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
+
+
+def error(
+    status: int, message: str, kind: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error in Anthropic's shape."""
+    body = {
+        "type": "error",
+        "error": {"type": kind or _ERROR_TYPES.get(status, "api_error"), "message": message},
+        "request_id": f"req_{uuid.uuid4().hex[:24]}",
+    }
+    return JSONResponse(body, status, headers=headers)
+
+
+class AnthropicStandIn(StandIn):
+    """The Messages API."""
+
+    def __init__(self, api_key: str = "sk-ant-test-key", **kwargs: Any) -> None:
+        super().__init__(api_key=api_key, **kwargs)
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/v1/messages", self.messages, methods=["POST"])]
+
+    async def messages(self, request: Request) -> Response:
+        try:
+            body = await json_body(request)
+        except ValueError:
+            self.record("POST", request.url.path, request.headers, None)
+            return error(400, "There was an issue with the request body: invalid JSON")
+        self.record("POST", request.url.path, request.headers, body)
+        if request.headers.get("x-api-key") != self.api_key:
+            return error(401, "invalid x-api-key")
+        version = request.headers.get("anthropic-version")
+        if version is None:
+            return error(400, "anthropic-version: header is required")
+        if version not in VERSIONS:
+            return error(400, f"anthropic-version: invalid version {version!r}")
+        try:
+            if not isinstance(body, dict):
+                raise Invalid("body: Input should be an object")
+            check(
+                MessageCreateParamsStreaming
+                if body.get("stream")
+                else MessageCreateParamsNonStreaming,
+                body,
+            )
+        except Invalid as exc:
+            if exc.kind == "unknown":
+                return error(400, f"{exc.param}: Extra inputs are not permitted")
+            if exc.kind == "missing":
+                return error(400, f"{exc.param}: Field required")
+            return error(400, f"{exc.param}: {exc.message}")
+        b = self.next_behaviour()
+        if b.delay:
+            await asyncio.sleep(b.delay)
+        if b.status >= 400:
+            return error(
+                b.status, b.message or _MESSAGES.get(b.status, "Error"), b.error_type, b.headers
+            )
+        text = "" if b.refusal else b.answer_text(body)
+        if body.get("stream"):
+            return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
+        return JSONResponse(self.message(body, b, text, final=True))
+
+    def stop_reason(self, b: Behaviour) -> str:
+        return "refusal" if b.refusal else "max_tokens" if b.truncated else "end_turn"
+
+    def usage(self, body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any]:
+        prompt = b.prompt_tokens if b.prompt_tokens is not None else tokens(_prompt_text(body))
+        return {
+            "input_tokens": max(0, prompt - b.cached_tokens - b.cache_creation_tokens),
+            "output_tokens": b.completion_tokens
+            if b.completion_tokens is not None
+            else tokens(text),
+            "cache_read_input_tokens": b.cached_tokens,
+            "cache_creation_input_tokens": b.cache_creation_tokens,
+            "service_tier": "standard",
+        }
+
+    def message(self, body: dict[str, Any], b: Behaviour, text: str, final: bool) -> dict[str, Any]:
+        data = {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": text, "citations": None}]
+            if final and text
+            else [],
+            "stop_reason": self.stop_reason(b) if final else None,
+            "stop_sequence": None,
+            "usage": self.usage(body, b, text),
+        }
+        if not final:
+            data["usage"]["output_tokens"] = 1
+        Message.model_validate(data)
+        return data
+
+    async def stream(self, body: dict[str, Any], b: Behaviour, text: str) -> AsyncIterator[bytes]:
+        def event(data: dict[str, Any]) -> bytes:
+            _EVENTS.validate_python(data)
+            return sse(data, data["type"])
+
+        yield event({"type": "message_start", "message": self.message(body, b, text, final=False)})
+        yield event(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": "", "citations": None},
+            }
+        )
+        yield sse({"type": "ping"}, "ping")
+        for piece in split(text, b.chunks):
+            if b.chunk_delay:
+                await asyncio.sleep(b.chunk_delay)
+            yield event(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": piece},
+                }
+            )
+        yield event({"type": "content_block_stop", "index": 0})
+        usage = self.usage(body, b, text)
+        yield event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": self.stop_reason(b), "stop_sequence": None},
+                "usage": {
+                    "output_tokens": usage["output_tokens"],
+                    "input_tokens": usage["input_tokens"],
+                    "cache_read_input_tokens": usage["cache_read_input_tokens"],
+                    "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
+                },
+            }
+        )
+        yield event({"type": "message_stop"})
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    out: list[str] = []
+    system = body.get("system")
+    if isinstance(system, str):
+        out.append(system)
+    elif isinstance(system, list):
+        out += [b.get("text", "") for b in system if isinstance(b, dict)]
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [p.get("text", "") for p in content if isinstance(p, dict)]
+    return "\n".join(out)

@@ -1,0 +1,346 @@
+"""A stand-in for OpenAI-compatible chat completions, in three flavours.
+
+- `openai`: `POST /v1/chat/completions`, bodies checked against
+  `openai.types.chat.CompletionCreateParams`, answers shaped as `ChatCompletion` /
+  `ChatCompletionChunk` (checked too), errors as OpenAI sends them.
+- `openrouter`: base `/api/v1`; also accepts OpenRouter's documented extensions (`usage:
+  {include: true}` → `usage.cost` in the answer, `provider`, `models`, `transforms`,
+  `plugins`, `reasoning`, `image_config`, `modalities` with `"image"`, `cache_control` on text
+  parts) and answers errors in OpenRouter's `{"error": {"code", "message", "metadata"}}`;
+  `modalities: ["image", "text"]` returns `message.images[].image_url.url` data URLs.
+- `together`: base `/v1`, OpenAI's shapes plus Together's sampling extensions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsNonStreaming,
+    CompletionCreateParamsStreaming,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from standins.providers.behaviour import Behaviour
+from standins.providers.common import bearer, json_body, split, sse, tokens
+from standins.providers.images import tiny_png
+from standins.providers.server import StandIn
+from standins.providers.validation import Invalid, check
+
+Flavour = Literal["openai", "openrouter", "together"]
+
+_OPENROUTER_EXTRAS = (
+    "usage",
+    "provider",
+    "models",
+    "transforms",
+    "route",
+    "plugins",
+    "reasoning",
+    "image_config",
+)
+_TOGETHER_EXTRAS = ("repetition_penalty", "top_k", "min_p", "safety_model", "echo")
+_STATUS_TEXT = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "requests",
+    500: "server_error",
+    502: "server_error",
+    503: "server_error",
+}
+
+
+class OpenAIChatStandIn(StandIn):
+    """Chat completions as OpenAI, OpenRouter or Together serve them."""
+
+    def __init__(
+        self, flavour: Flavour = "openai", api_key: str = "sk-test-key", **kwargs: Any
+    ) -> None:
+        self.flavour = flavour
+        super().__init__(api_key=api_key, **kwargs)
+
+    @property
+    def prefix(self) -> str:
+        return "/api/v1" if self.flavour == "openrouter" else "/v1"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + self.prefix
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(f"{self.prefix}/chat/completions", self.chat, methods=["POST"])]
+
+    # -- errors in each flavour's shape -------------------------------------------------
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str | None = None,
+        code: str | int | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> JSONResponse:
+        if self.flavour == "openrouter":
+            err: dict[str, Any] = {"code": status, "message": message}
+            if metadata:
+                err["metadata"] = metadata
+            return JSONResponse({"error": err}, status, headers=headers)
+        body = {
+            "error": {
+                "message": message,
+                "type": kind or _STATUS_TEXT.get(status, "server_error"),
+                "param": param,
+                "code": code,
+            }
+        }
+        return JSONResponse(body, status, headers=headers)
+
+    def scripted_error(self, b: Behaviour, model: str) -> JSONResponse:
+        status = b.status
+        if b.moderated:
+            return self.error(
+                403,
+                b.message
+                or f"{model} requires moderation on OpenInference. Your input was flagged.",
+                metadata={
+                    "reasons": ["violence"],
+                    "flagged_input": "…",
+                    "provider_name": "OpenInference",
+                    "model_slug": model,
+                },
+            )
+        if status == 402:
+            if self.flavour == "openai":
+                return self.error(
+                    429,
+                    "You exceeded your current quota, please check your plan and billing details.",
+                    kind="insufficient_quota",
+                    code="insufficient_quota",
+                )
+            return self.error(
+                402,
+                b.message
+                or "Insufficient credits. Add more using https://openrouter.ai/settings/credits",
+            )
+        if status == 429:
+            return self.error(
+                429,
+                b.message or f"Rate limit reached for {model} on requests per min (RPM).",
+                code=b.error_code or "rate_limit_exceeded",
+                headers=b.headers,
+            )
+        if status >= 500:
+            return self.error(
+                status,
+                b.message
+                or "The server had an error while processing your request. Sorry about that!",
+                headers=b.headers,
+            )
+        return self.error(
+            status,
+            b.message or "Bad request.",
+            kind=b.error_type,
+            code=b.error_code,
+            headers=b.headers,
+        )
+
+    # -- the endpoint -------------------------------------------------------------------
+
+    async def chat(self, request: Request) -> Response:
+        try:
+            body = await json_body(request)
+        except ValueError:
+            self.record("POST", request.url.path, request.headers, None)
+            return self.error(400, "We could not parse the JSON body of your request.")
+        self.record("POST", request.url.path, request.headers, body)
+        if bearer(request.headers) != self.api_key:
+            if self.flavour == "openrouter":
+                return self.error(401, "No auth credentials found")
+            sent = bearer(request.headers) or ""
+            # The real API echoes a masked key; clients must not pass it on.
+            masked = f"{sent[:5]}***{sent[-4:]}" if len(sent) > 9 else sent
+            return self.error(
+                401,
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+        try:
+            wants_image = self.validate(body)
+        except Invalid as exc:
+            return self.error(400, exc.message, param=exc.param, code=None)
+        b = self.next_behaviour()
+        if b.delay:
+            await asyncio.sleep(b.delay)
+        if b.status >= 400 or b.moderated:
+            return self.scripted_error(b, body["model"])
+        text = b.answer_text(body)
+        if body.get("stream"):
+            return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
+        return JSONResponse(self.completion(body, b, text, wants_image))
+
+    def validate(self, body: Any) -> bool:
+        """Check the body as the real server would; True when image output is asked for."""
+        if not isinstance(body, dict):
+            raise Invalid("The request body must be a JSON object.")
+        body = dict(body)
+        wants_image = False
+        if self.flavour == "openrouter":
+            for key in _OPENROUTER_EXTRAS:
+                value = body.pop(key, None)
+                if (
+                    key == "usage"
+                    and value is not None
+                    and not (
+                        isinstance(value, dict)
+                        and set(value) <= {"include"}
+                        and isinstance(value.get("include"), bool)
+                    )
+                ):
+                    raise Invalid("usage must be {include: boolean}", "usage")
+            modalities = body.pop("modalities", None)
+            if modalities is not None:
+                if not isinstance(modalities, list) or not set(modalities) <= {
+                    "text",
+                    "image",
+                    "audio",
+                }:
+                    raise Invalid("modalities must list text, image or audio", "modalities")
+                wants_image = "image" in modalities
+            body["messages"] = [_strip_cache_control(m) for m in body.get("messages") or []]
+        elif self.flavour == "together":
+            for key in _TOGETHER_EXTRAS:
+                body.pop(key, None)
+        params = (
+            CompletionCreateParamsStreaming
+            if body.get("stream")
+            else CompletionCreateParamsNonStreaming
+        )
+        check(params, body)
+        return wants_image
+
+    def usage(self, body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any]:
+        prompt = b.prompt_tokens if b.prompt_tokens is not None else tokens(_prompt_text(body))
+        completion = b.completion_tokens if b.completion_tokens is not None else tokens(text)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": b.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        }
+        if self.flavour == "openrouter" and (body.get("usage") or {}).get("include"):
+            usage["cost"] = (
+                b.cost if b.cost is not None else round((prompt * 1 + completion * 2) / 1e6, 8)
+            )
+            usage["is_byok"] = False
+        return usage
+
+    def completion(
+        self, body: dict[str, Any], b: Behaviour, text: str, wants_image: bool
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if b.refusal else text,
+            "refusal": b.refusal,
+            "annotations": [],
+        }
+        if wants_image:
+            png = b.image if b.image is not None else tiny_png()
+            url = "data:image/png;base64," + base64.b64encode(png).decode()
+            message["images"] = [{"type": "image_url", "image_url": {"url": url}}]
+        data = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "length" if b.truncated else "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": self.usage(body, b, text),
+            "system_fingerprint": "fp_standin",
+        }
+        ChatCompletion.model_validate(data)
+        return data
+
+    async def stream(self, body: dict[str, Any], b: Behaviour, text: str) -> AsyncIterator[bytes]:
+        ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        def chunk(
+            delta: dict[str, Any],
+            finish: str | None = None,
+            usage: Any = None,
+            choices: bool = True,
+        ) -> bytes:
+            data: dict[str, Any] = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body["model"],
+                "system_fingerprint": "fp_standin",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+                if choices
+                else [],
+            }
+            if include_usage:
+                data["usage"] = usage
+            ChatCompletionChunk.model_validate(data)
+            return sse(data)
+
+        if self.flavour == "openrouter":
+            yield b": OPENROUTER PROCESSING\n\n"
+        yield chunk({"role": "assistant", "content": ""})
+        field = "refusal" if b.refusal else "content"
+        for piece in split(b.refusal or text, b.chunks):
+            if b.chunk_delay:
+                await asyncio.sleep(b.chunk_delay)
+            yield chunk({field: piece})
+        yield chunk({}, "length" if b.truncated else "stop")
+        if include_usage:
+            yield chunk({}, usage=self.usage(body, b, text), choices=False)
+        yield sse("[DONE]")
+
+
+def _strip_cache_control(message: Any) -> Any:
+    """OpenRouter passes `cache_control` on text parts through to providers that cache."""
+    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+        return message
+    parts = []
+    for part in message["content"]:
+        if isinstance(part, dict) and "cache_control" in part:
+            control = part["cache_control"]
+            if not (isinstance(control, dict) and control.get("type") == "ephemeral"):
+                raise Invalid("cache_control must be {type: 'ephemeral'}", "cache_control")
+            part = {k: v for k, v in part.items() if k != "cache_control"}
+        parts.append(part)
+    return {**message, "content": parts}
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    out = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [p.get("text", "") for p in content if isinstance(p, dict)]
+    return "\n".join(out)

@@ -1,0 +1,142 @@
+"""The machinery every provider stand-in shares: a starlette app served by uvicorn on a free
+loopback port in a background thread, a script of behaviours, and a record of requests.
+
+A stand-in answers each request with the next scripted `Behaviour` (or its default when the
+script is empty), so a test says "429 twice, then answer" and then reads back exactly what
+the client sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from standins.providers.behaviour import Behaviour
+
+
+@dataclass
+class Recorded:
+    """One request as the stand-in received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.time)
+
+
+class StandIn:
+    """Base class: subclasses give `routes()` and answer with `self.next_behaviour()`."""
+
+    def __init__(self, api_key: str = "test-key", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self.default = Behaviour()
+        self.requests: list[Recorded] = []
+        self._script: deque[Behaviour] = deque()
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.app = Starlette(routes=self.routes())
+
+    # -- what subclasses provide ------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        """The URL a client is configured with (the SDK's base URL for this provider)."""
+        return self.root_url
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def script(self, *behaviours: Behaviour) -> StandIn:
+        """Queue behaviours for the next requests, in order."""
+        with self._lock:
+            self._script.extend(behaviours)
+        return self
+
+    def next_behaviour(self) -> Behaviour:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    def record(self, method: str, path: str, headers: Any, body: Any) -> Recorded:
+        entry = Recorded(method, path, {k.lower(): v for k, v in headers.items()}, body)
+        with self._lock:
+            self.requests.append(entry)
+        return entry
+
+    def calls(self, path_suffix: str = "") -> list[Recorded]:
+        """Recorded requests whose path ends with `path_suffix`."""
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith(path_suffix)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._script.clear()
+        self.default = Behaviour()
+
+    # -- serving ----------------------------------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> StandIn:
+        """Serve in a background thread; returns once the port accepts connections."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", backlog=2048
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[sock])),  # type: ignore[union-attr]
+            name=f"{type(self).__name__}-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"{type(self).__name__} did not start")
+            time.sleep(0.01)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (for `python -m standins.providers`)."""
+        uvicorn.run(self.app, host=self.host, port=self.port, log_level="warning", access_log=False)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

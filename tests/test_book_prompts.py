@@ -1,0 +1,92 @@
+"""Prompts carry the outline, the rules and the schema; their stable prefix is cacheable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.book.config import BookConfig
+from bot.book.model import Book
+from bot.book.prompts import DEFAULT_STYLE_GUIDE, OUTLINE_SCHEMA, chapter_prompt, outline_prompt
+
+FILES = {
+    "myst.yml": (
+        "version: 1\nproject:\n  title: Bayes for Biologists\n  toc:\n    - file: intro.md\n"
+        + "".join(f"    - file: chapters/0{n}.md\n" for n in range(1, 5))
+    ),
+    "intro.md": "---\ntitle: Welcome\nlabel: intro\n---\n\nHi.\n",
+    "chapters/01.md": "---\ntitle: Why Bayes\nlabel: why\nsummary: Motivation.\n---\n\n(why-detail)=\n## D\n",
+    "chapters/02.md": (
+        "---\ntitle: Priors\nlabel: priors\nsummary: Choosing priors.\n"
+        "options:\n  objectives:\n    - Choose a prior\n    - Defend the choice\n---\n\n% liquidbook: stub\n"
+    ),
+    "chapters/03.md": "---\ntitle: Likelihood\nlabel: lik\nsummary: The data model.\n---\n\nWritten text here.\n",
+    "chapters/04.md": "---\ntitle: MCMC\nlabel: mcmc\nsummary: Sampling.\n---\n",
+    ".github/liquidbook.yml": (
+        "type: course\naudience: Biology students\nlanguage: de\nstyle_guide: Be kind and exact.\n"
+    ),
+}
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Book:
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, "utf-8")
+    return Book.from_directory(tmp_path)
+
+
+def test_outline_prompt_states_schema_and_type() -> None:
+    prompt = outline_prompt(BookConfig(type="research"), "Effects of light on moths", None)
+    assert OUTLINE_SCHEMA in prompt.user
+    assert "methods" in prompt.user and "research" in prompt.user
+    assert prompt.user.startswith(prompt.stable_prefix)
+    assert prompt.user.rstrip().endswith("Effects of light on moths")
+    assert prompt.system.startswith(DEFAULT_STYLE_GUIDE)
+
+
+def test_outline_prompt_shows_existing_chapters(book: Book) -> None:
+    prompt = outline_prompt(book.config, "Restructure it", book)
+    assert "2. Priors: Choosing priors." in prompt.user
+    assert prompt.system.startswith("Be kind and exact.")
+    assert "Biology students" in prompt.system and "`de`" in prompt.system
+
+
+def test_chapter_prompt_has_outline_neighbours_objectives_and_rules(book: Book) -> None:
+    prompt = chapter_prompt(book, book.toc[1], "Use a worked example with real numbers.")
+    user = prompt.user
+    assert user.startswith(prompt.stable_prefix)
+    for title in ("Why Bayes", "Priors", "Likelihood", "MCMC"):
+        assert title in prompt.stable_prefix
+    assert "The previous chapter, 1. Why Bayes: Motivation." in user
+    assert "The next chapter, 3. Likelihood: The data model." in user
+    assert "- Choose a prior\n- Defend the choice" in user
+    assert "worked example with real numbers" in user
+    assert "Sections start at `##`" in prompt.stable_prefix
+    assert "```{note}" in prompt.stable_prefix
+    assert "KaTeX" in prompt.stable_prefix
+    assert "@name" in prompt.stable_prefix
+    assert "do not\n  write front matter" in prompt.stable_prefix
+    assert "Markdown body of the chapter only" in prompt.stable_prefix
+    for label in ("`intro`", "`why`", "`why-detail`", "`priors`", "`lik`", "`mcmc`"):
+        assert label in prompt.stable_prefix
+    assert prompt.system.startswith("Be kind and exact.")
+    assert "current text" not in user  # a stub has nothing to improve on
+
+
+def test_stable_prefix_is_the_same_for_every_chapter(book: Book) -> None:
+    prefixes = {chapter_prompt(book, chapter).stable_prefix for chapter in book.toc}
+    assert len(prefixes) == 1
+    users = {chapter_prompt(book, chapter).user for chapter in book.toc}
+    assert len(users) == len(book.toc)
+
+
+def test_written_chapter_is_given_to_improve(book: Book) -> None:
+    prompt = chapter_prompt(book, book.toc[2])
+    assert "Written text here." in prompt.user
+    assert "The next chapter, 4. MCMC" in prompt.user
+    first = chapter_prompt(book, book.toc[0])
+    assert "previous chapter" not in first.user
+    last = chapter_prompt(book, book.toc[3])
+    assert "next chapter" not in last.user

@@ -1,0 +1,215 @@
+"""The comment grammar: what triggers a command, what is ignored, and helpful errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import (
+    COMMANDS,
+    ChapterSelector,
+    CommandError,
+    GenerateChapter,
+    Help,
+    Init,
+    Outline,
+    Usage,
+    help_text,
+    parse_commands,
+)
+
+
+def one(body: str) -> object:
+    (result,) = parse_commands(body)
+    return result
+
+
+def error(body: str) -> CommandError:
+    result = one(body)
+    assert isinstance(result, CommandError), result
+    return result
+
+
+@pytest.mark.parametrize(
+    ("body", "command"),
+    [
+        ("/help", Help()),
+        ("/HELP", Help()),
+        ("  /help  ", Help()),
+        ("/init", Init()),
+        ("/usage", Usage()),
+        ("/Usage please", Usage()),
+        ("/outline A book on moths", Outline("A book on moths")),
+        ("/generate chapter 3", GenerateChapter(ChapterSelector("number", 3, 3))),
+        ("/Generate Chapter 3", GenerateChapter(ChapterSelector("number", 3, 3))),
+        ("/generate chapter 2-5", GenerateChapter(ChapterSelector("range", 2, 5))),
+        ("/generate chapter 2 - 5", GenerateChapter(ChapterSelector("range", 2, 5))),
+        ("/generate chapter 2–5", GenerateChapter(ChapterSelector("range", 2, 5))),
+        ("/generate chapter 4-4", GenerateChapter(ChapterSelector("number", 4, 4))),
+        ("/generate chapter all", GenerateChapter(ChapterSelector("all"))),
+        ("/generate chapter ALL", GenerateChapter(ChapterSelector("all"))),
+        (
+            '/generate chapter "Bayes\' rule"',
+            GenerateChapter(ChapterSelector("title", title="Bayes' rule")),
+        ),
+        (
+            "/generate chapter “Bayes rule”",
+            GenerateChapter(ChapterSelector("title", title="Bayes rule")),
+        ),
+        (
+            "/generate chapter Bayes rule",
+            GenerateChapter(ChapterSelector("title", title="Bayes rule")),
+        ),
+        (
+            "/generate chapter 3 with more examples",
+            GenerateChapter(ChapterSelector("number", 3, 3), "with more examples"),
+        ),
+        (
+            '/generate chapter "Priors" shorter please',
+            GenerateChapter(ChapterSelector("title", title="Priors"), "shorter please"),
+        ),
+    ],
+)
+def test_commands(body: str, command: object) -> None:
+    assert parse_commands(body) == [command]
+
+
+def test_following_lines_extend_outline_and_generate() -> None:
+    body = (
+        "Thanks for installing!\n\n"
+        "/outline An introductory course on Bayesian statistics,\n"
+        "for biologists, 10 chapters.\n\n"
+        "Each chapter ends with exercises.\n"
+        "/generate chapter 3\n"
+        "Use a worked example with real numbers.\n"
+        "```python\n/not a command\n```\n"
+        "/help\n"
+        "this line belongs to nothing\n"
+    )
+    assert parse_commands(body) == [
+        Outline(
+            "An introductory course on Bayesian statistics,\nfor biologists, 10 chapters.\n\n"
+            "Each chapter ends with exercises."
+        ),
+        GenerateChapter(
+            ChapterSelector("number", 3, 3),
+            "Use a worked example with real numbers.\n```python\n/not a command\n```",
+        ),
+        Help(),
+    ]
+
+
+def test_outline_description_may_start_on_the_next_line() -> None:
+    assert parse_commands("/outline\nA field guide to moths") == [Outline("A field guide to moths")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "> /generate chapter 3",
+        ">/generate chapter 3",
+        "> > /help",
+        "```\n/generate chapter 3\n```",
+        "~~~\n/help\n~~~",
+        "````markdown\n```\n/help\n```\n````",
+        "    /help",
+        "\t/help",
+        "Please run /generate chapter 3 later",
+        "see `/help`",
+        "<!-- /help -->",
+        "<!--\n/generate chapter 1\n-->",
+        "/usr/bin/env python3",
+        "/home/me/book",
+        "/shrug",
+        "/s",
+        "/",
+        "/ help",
+        "/3",
+        "",
+    ],
+)
+def test_ignored(body: str) -> None:
+    assert parse_commands(body) == []
+
+
+def test_commands_inside_a_directive_still_count() -> None:
+    # A `{note}` directive holds Markdown, not code.
+    assert parse_commands("```{note}\n/help\n```") == [Help()]
+
+
+def test_a_quoted_reply_does_not_trigger_but_the_new_line_does() -> None:
+    body = "> /generate chapter 3\n> (from the bot)\n\n/generate chapter 4"
+    assert parse_commands(body) == [GenerateChapter(ChapterSelector("number", 4, 4))]
+
+
+@pytest.mark.parametrize(
+    ("body", "suggestion"),
+    [
+        ("/genrate chapter 3", "/generate chapter 3"),
+        ("/generat chapter 2-4", "/generate chapter 2-4"),
+        ("/genrate chapters 3", "/generate chapter 3"),
+        ("/generate chapters 3", "/generate chapter 3"),
+        ("/generate chaptr all", "/generate chapter all"),
+        ("/generate 3", "/generate chapter 3"),
+        ("/halp", "/help"),
+        ("/outlin A book", "/outline A book"),
+        ("/usge", "/usage"),
+        ("/int", "/init"),
+        ("/generate chapter 5-2", "/generate chapter 2-5"),
+    ],
+)
+def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None:
+    found = error(body)
+    assert found.suggestion == suggestion
+    assert found.line == body
+    assert f"Did you mean `{suggestion}`?" in found.markdown()
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("/generate chapter", 'Usage: `/generate chapter <N | N-M | all | "title">`'),
+        ("/generate chapter 0", "Chapters are numbered from 1; there is no chapter 0."),
+        ("/generate chapter -2", "chapters are numbered from 1"),
+        ("/generate chapter 5-2", "A range goes from the lower to the higher number"),
+        ("/generate chapter 1000", "no chapter 1000; books here stop at 999"),
+        ('/generate chapter "unterminated', "has no closing"),
+        ('/generate chapter ""', "title is empty"),
+        ("/generate chapter 3,5", "not a chapter number or range"),
+        ("/generate", "`/generate` needs more"),
+        ("/generate quiz chapter 3", "`/generate quiz` is not a command"),
+        ("/outline", "needs a description"),
+    ],
+)
+def test_errors_explain_themselves(body: str, fragment: str) -> None:
+    assert fragment in error(body).message
+
+
+def test_errors_carry_their_line_number_and_do_not_stop_parsing() -> None:
+    results = parse_commands("hello\n/genrate chapter 1\n/help")
+    assert isinstance(results[0], CommandError) and results[0].lineno == 2
+    assert results[1] == Help()
+
+
+def test_crlf_bodies() -> None:
+    assert parse_commands("/outline A\r\nmore\r\n/help\r\n") == [Outline("A\nmore"), Help()]
+
+
+def test_help_text_lists_every_command() -> None:
+    text = help_text()
+    assert text.startswith("| Command | What it does | Example |")
+    for spec in COMMANDS:
+        assert f"`{spec.name}" in text
+        assert spec.example in text
+    assert "\\|" in text  # pipes in syntax are escaped so the table holds
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(COMMANDS)
+    assert all(row.count(" | ") == 2 for row in rows)
+
+
+def test_selector_round_trips_as_text() -> None:
+    assert [str(s) for s in (ChapterSelector("number", 3, 3), ChapterSelector("range", 2, 4))] == [
+        "3",
+        "2-4",
+    ]
+    assert str(ChapterSelector("all")) == "all"
+    assert str(ChapterSelector("title", title="Priors")) == '"Priors"'

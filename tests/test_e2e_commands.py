@@ -1,0 +1,224 @@
+"""From a comment to a pull request, over HTTP only, against the stand-ins of GitHub and a model.
+
+A signed webhook for a real comment goes in (delivered by the stand-in of GitHub, shaped as
+GitHub's); the stand-in ends with a branch, one commit, one PR, and an edited status comment;
+the branch builds with the real `jupyter-book` with no ⛔️ or ⚠️ line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from bot.book.check import check_book
+from tests.world import REPO, World
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
+    world = World(tmp_path, redis_url, database_url)
+    try:
+        world.start_app()
+        world.install()
+        yield world
+    finally:
+        world.close()
+
+
+def job_calls(world: World, since: int) -> list[str]:
+    """GitHub calls made as the installation after the `since`-th logged request."""
+    return [
+        f"{r.method} {r.route or r.path}"
+        for r in world.github.requests[since:]
+        if r.auth_kind == "installation"
+    ]
+
+
+async def test_generate_chapter_opens_one_pr_that_builds(world: World, tmp_path: Path) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Write chapter 1")
+    before = len(gh.requests)
+    delivery = gh.comment(REPO, issue, "alice", "/generate chapter 1\nKeep it short.")
+    assert delivery.status_code == 200
+    [status] = world.wait_final(issue)
+
+    comment_id = delivery.payload["comment"]["id"]
+    assert [r["content"] for r in gh.reactions(comment_id)] == ["eyes"]
+    pulls = gh.pulls(REPO)
+    assert len(pulls) == 1
+    pr = pulls[0]
+    branch = pr["head"]["ref"]
+    assert branch.startswith("liquidbook/chapter-")
+    assert pr["base"]["ref"] == "main"
+    assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+    changed = world.git("diff", "--name-only", f"main...{branch}").split()
+    assert changed == ["chapters/01-getting-started.md"]
+    text = gh.read_file(REPO, branch, "chapters/01-getting-started.md").decode()
+    assert "Tide pools hold life" in text and text.startswith("---\n")
+    assert "Build check" in pr["body"] and "✅" in pr["body"] and f"#{issue}" in pr["body"]
+    # The status comment was edited to the final answer: PR link, model, tokens, cost, time.
+    assert pr["html_url"] in status["body"] and "openai:gpt-4.1" in status["body"]
+    assert "tokens in" in status["body"] and "$" in status["body"]
+    # The model was asked with the style guide, the outline and MyST rules in view.
+    sent = world.model.calls("/chat/completions")[-1].body
+    assert sent["model"] == "gpt-4.1" and "Keep it short." in json.dumps(sent)
+
+    report = await check_book(world.clone(branch, tmp_path / "clone"))
+    assert report.errors == [] and report.warnings == [], report.markdown()
+    # The default branch is untouched.
+    assert gh.read_file(REPO, "main", "chapters/01-getting-started.md") != text.encode()
+    calls = job_calls(world, before)
+    assert not any("PUT" in c or "/git/refs/heads/main" in c for c in calls)
+    # The job's GitHub budget: after its status comment exists, at most 8 REST calls.
+    created = calls.index("POST /repos/{owner}/{repo}/issues/{issue_number}/comments")
+    job = [c for c in calls[created + 1 :] if not c.startswith("GET /_codeload/")]
+    assert len(job) <= 8, job
+    assert calls[: created + 1] == [
+        "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        "GET /repos/{owner}/{repo}/contents/{path}",
+        "GET /repos/{owner}/{repo}/collaborators/{username}/permission",
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+    ]
+
+
+async def test_redelivery_and_repeat_update_the_same_pr(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Chapter 1 please")
+    first = gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_final(issue)
+    gh.redeliver(first.id)
+    again = gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    assert again.status_code == 200
+    world.wait_final(issue, count=2)
+    assert len(gh.pulls(REPO)) == 1
+    branch = gh.pulls(REPO)[0]["head"]["ref"]
+    assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+    # Two comments, two status comments: the redelivery did nothing.
+    assert len(world.status_comments(issue)) == 2
+
+
+def test_a_rerun_never_overwrites_a_reviewers_commit(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Chapter 1 please")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_final(issue)
+    [pr] = gh.pulls(REPO)
+    branch = pr["head"]["ref"]
+    path = "chapters/01-getting-started.md"
+    mine = "---\ntitle: Getting started\n---\n\n# Getting started\n\nAlice's own words.\n"
+    pushed = gh.push(REPO, branch, {path: mine}, "alice", "Tighten the introduction")
+
+    # A re-run with the PR remembered, then one with Redis's memory of it gone: both stop.
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_final(issue, count=2)
+    with Redis.from_url(world.redis_url) as redis:
+        redis.delete(f"liquidbook:pr:{REPO}:{branch}")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    finals = world.wait_final(issue, count=3)
+    for status in finals[1:]:
+        body = status["body"]
+        assert "⚠️" in body and f"`{branch}`" in body and "Tighten the introduction" in body
+        assert "@alice" in body and "Nothing was committed" in body
+    assert gh.branches(REPO)[branch] == pushed
+    assert gh.read_file(REPO, branch, path).decode() == mine
+    assert len(gh.pulls(REPO)) == 1
+
+
+async def test_outline_writes_toc_stubs_and_settings(world: World, tmp_path: Path) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Plan the book")
+    gh.comment(REPO, issue, "alice", "/outline A short course on tide pools, 4 chapters")
+    [status] = world.wait_final(issue)
+    assert "✅" in status["body"], status["body"]
+    [pr] = gh.pulls(REPO)
+    assert pr["head"]["ref"] == "liquidbook/outline"
+    myst = gh.read_file(REPO, "liquidbook/outline", "myst.yml").decode()
+    assert myst.count("chapters/") >= 4 and "part-4-of-the-shore" in myst
+    assert gh.read_file(REPO, "liquidbook/outline", ".github/liquidbook.yml") is not None
+    report = await check_book(world.clone("liquidbook/outline", tmp_path / "clone"))
+    assert report.errors == [] and report.warnings == [], report.markdown()
+
+
+def test_people_without_the_role_bots_and_the_app_trigger_nothing(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Who may run commands")
+    gh.add_user("helper-bot[bot]", type="Bot")
+    gh.set_permission(REPO, "helper-bot[bot]", "admin")
+    bot = gh.comment(REPO, issue, "helper-bot[bot]", "/generate chapter 1")
+    assert bot.status_code == 200
+    refused = gh.comment(REPO, issue, "mallory", "/generate chapter 1")
+    polite = world.wait_for(
+        lambda: [c for c in gh.comments(REPO, issue) if "Sorry @mallory" in c["body"]],
+        what="the polite refusal",
+    )
+    assert len(polite) == 1 and "write" in polite[0]["body"]
+    assert gh.reactions(bot.payload["comment"]["id"]) == []
+    # The app's own comment (the refusal, and any status comment) triggers nothing either:
+    # every comment of the app came with a delivery the app answered and ignored.
+    own = [
+        d
+        for d in gh.deliveries
+        if d.event == "issue_comment" and d.payload["sender"]["type"] == "Bot"
+    ]
+    assert own and all(d.status_code == 200 for d in own)
+    assert gh.pulls(REPO) == [] and world.status_comments(issue) == []
+    assert refused.status_code == 200
+
+
+def test_edited_comment_does_not_run_again(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Edit me")
+    delivery = gh.comment(REPO, issue, "alice", "/usage")
+    world.wait_final(issue)
+    gh.edit_comment(delivery.payload["comment"]["id"], "alice", "/usage\n/help")
+    gh.comment(REPO, issue, "alice", "thanks!")  # no command: nothing to do
+    gh.comment(REPO, issue, "alice", "/help")
+    world.wait_final(issue, count=2)
+    bodies = [c["body"] for c in world.status_comments(issue)]
+    assert len(bodies) == 2 and "/usage" in bodies[0] and "/outline" in bodies[1]
+
+
+def test_malformed_commands_and_settings_get_a_clear_answer(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Typos")
+    gh.comment(REPO, issue, "alice", "/genrate chapter 1")
+    [status] = world.wait_final(issue)
+    assert "/generate chapter 1" in status["body"]
+    gh.comment(REPO, issue, "alice", "/generate chapter 9")
+    statuses = world.wait_final(issue, count=2)
+    assert "there is no chapter 9" in statuses[1]["body"]
+    gh.push(
+        REPO,
+        "main",
+        {".github/liquidbook.yml": "type: novel\nmodles: {}\n"},
+        user="alice",
+        message="oops",
+    )
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    statuses = world.wait_final(issue, count=3)
+    assert "`type`" in statuses[2]["body"] and "models" in statuses[2]["body"]
+    assert gh.pulls(REPO) == []
+
+
+def test_usage_reports_the_month(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Usage")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_final(issue)
+    gh.push(
+        REPO,
+        "main",
+        {".github/liquidbook.yml": "budget:\n  monthly_usd: 5\n"},
+        user="alice",
+        message="budget",
+    )
+    gh.comment(REPO, issue, "alice", "/usage")
+    statuses = world.wait_final(issue, count=2)
+    usage = statuses[1]["body"]
+    assert "this repository | 1 |" in usage and "the whole installation | 1 |" in usage
+    assert "Monthly budget: $5.00" in usage
+    assert "resets on" in usage

@@ -1,0 +1,77 @@
+"""At-least-once jobs: a worker killed in the middle of a job, and GitHub tokens shared by processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from standins.providers.behaviour import Behaviour
+from tests.world import REPO, World, scripted_answer
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+def test_killed_worker_ends_with_exactly_one_pr(world: World) -> None:
+    """SIGKILL the worker while the model is writing; another worker re-runs the job."""
+    # A short job timeout makes arq hand the orphaned job to another worker after 20 s.
+    world.start_app(worker=False, LIQUIDBOOK_JOB_TIMEOUT="10")
+    first = world.start_worker(LIQUIDBOOK_JOB_TIMEOUT="10")
+    world.install()
+    gh = world.github
+    world.model.script(Behaviour(text=scripted_answer, delay=6))  # the first answer is slow
+    issue = gh.open_issue(REPO, "alice", "Chapter 1")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_for(lambda: world.model.calls("/chat/completions"), what="the model call")
+    first.kill()
+    world.start_worker(LIQUIDBOOK_JOB_TIMEOUT="10")
+    [status] = world.wait_final(issue, timeout=120)
+    assert "✅" in status["body"], status["body"]
+    pulls = gh.pulls(REPO)
+    assert len(pulls) == 1
+    branch = pulls[0]["head"]["ref"]
+    assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+    assert len(world.model.calls("/chat/completions")) == 2  # the job ran again, once
+    assert len(world.status_comments(issue)) == 1
+
+
+def test_processes_share_one_encrypted_installation_token(world: World, redis_url: str) -> None:
+    world.start_app(worker=False)
+    world.start_worker()
+    world.install()
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Two commands")
+    gh.comment(REPO, issue, "alice", "/help")
+    gh.comment(REPO, issue, "alice", "/usage")
+    world.wait_final(issue, count=2)
+    # The server and the worker together fetched one token for the installation.
+    assert len(gh.calls("POST", "/app/installations/", auth_kind="jwt")) == 1
+    client = redis.Redis.from_url(redis_url)
+    keys = client.keys("liquidbook:gh:*")
+    assert keys, "tokens are cached in Redis"
+    for key in keys:
+        value = client.get(key)
+        assert value is not None and b"ghs_" not in value and value.startswith(b"gAAAA")  # Fernet
+    client.close()
+
+
+def test_a_job_past_its_time_limit_says_so(world: World) -> None:
+    """arq cancels a job at its time limit; the status comment must not stay at "Writing…"."""
+    world.start_app(LIQUIDBOOK_JOB_TIMEOUT="10")
+    world.install()
+    world.model.script(Behaviour(text=scripted_answer, delay=16))  # past the 10 s limit
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Too slow")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    [status] = world.wait_final(issue, timeout=60)
+    assert "interrupted" in status["body"] and "time limit" in status["body"]
+    assert gh.pulls(REPO) == []

@@ -1,0 +1,43 @@
+"""`liquidbook serve` with nothing configured: embedded Redis, SQLite, and the setup page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.servers import AppProcess
+
+
+def test_serve_on_embedded_defaults(tmp_path: Path) -> None:
+    with AppProcess(tmp_path, {}, ("serve",)) as app:
+        health = httpx.get(app.url + "/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert health.json()["github_app"].startswith("not configured")
+        page = httpx.get(app.url + "/", timeout=10)
+        assert page.status_code == 200 and "Create the GitHub App" in page.text
+        assert "settings/apps/new" in page.text
+        # Without a secret, no delivery can be verified: all are refused.
+        refused = httpx.post(app.url + "/api/github/webhooks", content=b"{}", timeout=10)
+        assert refused.status_code == 401
+    data = tmp_path / ".liquidbook"
+    assert (data / "liquidbook.db").is_file()
+    assert (data / "redis" / "liquidbook.aof").exists() or any((data / "redis").glob("appendonly*"))
+
+
+def test_worker_alone_needs_redis_url(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.servers import clean_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "worker"],
+        cwd=tmp_path,
+        env=clean_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,187 @@
+"""Anthropic's Messages API, spoken natively, against a stand-in that checks bodies against
+`anthropic.types.MessageCreateParams*` and answers with `Message` / the event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from anthropic.types.message_create_params import (
+    MessageCreateParamsNonStreaming,
+    MessageCreateParamsStreaming,
+)
+
+from bot.providers import ModelClient, ProviderError, TextRequest
+from standins.providers import (
+    AnthropicStandIn,
+    OpenAIChatStandIn,
+    answer,
+    overloaded,
+    refusal,
+    truncated,
+)
+from standins.providers.testing import settings_for
+from standins.providers.validation import check
+
+
+@pytest.fixture(scope="module")
+def std() -> Iterator[AnthropicStandIn]:
+    with AnthropicStandIn() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+def _fresh(std: AnthropicStandIn) -> None:
+    std.reset()
+
+
+async def test_messages_request_with_cache_breakpoint_and_cache_pricing(
+    std: AnthropicStandIn,
+) -> None:
+    std.script(
+        answer(
+            "Chapter.",
+            prompt_tokens=10_000,
+            completion_tokens=1_000,
+            cached_tokens=8_000,
+            cache_creation_tokens=1_000,
+        )
+    )
+    request = TextRequest(
+        stable_prefix="The book's outline and style guide. " * 50,
+        system="Now write chapter 2.",
+        prompt="Begin.",
+        max_tokens=1500,
+        stop=["THE END"],
+    )
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        result = await client.generate_text(request, ["anthropic:claude-sonnet-4-5-20250929"])
+    (seen,) = std.requests
+    check(MessageCreateParamsNonStreaming, seen.body)
+    assert seen.path == "/v1/messages"
+    assert seen.headers["x-api-key"] == "sk-ant-test-key"
+    assert seen.headers["anthropic-version"] == "2023-06-01"
+    assert "authorization" not in seen.headers
+    assert seen.body["system"] == [
+        {"type": "text", "text": request.stable_prefix, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Now write chapter 2."},
+    ]
+    assert seen.body["max_tokens"] == 1500 and seen.body["stop_sequences"] == ["THE END"]
+    assert result.text == "Chapter."
+    usage = result.usage
+    assert (usage.tokens_in, usage.cached_tokens, usage.tokens_out) == (10_000, 8_000, 1_000)
+    # Dated snapshot priced as claude-sonnet-4-5: $3 in, $0.30 cache read, $3.75 cache write,
+    # $15 out per million.
+    expected = (
+        Decimal(1_000) * 3
+        + Decimal(8_000) * Decimal("0.30")
+        + Decimal(1_000) * Decimal("3.75")
+        + Decimal(1_000) * 15
+    ) / 10**6
+    assert usage.cost_usd == expected
+
+
+async def test_streaming_event_stream(std: AnthropicStandIn) -> None:
+    text = "Streamed paragraph. " * 40
+    std.script(answer(text, cached_tokens=30, chunk_delay=0.005))
+    async with ModelClient(settings_for(anthropic=std, stream_min_tokens=2000)) as client:
+        result = await client.generate_text(
+            TextRequest(prompt="Write.", max_tokens=8000), ["anthropic:claude-haiku-4-5"]
+        )
+    (seen,) = std.requests
+    check(MessageCreateParamsStreaming, seen.body)
+    assert seen.body["stream"] is True
+    assert result.text == text
+    assert result.usage.tokens_out == len(text) // 4
+    assert result.usage.cached_tokens == 30
+
+
+async def test_max_tokens_is_continued_then_joined(std: AnthropicStandIn) -> None:
+    std.script(truncated("First half, "), answer("second half."))
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        result = await client.generate_text(
+            TextRequest(prompt="Write.", max_tokens=100, continuations=2),
+            ["anthropic:claude-haiku-4-5"],
+        )
+    assert result.text == "First half, second half."
+    assert result.truncated is False and result.continuations == 1
+    _, second = std.requests
+    assert second.body["messages"][:2] == [
+        {"role": "user", "content": "Write."},
+        {"role": "assistant", "content": "First half, "},
+    ]
+    assert second.body["messages"][2]["role"] == "user"
+    assert "cut off" in second.body["messages"][2]["content"]
+    # One usage row for the model, summing both requests.
+    assert result.usage.tokens_out == len("First half, ") // 4 + len("second half.") // 4
+    assert result.attempts[0].tries == 2
+
+
+async def test_still_cut_off_is_reported_truncated(std: AnthropicStandIn) -> None:
+    std.script(truncated("Part one"), truncated("Part two"))
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        result = await client.generate_text(
+            TextRequest(prompt="Write.", max_tokens=100, continuations=1, stream=True),
+            ["anthropic:claude-haiku-4-5"],
+        )
+    assert result.text == "Part onePart two"
+    assert result.truncated is True and result.finish_reason == "max_tokens"
+    assert result.usage.outcome == "ok:truncated"
+
+
+async def test_no_continuation_when_not_allowed(std: AnthropicStandIn) -> None:
+    std.script(truncated("Only this"))
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        result = await client.generate_text(
+            TextRequest(prompt="Write.", continuations=0), ["anthropic:claude-haiku-4-5"]
+        )
+    assert result.truncated is True and len(std.requests) == 1
+
+
+async def test_overloaded_moves_on_without_retrying(std: AnthropicStandIn) -> None:
+    std.script(overloaded())
+    with OpenAIChatStandIn("openai") as backup:
+        backup.script(answer("from the backup"))
+        async with ModelClient(settings_for(anthropic=std, openai=backup)) as client:
+            result = await client.generate_text(
+                TextRequest(prompt="x"), ["anthropic:claude-sonnet-4-5", "openai:gpt-4.1-mini"]
+            )
+    assert result.text == "from the backup"
+    assert len(std.requests) == 1
+    assert result.attempts[0].usage.outcome == "overloaded"
+
+
+async def test_refusal_stop_reason(std: AnthropicStandIn) -> None:
+    std.script(refusal())
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        with pytest.raises(ProviderError) as caught:
+            await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-4-5"])
+    assert caught.value.outcome == "refused"
+
+
+async def test_bad_key_is_one_sentence_without_the_key(std: AnthropicStandIn) -> None:
+    settings = settings_for(anthropic=std, anthropic_api_key="sk-ant-api03-WRONGWRONGWRONG")
+    async with ModelClient(settings) as client:
+        with pytest.raises(ProviderError) as caught:
+            await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-4-5"])
+    message = caught.value.user_message
+    assert message == "Anthropic refused the API key (401): check ANTHROPIC_API_KEY on the server."
+    assert "WRONG" not in message and "WRONG" not in (caught.value.attempts[0].usage.error or "")
+
+
+async def test_stand_in_requires_the_version_header(std: AnthropicStandIn) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{std.base_url}/v1/messages",
+            headers={"x-api-key": std.api_key},
+            json={
+                "model": "claude-sonnet-4-5",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"

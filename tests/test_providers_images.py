@@ -1,0 +1,249 @@
+"""Images (OpenAI Images, Stability, OpenRouter image output, Replicate) and video (Runway)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from openai.types.image_generate_params import ImageGenerateParamsNonStreaming
+from sqlalchemy import select
+
+from bot.db import Database, Usage
+from bot.providers import ImageRequest, ModelClient, ProviderError, VideoRequest
+from bot.usage import UsageContext
+from standins.providers import (
+    Behaviour,
+    OpenAIChatStandIn,
+    OpenAIImagesStandIn,
+    ReplicateStandIn,
+    RunwayStandIn,
+    StabilityStandIn,
+    answer,
+    rate_limited,
+)
+from standins.providers.images import TINY_MP4, tiny_png
+from standins.providers.testing import settings_for
+from standins.providers.validation import check
+
+PNG = tiny_png(3, 3, (1, 2, 3))
+
+
+@pytest.fixture(scope="module")
+def images_std() -> Iterator[OpenAIImagesStandIn]:
+    with OpenAIImagesStandIn() as std:
+        yield std  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def stability_std() -> Iterator[StabilityStandIn]:
+    with StabilityStandIn() as std:
+        yield std  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def replicate_std() -> Iterator[ReplicateStandIn]:
+    with ReplicateStandIn() as std:
+        yield std  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+def _fresh(
+    images_std: OpenAIImagesStandIn,
+    stability_std: StabilityStandIn,
+    replicate_std: ReplicateStandIn,
+) -> None:
+    for std in (images_std, stability_std, replicate_std):
+        std.reset()
+
+
+async def test_gpt_image_is_priced_by_tokens(images_std: OpenAIImagesStandIn) -> None:
+    images_std.script(Behaviour(image=PNG))
+    async with ModelClient(settings_for(openai=images_std)) as client:
+        image = await client.generate_image(
+            ImageRequest(prompt="A lighthouse", size="1536x1024", output_format="webp"),
+            ["openai:gpt-image-1"],
+        )
+    (seen,) = images_std.requests
+    check(ImageGenerateParamsNonStreaming, seen.body)
+    assert seen.body == {
+        "model": "gpt-image-1",
+        "prompt": "A lighthouse",
+        "n": 1,
+        "size": "1536x1024",
+        "output_format": "webp",
+    }
+    assert image.data == PNG and image.media_type == "image/webp"
+    # $5/M text in, $40/M image out; the stand-in reports 1056 output tokens.
+    prompt_tokens = len("A lighthouse") // 4
+    assert image.usage.cost_usd == (Decimal(prompt_tokens) * 5 + Decimal(1056) * 40) / 10**6
+
+
+async def test_dall_e_asks_for_base64_and_costs_per_image(images_std: OpenAIImagesStandIn) -> None:
+    async with ModelClient(settings_for(openai=images_std)) as client:
+        image = await client.generate_image(
+            ImageRequest(prompt="A cat", size="1920x1080"), ["openai:dall-e-3"]
+        )
+    (seen,) = images_std.requests
+    assert seen.body["response_format"] == "b64_json" and seen.body["size"] == "1792x1024"
+    assert image.revised_prompt == "A picture of A cat"
+    assert image.usage.cost_usd == Decimal("0.04")
+    assert image.data.startswith(b"\x89PNG")
+
+
+async def test_stability_multipart_and_moderation_fallback(
+    stability_std: StabilityStandIn, images_std: OpenAIImagesStandIn, database: Database
+) -> None:
+    stability_std.script(Behaviour(image=PNG), Behaviour(refusal="filtered"))
+    settings = settings_for(stability=stability_std, openai=images_std)
+    context = UsageContext(installation_id=9, command="generate figure")
+    async with ModelClient(settings, None, database) as client:
+        image = await client.generate_image(
+            ImageRequest(prompt="A map", size="1600x900", negative_prompt="text", seed=7),
+            ["stability:core"],
+            context=context,
+        )
+        second = await client.generate_image(
+            ImageRequest(prompt="A map"),
+            ["stability:sd3.5-large", "openai:dall-e-2"],
+            context=context,
+        )
+    first_call, second_call = stability_std.requests
+    assert first_call.path == "/v2beta/stable-image/generate/core"
+    assert first_call.headers["accept"] == "image/*"
+    assert first_call.headers["content-type"].startswith("multipart/form-data")
+    assert first_call.body == {
+        "prompt": "A map",
+        "aspect_ratio": "16:9",
+        "output_format": "png",
+        "negative_prompt": "text",
+        "seed": "7",
+    }
+    assert second_call.path.endswith("/sd3") and second_call.body["model"] == "sd3.5-large"
+    assert image.data == PNG and image.media_type == "image/png"
+    assert image.usage.cost_usd == Decimal("0.03")
+    # CONTENT_FILTERED is a refusal: the blurred image is not used.
+    assert second.model == "openai:dall-e-2"
+    async with database.session() as session:
+        rows = (await session.execute(select(Usage).order_by(Usage.id))).scalars().all()
+    assert [(r.model, r.outcome, r.cost_usd) for r in rows] == [
+        ("core", "ok", Decimal("0.03")),
+        ("sd3.5-large", "refused", Decimal(0)),
+        ("dall-e-2", "ok", Decimal("0.02")),
+    ]
+
+
+async def test_openrouter_image_output() -> None:
+    with OpenAIChatStandIn("openrouter") as std:
+        std.script(answer("Here is your image.", cost=0.039, image=PNG))
+        async with ModelClient(settings_for(openrouter=std)) as client:
+            image = await client.generate_image(
+                ImageRequest(prompt="A diagram", size="1024x768"),
+                ["openrouter:google/gemini-2.5-flash-image-preview"],
+            )
+        (seen,) = std.requests
+    assert seen.body["modalities"] == ["image", "text"]
+    assert seen.body["image_config"] == {"aspect_ratio": "4:3"}
+    assert image.data == PNG and image.media_type == "image/png"
+    assert image.usage.cost_usd == Decimal("0.039")
+
+
+async def test_replicate_polls_until_succeeded_then_downloads(
+    replicate_std: ReplicateStandIn,
+) -> None:
+    replicate_std.script(Behaviour(polls=2, image=PNG))
+    settings = settings_for(replicate=replicate_std, poll_interval_s=0.02)
+    async with ModelClient(settings) as client:
+        image = await client.generate_image(
+            ImageRequest(prompt="A fox", output_format="png"),
+            ["replicate:black-forest-labs/flux-schnell"],
+        )
+    paths = [(r.method, r.path) for r in replicate_std.requests]
+    assert paths[0] == ("POST", "/v1/models/black-forest-labs/flux-schnell/predictions")
+    assert paths[1:4] == [("GET", paths[1][1])] * 3 and paths[1][1].startswith("/v1/predictions/")
+    assert paths[4][1].startswith("/files/")
+    create = replicate_std.requests[0]
+    assert create.headers["authorization"] == "Bearer r8_test_token"
+    assert create.headers["prefer"].startswith("wait")
+    assert create.body == {
+        "input": {
+            "prompt": "A fox",
+            "aspect_ratio": "1:1",
+            "output_format": "png",
+            "num_outputs": 1,
+        }
+    }
+    # The file comes from the output URL; the key goes only to the API's own host.
+    assert image.data == PNG and image.media_type == "image/png"
+    assert image.usage.cost_usd == Decimal("0.003")
+
+
+async def test_replicate_answers_at_once_with_prefer_wait_and_by_version(
+    replicate_std: ReplicateStandIn,
+) -> None:
+    async with ModelClient(settings_for(replicate=replicate_std)) as client:
+        image = await client.generate_image(
+            ImageRequest(prompt="A fox"), ["replicate:someone/sdxl:abc123"]
+        )
+    assert [r.method for r in replicate_std.requests] == ["POST", "GET"]
+    assert replicate_std.requests[0].path == "/v1/predictions"
+    assert replicate_std.requests[0].body["version"] == "abc123"
+    assert image.usage.outcome == "ok:unpriced"
+
+
+async def test_replicate_failures(replicate_std: ReplicateStandIn) -> None:
+    replicate_std.script(
+        Behaviour(job_status="failed", job_error="NSFW content detected. Try a different prompt."),
+        Behaviour(job_status="failed", job_error="CUDA out of memory"),
+    )
+    async with ModelClient(settings_for(replicate=replicate_std, poll_interval_s=0.02)) as client:
+        with pytest.raises(ProviderError) as refused:
+            await client.generate_image(
+                ImageRequest(prompt="x"), ["replicate:black-forest-labs/flux-schnell"]
+            )
+        with pytest.raises(ProviderError) as failed:
+            await client.generate_image(
+                ImageRequest(prompt="x"), ["replicate:black-forest-labs/flux-schnell"]
+            )
+    assert refused.value.outcome == "refused"
+    assert failed.value.user_message == (
+        "Replicate could not finish the job (CUDA out of memory): try again or choose another model."
+    )
+
+
+async def test_image_rate_limit_is_retried(stability_std: StabilityStandIn) -> None:
+    stability_std.script(rate_limited(retry_after_ms=20), Behaviour(image=PNG))
+    async with ModelClient(settings_for(stability=stability_std)) as client:
+        image = await client.generate_image(ImageRequest(prompt="x"), ["stability:ultra"])
+    assert image.attempts[0].tries == 2 and image.usage.cost_usd == Decimal("0.08")
+
+
+async def test_runway_image_to_video() -> None:
+    with RunwayStandIn() as std:
+        std.script(Behaviour(polls=1))
+        async with ModelClient(settings_for(runway=std, poll_interval_s=0.02)) as client:
+            video = await client.generate_video(
+                VideoRequest(
+                    prompt="The camera pans slowly",
+                    image="data:image/png;base64," + base64.b64encode(PNG).decode(),
+                    duration=5,
+                ),
+                ["runway:gen4_turbo"],
+            )
+        create = std.requests[0]
+    assert create.path == "/v1/image_to_video"
+    assert create.headers["x-runway-version"] == "2024-11-06"
+    assert create.body["model"] == "gen4_turbo" and create.body["ratio"] == "1280:720"
+    assert create.body["promptText"] == "The camera pans slowly" and create.body["duration"] == 5
+    assert video.data == TINY_MP4 and video.media_type == "video/mp4"
+    assert video.usage.cost_usd == Decimal("0.25")  # 5 s at $0.05
+
+
+async def test_text_models_cannot_draw(images_std: OpenAIImagesStandIn) -> None:
+    async with ModelClient(settings_for(openai=images_std)) as client:
+        with pytest.raises(ProviderError) as caught:
+            await client.generate_image(ImageRequest(prompt="x"), ["anthropic:claude-sonnet-4-5"])
+    assert caught.value.user_message == (
+        "anthropic:claude-sonnet-4-5 cannot draw images: choose a model that can."
+    )

@@ -1,0 +1,184 @@
+"""`liquidbook sandbox` runs the whole story offline and leaves a book that builds cleanly.
+
+The sandbox is run as a person runs it, `python -m bot sandbox …` in a child process, with
+no model key in its environment, so it must pick the offline stand-in model on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.book.check import check_book
+from bot.book.model import Book
+from bot.sandbox import (
+    STATUS_MARKER,
+    build_verdict,
+    is_final,
+    is_success,
+    read_comments,
+    real_model,
+)
+from standins.offline_model import CHAPTER_WARNING
+from tests.servers import clean_env
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_cli = pytest.mark.skipif(
+    shutil.which("jupyter-book") is None or shutil.which("git") is None,
+    reason="the sandbox needs the jupyter-book CLI and git",
+)
+
+
+def run_sandbox(
+    workdir: Path, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot sandbox` with no model settings at all (the offline model is used)."""
+    env = clean_env({})
+    for name in ("LIQUIDBOOK_MODEL", "LIQUIDBOOK_FALLBACK_MODELS"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox", "--workdir", str(workdir), *args],
+        cwd=workdir.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention `text` (a leftover app or Redis)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(cmdline)
+    return found
+
+
+@needs_cli
+def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
+    workdir = tmp_path / "sandbox"
+    result = run_sandbox(
+        workdir,
+        "--comment",
+        "/outline A short course on tide pools, 3 chapters",
+        "--comment",
+        "/generate chapter 2",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "liquidbook:status" not in output, "the hidden marker is not shown"
+    assert "offline stand-in" in output and "not AI output" in output
+    assert "Pull request #1: Set up Liquid Book" in output
+    assert "Pull request #3: Outline: Tide Pools" in output
+    assert "branch: liquidbook/outline → main" in output
+    assert "Pull request #4: Write chapter 2: " in output
+    assert "branch: liquidbook/chapter-" in output
+    assert "✅ Outline of 3 chapters" in output and "✅ Chapter 2:" in output
+    assert "Merged #4 as author." in output
+
+    book = workdir / "book"
+    assert str(book) in output and "bare repository:" in output
+    toc = Book.from_directory(book).toc
+    assert len(toc) == 3, [c.path for c in toc]
+    assert CHAPTER_WARNING in toc[1].body and "\n## " in toc[1].body
+    assert toc[0].is_stub and toc[2].is_stub, "only chapter 2 was written"
+    report = asyncio.run(check_book(book))
+    assert report.ok and report.clean, report.markdown()
+
+    log = (workdir / "app" / "app.log").read_text("utf-8")
+    assert "started embedded Redis at unix://" in log, "the sandbox brings its own Redis"
+    assert processes_mentioning(str(workdir)) == [], "every child process was stopped"
+
+
+@needs_cli
+def test_sandbox_fails_when_a_command_fails(tmp_path: Path) -> None:
+    """--no-merge leaves the setup PR open, so the repository has no book to write in."""
+    workdir = tmp_path / "sandbox"
+    result = run_sandbox(workdir, "--no-merge", "--comment", "/generate chapter 5")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Merged" not in output
+    assert "❌" in output
+    assert processes_mentioning(str(workdir)) == []
+
+
+def test_a_used_workdir_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken.txt").write_text("x")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox", "--workdir", str(tmp_path)],
+        cwd=ROOT,
+        env=clean_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "must be an empty folder" in result.stderr
+
+
+def test_comments_typed_on_stdin() -> None:
+    typed = "/outline Tide pools\nfor children\n\n\n/generate chapter 1\n\nquit\n/usage\n"
+    assert list(read_comments(io.StringIO(typed))) == [
+        "/outline Tide pools\nfor children",
+        "/generate chapter 1",
+    ]
+    assert list(read_comments(io.StringIO("/help"))) == ["/help"], "EOF posts the last one"
+
+
+def status(text: str, heading: str = "`/outline` — requested by @author") -> dict[str, object]:
+    return {"body": f"{STATUS_MARKER}\n**{heading}**\n\n{text}\n"}
+
+
+def test_status_comments_are_read_as_the_app_writes_them() -> None:
+    assert not is_final(status("⏳ Queued: reading the book as soon as a worker is free."))
+    assert not is_final(status("✍️ Writing chapter 2 with `openai:x`…"))
+    assert is_final(status("✅ Outline of 3 chapters: http://x/pull/3"))
+    assert is_success(status("⚠️ Partly done"))
+    assert not is_success(status("❌ This book has 1 chapter; there is no chapter 5."))
+    assert not is_success(status("**`.github/liquidbook.yml` has 1 problem**, so I stopped"))
+    assert is_success(status("| Command | What it does |", heading="`/help` — requested by @a"))
+    assert build_verdict("x\n\n### Build check\n\n✅ The book builds cleanly (1.0 s).\n") == (
+        "✅ The book builds cleanly (1.0 s)."
+    )
+
+
+def test_a_real_model_needs_its_key() -> None:
+    choice, why = real_model({"LIQUIDBOOK_MODEL": "openrouter:anthropic/claude-sonnet-4.5"})
+    assert choice is None and "OPENROUTER_API_KEY" in why
+    choice, _ = real_model(
+        {
+            "LIQUIDBOOK_MODEL": "openrouter:anthropic/claude-sonnet-4.5",
+            "LIQUIDBOOK_FALLBACK_MODELS": "anthropic:claude-haiku-4-5",
+            "OPENROUTER_API_KEY": "k1",
+            "ANTHROPIC_API_KEY": "k2",
+            "OPENAI_API_KEY": "unrelated",
+            "GITHUB_TOKEN": "never passed",
+        }
+    )
+    assert choice is not None
+    assert choice.env == {
+        "LIQUIDBOOK_MODEL": "openrouter:anthropic/claude-sonnet-4.5",
+        "LIQUIDBOOK_FALLBACK_MODELS": "anthropic:claude-haiku-4-5",
+        "OPENROUTER_API_KEY": "k1",
+        "ANTHROPIC_API_KEY": "k2",
+    }
+    local, _ = real_model({"LIQUIDBOOK_MODEL": "ollama:llama3.1:8b", "OLLAMA_BASE_URL": "http://h"})
+    assert local is not None and local.env["OLLAMA_BASE_URL"] == "http://h"
+    assert real_model({})[0] is None
+    assert os.environ.get("GITHUB_TOKEN") != "never passed"

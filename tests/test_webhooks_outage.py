@@ -1,0 +1,53 @@
+"""When our Redis is down, a delivery is refused with 503 and not remembered, so GitHub's
+redelivery (by hand or by API) is processed once Redis is back: nothing is lost silently."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bot.embedded_redis import EmbeddedRedis
+from tests.servers import AppProcess, post_webhook
+
+SECRET = "outage-secret"
+
+
+def test_redis_outage_answers_503_and_redelivery_works(tmp_path: Path, npm_dir: Path) -> None:
+    index = json.loads(
+        (npm_dir / "@octokit/webhooks-examples/api.github.com/index.json").read_text()
+    )
+    payload = next(
+        x
+        for e in index
+        if e["name"] == "installation"
+        for x in e["examples"]
+        if x["action"] == "created"
+    )
+    redis_dir = tmp_path / "redis"
+    server = EmbeddedRedis(redis_dir, persist=False).start()
+    env = {
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "REDIS_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+    }
+    try:
+        with (
+            AppProcess(tmp_path / "app", env, ("serve", "--no-worker")) as app,
+            httpx.Client(timeout=15) as client,
+        ):
+            server.stop()
+            delivery = str(uuid.uuid4())
+            down = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
+            assert down.status_code == 503
+            assert httpx.get(app.url + "/healthz", timeout=10).status_code == 503
+            server = EmbeddedRedis(redis_dir, persist=False).start()  # same socket path
+            again = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
+            assert again.status_code == 200 and again.json()["message"] == "ok"
+            dup = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
+            assert dup.json()["message"] == "duplicate delivery ignored"
+        assert "Redis unavailable" in app.log() and "Traceback" not in app.log()
+    finally:
+        server.stop()
