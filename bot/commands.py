@@ -16,6 +16,7 @@ is one `CommandSpec` with its builder, and `help_text` lists it automatically.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +134,20 @@ def _generate_chapter(argument: str, more: str) -> Command:
         if range_match and int(range_match.group(1)) > int(range_match.group(2)) > 0:
             fixed = f"/generate chapter {range_match.group(2)}-{range_match.group(1)}{range_match.group(3)}"
         raise _Invalid(error.sentence(), fixed) from None
+    if selector.kind != "title" and _MORE_NUMBERS.match(rest):
+        # `/generate chapter 3 4` or `3, 5`: not chapter 3 with "4" as instructions.
+        numbers = re.findall(r"\d+", f"{argument}")
+        raise _Invalid(
+            "One command names one chapter, a range or `all`. Put each chapter on its own "
+            "line, or write a range.",
+            f"/generate chapter {numbers[0]}-{numbers[-1]}"
+            if all(int(b) == int(a) + 1 for a, b in itertools.pairwise(numbers))
+            else None,
+        )
     return GenerateChapter(selector, _join(rest, more))
+
+
+_MORE_NUMBERS = re.compile(r"^(?:,\s*|and\s+|&\s*)?\d+(?:\s*(?:,|and|&)?\s*\d+)*\s*$", re.I)
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -206,7 +220,7 @@ def _resolve(text: str) -> tuple[CommandSpec, str] | None:
     for spec in specs:
         if len(spec.words) == 1:
             return spec, rest
-    sub, _, after = rest.partition(" ")
+    sub, after = ([*re.split(r"\s+", rest.strip(), maxsplit=1), ""])[:2]
     subs = {spec.words[1]: spec for spec in specs}
     if sub.lower() in subs:
         return subs[sub.lower()], after.strip()

@@ -4,10 +4,15 @@ With no app configured, `liquidbook serve` shows a page whose button posts the m
 GitHub; GitHub creates the app and redirects back with a one-time code, which we exchange
 (`POST /app-manifests/{code}/conversions`) for the app's id, private key and webhook secret.
 They are saved to `.env` (mode 0600) and take effect at once, without a restart.
+
+Only the browser that opened `/setup` can finish it: the manifest's `state` is also set in an
+HttpOnly cookie, and the callback needs both to match (and the state to be unused, in Redis).
+Once an app is configured, both pages refuse, so nobody can swap the app's credentials.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 import logging
@@ -29,7 +34,11 @@ from bot.settings import load_settings
 log = logging.getLogger(__name__)
 
 STATE_PREFIX = "liquidbook:manifest-state:"
+CONVERSION_LOCK = "liquidbook:manifest-conversion"
+STATE_COOKIE = "liquidbook_setup_state"
+STATE_SECONDS = 3600
 ENV_FILE = Path(".env")
+_REQUIRED_FIELDS = ("id", "slug", "pem", "webhook_secret")
 
 
 def load_manifest(public_url: str) -> dict[str, Any]:
@@ -49,14 +58,38 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
+def _already_configured() -> HTMLResponse:
+    return _page(
+        "Liquid Book",
+        "<h1>The GitHub App is already configured.</h1>"
+        "<p>Setup is closed, so nobody can replace the app's credentials. To register another "
+        "app, remove <code>GITHUB_APP_ID</code> and its key and secret from the settings "
+        "(<code>.env</code>) and restart the server.</p>",
+        409,
+    )
+
+
+def _failed(headline: str, detail: str, status: int, *, forget: bool = True) -> HTMLResponse:
+    """An error page; `forget` drops the browser's state cookie (its state was used up)."""
+    response = _page(
+        "Setup failed",
+        f"<h1>{html.escape(headline)}</h1><p>{html.escape(detail)} "
+        "<a href='/setup'>Start again</a>.</p>",
+        status,
+    )
+    if forget:
+        response.delete_cookie(STATE_COOKIE, path="/setup")
+    return response
+
+
 async def setup_page(request: Request) -> Response:
     """The page with the button that creates the app on GitHub (for a user or `?org=`)."""
     services = request.app.state.services
     settings = services.settings
     if services.github is not None:
-        return _page("Liquid Book", "<h1>The GitHub App is already configured.</h1>")
+        return _already_configured()
     state = secrets.token_urlsafe(24)
-    await services.redis.set(STATE_PREFIX + state, b"1", ex=3600)
+    await services.redis.set(STATE_PREFIX + state, b"1", ex=STATE_SECONDS)
     org = request.query_params.get("org", "").strip()
     target = (
         f"{settings.github_web_url}/organizations/{org}/settings/apps/new"
@@ -64,7 +97,7 @@ async def setup_page(request: Request) -> Response:
         else f"{settings.github_web_url}/settings/apps/new"
     )
     manifest = json.dumps(load_manifest(settings.public_url))
-    return _page(
+    response = _page(
         "Set up Liquid Book",
         "<h1>Set up Liquid Book</h1><p>No GitHub App is configured yet. This creates one on "
         f"{'the organization <b>' + html.escape(org) + '</b>' if org else 'your account'} "
@@ -74,44 +107,125 @@ async def setup_page(request: Request) -> Response:
         "<button type=submit>Create the GitHub App</button></form>"
         "<p>For an organization, open <code>/setup?org=NAME</code>.</p>",
     )
+    # GitHub sends the person back with a top-level GET: a Lax cookie comes along with it.
+    response.set_cookie(
+        STATE_COOKIE,
+        state,
+        max_age=STATE_SECONDS,
+        path="/setup",
+        httponly=True,
+        samesite="lax",
+        secure=str(settings.public_url).startswith("https://"),
+    )
+    return response
 
 
 async def callback(request: Request) -> Response:
     """GitHub's redirect after the app was created: exchange the code, save, go live."""
     services = request.app.state.services
+    if services.github is not None:
+        return _already_configured()
     code = request.query_params.get("code", "")
     state = request.query_params.get("state", "")
-    if not code or not state or not await services.redis.delete(STATE_PREFIX + state):
-        return _page(
-            "Setup failed",
-            "<h1>This setup link is invalid or expired.</h1>"
-            "<p><a href='/setup'>Start again</a>.</p>",
+    cookie = request.cookies.get(STATE_COOKIE, "")
+    same_browser = bool(state) and hmac.compare_digest(cookie.encode(), state.encode())
+    if not same_browser:
+        return _failed(
+            "This setup link was not opened from this browser.",
+            "Finish the setup in the browser that opened the setup page, within an hour.",
             400,
+            forget=False,  # a forged link must not spoil the setup this browser has under way
         )
+    if not code or not await services.redis.delete(STATE_PREFIX + state):
+        return _failed("This setup link is invalid or expired.", "", 400)
+    # One conversion at a time, so two setups finishing together cannot overwrite each other.
+    if not await services.redis.set(CONVERSION_LOCK, b"1", nx=True, ex=120):
+        return _failed("Another setup is finishing right now.", "Reload in a minute.", 409)
+    try:
+        return await _convert(services, code)
+    finally:
+        await services.redis.delete(CONVERSION_LOCK)
+
+
+async def _convert(services: Any, code: str) -> Response:
+    """Exchange the one-time code for the app's credentials; save them and go live."""
     settings = services.settings
     url = f"{settings.github_api_url}/app-manifests/{code}/conversions"
-    async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(url, headers={"Accept": "application/vnd.github+json"})
-    if response.status_code != 201:
-        log.warning("manifest conversion answered %s", response.status_code)
-        return _page(
-            "Setup failed",
-            "<h1>GitHub did not accept the setup code.</h1>"
-            f"<p>It answered {response.status_code}. <a href='/setup'>Try again</a>.</p>",
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(url, headers={"Accept": "application/vnd.github+json"})
+    except httpx.HTTPError as error:
+        log.warning("manifest conversion failed: %s", type(error).__name__)
+        return _failed(
+            "Could not reach GitHub to finish the setup.",
+            f"The request to {settings.github_api_url} failed ({type(error).__name__}).",
             502,
         )
-    app = response.json()
-    save_credentials(app, ENV_FILE)
-    services.configure_github(load_settings())
-    install_url = (
-        f"{app.get('html_url', settings.github_web_url + '/apps/' + app['slug'])}/installations/new"
-    )
-    return _page(
+    if response.status_code != 201:
+        log.warning("manifest conversion answered %s", response.status_code)
+        return _failed(
+            "GitHub did not accept the setup code.",
+            f"It answered {response.status_code}.",
+            502,
+        )
+    app = _conversion_reply(response)
+    if app is None:
+        log.warning("manifest conversion reply lacks the app's credentials")
+        return _failed(
+            "GitHub's answer did not contain the new app's credentials.",
+            "The app may have been created on GitHub anyway: delete it there (Settings → "
+            "Developer settings → GitHub Apps) before starting again.",
+            502,
+        )
+    if services.github is not None:  # another setup finished while GitHub was answering
+        return _already_configured()
+    try:
+        save_credentials(app, ENV_FILE)
+    except OSError as error:
+        log.error("could not save the app's credentials: %s", type(error).__name__)
+        return _failed(
+            f"Could not save the app's credentials to {ENV_FILE}.",
+            f"Writing the file failed ({type(error).__name__}); check the server's folder.",
+            500,
+        )
+    try:
+        services.configure_github(load_settings())
+    except Exception as error:  # a clear page, never a stack trace
+        log.error("the saved credentials do not load: %s", error)
+        return _failed(
+            "The app's credentials were saved but do not load.",
+            f"Restart the server and check its log ({type(error).__name__}).",
+            500,
+        )
+    html_url = app.get("html_url")
+    if not isinstance(html_url, str) or not html_url.startswith(("https://", "http://")):
+        html_url = f"{settings.github_web_url}/apps/{app['slug']}"
+    install_url = f"{html_url}/installations/new"
+    page = _page(
         "Liquid Book is ready",
-        f"<h1>Created the GitHub App <b>{html.escape(app['slug'])}</b></h1>"
+        f"<h1>Created the GitHub App <b>{html.escape(str(app['slug']))}</b></h1>"
         f"<p>Its credentials are saved in <code>{ENV_FILE}</code>. Now "
         f"<a href='{html.escape(install_url)}'>install it on a repository</a>.</p>",
     )
+    page.delete_cookie(STATE_COOKIE, path="/setup")
+    return page
+
+
+def _conversion_reply(response: httpx.Response) -> dict[str, Any] | None:
+    """GitHub's conversion answer, or None when it is not JSON or lacks a credential."""
+    try:
+        app = response.json()
+    except ValueError:
+        return None
+    if not isinstance(app, dict):
+        return None
+    for key in _REQUIRED_FIELDS:
+        value = app.get(key)
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+            return None
+    if not str(app["id"]).isdigit():
+        return None
+    return app
 
 
 def save_credentials(app: dict[str, Any], env_file: Path) -> None:

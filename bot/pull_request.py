@@ -126,11 +126,14 @@ async def commit_files(
     message: str,
     *,
     branch_exists: bool = False,
+    memory: KnownPullRequests | None = None,
 ) -> str:
     """Create one commit with `files` on top of `base` and point `branch` at it.
 
     `branch_exists` says which to try first, moving the ref or creating it; the other is the
     fallback (GitHub answers 422 either way), so a wrong guess costs one call, not a failure.
+    An existing branch is moved only when its head is a commit the app wrote: one of the
+    shas `memory` recorded for it, or, with no such record, a commit carrying COMMIT_MARK.
     """
     if not branch.startswith(BRANCH_PREFIX) or branch == base.branch:
         raise WriteRefused(
@@ -141,7 +144,7 @@ async def commit_files(
     owner, repo = _split(full_name)
     if COMMIT_MARK not in message:
         message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
-    if branch_exists and not await _replaceable(gh, full_name, branch):
+    if branch_exists and not await _replaceable(gh, full_name, branch, memory):
         branch_exists = False  # it was deleted since: create it
     tree = await gh.arequest(
         "POST",
@@ -154,6 +157,9 @@ async def commit_files(
         json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
     )
     sha = str(commit.json()["sha"])
+    if memory is not None:
+        # Recorded before the ref moves, so a job killed right after still knows it is its own.
+        await memory.wrote(branch, sha)
 
     async def create() -> None:
         await gh.arequest(
@@ -185,16 +191,20 @@ async def commit_files(
         if exc.response.status_code != 422:
             raise
         # It exists after all (a job whose PR number was not remembered): the same check.
-        if await _replaceable(gh, full_name, branch):
+        if await _replaceable(gh, full_name, branch, memory):
             await move()
         else:
             await create()
     return sha
 
 
-async def _replaceable(gh: GitHub, full_name: str, branch: str) -> bool:
+async def _replaceable(
+    gh: GitHub, full_name: str, branch: str, memory: KnownPullRequests | None
+) -> bool:
     """True when `branch` exists and its head is the app's own commit; False when it does
-    not exist. Raises BranchEdited when someone else's commit is on top."""
+    not exist. Raises BranchEdited when someone else's commit is on top (a message that
+    merely keeps our mark, as `git commit --amend --no-edit` does, is not enough when the
+    app remembers which commits it wrote)."""
     owner, repo = _split(full_name)
     try:
         response = await gh.arequest("GET", f"/repos/{owner}/{repo}/branches/{branch}")
@@ -204,7 +214,8 @@ async def _replaceable(gh: GitHub, full_name: str, branch: str) -> bool:
         raise
     head = response.json()["commit"]
     message = str(head["commit"]["message"])
-    if message.rstrip().endswith(COMMIT_MARK):
+    written = await memory.written(branch) if memory is not None else set()
+    if head["sha"] in written or (not written and message.rstrip().endswith(COMMIT_MARK)):
         return True
     author = (head.get("author") or {}).get("login")
     raise BranchEdited(branch, message, author)
@@ -222,24 +233,27 @@ async def open_or_update_pull_request(
 ) -> PullRequest:
     """Update the open PR for `branch`, or open it.
 
-    With `known_number` (remembered from an earlier run) the PR is updated directly; if it
-    has been closed since, a new one is opened. Without it, creation is tried first and
+    With `known_number` (remembered from an earlier run) the PR is read first and updated
+    only if it is still open for this branch: a merged or closed PR keeps the description
+    it was reviewed with, and a new one is opened. Without it, creation is tried first and
     GitHub's 422 "already exists" leads to the open PR, found by its head.
     """
     owner, repo = _split(full_name)
     body = clip(body)
     if known_number is not None:
         try:
-            updated = await gh.arequest(
-                "PATCH",
-                f"/repos/{owner}/{repo}/pulls/{known_number}",
-                json={"title": title, "body": body},
-            )
-            data = updated.json()
-            if data.get("state") == "open" and data.get("head", {}).get("ref") == branch:
-                return PullRequest(known_number, data["html_url"])
+            current = (
+                await gh.arequest("GET", f"/repos/{owner}/{repo}/pulls/{known_number}")
+            ).json()
+            if current.get("state") == "open" and current.get("head", {}).get("ref") == branch:
+                updated = await gh.arequest(
+                    "PATCH",
+                    f"/repos/{owner}/{repo}/pulls/{known_number}",
+                    json={"title": title, "body": body},
+                )
+                return PullRequest(known_number, updated.json()["html_url"])
         except RequestFailed as exc:
-            if exc.response.status_code not in (404, 422):
+            if exc.response.status_code != 404:
                 raise
     try:
         response = await gh.arequest(
@@ -274,14 +288,16 @@ async def open_or_update_pull_request(
 
 
 class KnownPullRequests:
-    """Which PR each job branch has, remembered in Redis, so a re-run goes straight to the
-    updates (moving the ref, editing the PR) instead of failing creations first."""
+    """Which PR each job branch has, and which commits the app wrote on it, remembered in
+    Redis: a re-run goes straight to the updates (moving the ref, editing the PR) instead of
+    failing creations first, and never moves a branch whose head it did not write."""
 
     TTL_SECONDS = 90 * 24 * 3600
 
     def __init__(self, redis: Any, full_name: str) -> None:
         self.redis = redis
         self.prefix = f"liquidbook:pr:{full_name}:"
+        self.sha_prefix = f"liquidbook:sha:{full_name}:"
 
     async def get(self, branch: str) -> int | None:
         value = await self.redis.get(self.prefix + branch)
@@ -289,3 +305,22 @@ class KnownPullRequests:
 
     async def remember(self, branch: str, number: int) -> None:
         await self.redis.set(self.prefix + branch, str(number), ex=self.TTL_SECONDS)
+
+    async def forget(self, branch: str) -> None:
+        """The PR was closed or merged: the next run opens a new one."""
+        await self.redis.delete(self.prefix + branch)
+
+    async def wrote(self, branch: str, sha: str) -> None:
+        """Record a commit the app wrote on `branch` (checked before the branch is moved)."""
+        key = self.sha_prefix + branch
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, sha)
+            pipe.expire(key, self.TTL_SECONDS)
+            await pipe.execute()
+
+    async def written(self, branch: str) -> set[str]:
+        """The commits the app wrote on `branch`, as far as it remembers (empty: no record)."""
+        return {
+            m.decode() if isinstance(m, bytes) else str(m)
+            for m in await self.redis.smembers(self.sha_prefix + branch)
+        }

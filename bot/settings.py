@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
@@ -77,6 +78,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("liquidbook_secret_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so a bad key stops start-up with one line, not in Fernet() later. An
+        # empty value (`LIQUIDBOOK_SECRET_KEY=` in a `.env`) means unset.
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            Fernet(value.get_secret_value().encode())
+        except (ValueError, TypeError):
+            raise ValueError(
+                "must be a Fernet key (32 bytes in url-safe base64, as "
+                "cryptography's Fernet.generate_key() makes)"
+            ) from None
+        return value
 
     @field_validator("liquidbook_fallback_models", mode="before")
     @classmethod

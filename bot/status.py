@@ -27,6 +27,9 @@ class StatusComment:
     comment_id: int
     heading: str
     _last_edit: float = field(default=0.0)
+    # Work already finished (one line each, e.g. a PR opened), so an interruption can say
+    # what was done before it.
+    done: list[str] = field(default_factory=list)
 
     @staticmethod
     def render(heading: str, text: str) -> str:

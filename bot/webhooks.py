@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -124,6 +125,11 @@ async def _receive(request: Request) -> JSONResponse:
             log.warning("Redis failed while handling %s %s (%s): 503", name, delivery_id, exc)
             await _forget(services, key)
             return answer(503, "queue unavailable, redeliver later", name)
+        except (SQLAlchemyError, OSError) as exc:
+            # The database was away (a PostgreSQL restart, a full disk): the same.
+            log.warning("database failed while handling %s %s (%s): 503", name, delivery_id, exc)
+            await _forget(services, key)
+            return answer(503, "database unavailable, redeliver later", name)
         except Exception:
             log.exception("handler %s failed on %s %s", handler.__qualname__, name, delivery_id)
             HANDLER_ERRORS.labels(event=name).inc()

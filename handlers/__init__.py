@@ -1,6 +1,6 @@
 """Webhook handlers, one module per event or command family; `router` combines them."""
 
 from bot.routing import Router
-from handlers import comments, installation
+from handlers import comments, installation, pulls
 
-router = Router(installation.router, comments.router)
+router = Router(installation.router, comments.router, pulls.router)

@@ -6,6 +6,7 @@ the same as a worker, without one picking it up.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from bot.jobs.acknowledge import acknowledge_command
@@ -58,5 +59,70 @@ async def test_rerun_posts_and_charges_nothing_twice(tmp_path: Path, redis_url: 
         assert sum("Queued" in b for b in bodies) == 1
         assert not any("writing commands of the last hour" in b for b in bodies)
         assert [r["content"] for r in world.github.reactions(comment_id)] == ["eyes"]
+    finally:
+        world.close()
+
+
+async def _acknowledge_once(
+    world: World, redis_url: str, body: str, *, delete: bool = False, break_usage: bool = False
+) -> tuple[str, int]:
+    installation = world.github.install(world.app.id, "octo-org", ["book"], deliver=False)
+    issue = world.github.open_issue(REPO, "alice", "Commands")
+    delivery = world.github.comment(REPO, issue, "alice", body)
+    comment_id = delivery.payload["comment"]["id"]
+    if delete:
+        world.github.delete_comment(comment_id, "alice")
+    settings = load_settings(
+        _env_file=None,
+        github_app_id=world.app.id,
+        github_app_slug=world.app.slug,
+        github_private_key=world.app.private_key_pem,
+        github_webhook_secret=SECRET,
+        github_api_url=world.github.api_url,
+        redis_url=redis_url,
+        database_url=world.database_url,
+    )
+    services = await Services.start(settings)
+    if break_usage:
+        with sqlite3.connect(world.database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute("ALTER TABLE usage RENAME TO usage_away")
+    request = {
+        "installation_id": installation,
+        "repository": REPO,
+        "default_branch": "main",
+        "issue_number": issue,
+        "comment_id": comment_id,
+        "comment_url": "",
+        "author": "alice",
+        "body": body,
+    }
+    try:
+        return await acknowledge_command({"services": services}, request), issue
+    finally:
+        await services.close()
+
+
+async def test_a_comment_deleted_before_the_worker_came_gets_no_answer(
+    tmp_path: Path, redis_url: str
+) -> None:
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        outcome, issue = await _acknowledge_once(world, redis_url, "/help", delete=True)
+        assert outcome == "comment deleted"
+        assert world.status_comments(issue) == []
+    finally:
+        world.close()
+
+
+async def test_one_failing_command_does_not_drop_the_others(tmp_path: Path, redis_url: str) -> None:
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        outcome, issue = await _acknowledge_once(
+            world, redis_url, "/usage\n/help", break_usage=True
+        )
+        assert outcome == "answered"
+        usage, help_ = (c["body"] for c in world.status_comments(issue))
+        assert "/usage" in usage and "❌ Something went wrong on our side" in usage
+        assert "What I can do" in help_
     finally:
         world.close()

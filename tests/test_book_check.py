@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -227,3 +228,149 @@ async def test_the_build_sees_no_secrets_and_no_links_out(
     assert "LIQUIDBOOK_SECRET_FOR_TEST" not in report.output_tail
     assert "'PATH'" in report.output_tail
     assert "leak False inner True" in report.output_tail
+
+
+def plugin_js(marker: Path) -> str:
+    """A MyST plugin that leaves `marker` behind when MyST loads it."""
+    return (
+        "import fs from 'node:fs';\n"
+        f"fs.writeFileSync({str(marker)!r}, 'ran');\n"
+        "export default { name: 'marker', directives: [], roles: [], transforms: [] };\n"
+    )
+
+
+def plugin_book(root: Path, markers: Path) -> Path:
+    """A book whose configs would run code on the build machine in five ways."""
+    markers.mkdir(exist_ok=True)
+    outside = write(
+        root / "elsewhere",
+        {
+            "myst.yml": "version: 1\nproject:\n  title: O\n  plugins:\n    - o.mjs\n",
+            "o.mjs": plugin_js(markers / "site-project"),
+            "index.md": "# Elsewhere\n",
+        },
+    )
+    book = write(
+        root / "book",
+        {
+            **GOOD,
+            "myst.yml": (
+                "version: 1\nextends: more.yml\nproject:\n  title: Good\n"
+                "  plugins:\n    - plugin.mjs\n    - type: executable\n      path: run.py\n"
+                "  frontmatter:\n    plugins: [old.mjs]\n"
+                "  toc:\n    - file: intro.md\n    - file: chapters/01-a.md\n"
+                "    - pattern: sub/*.md\n"
+                f"site:\n  template: book-theme\n  projects:\n    - slug: o\n      path: {outside}\n"
+            ),
+            "plugin.mjs": plugin_js(markers / "root"),
+            "old.mjs": plugin_js(markers / "deprecated-frontmatter"),
+            "run.py": f"#!{sys.executable}\nopen({str(markers / 'executable')!r}, 'w')\n",
+            "more.yml": "version: 1\nproject:\n  plugins:\n    - more.mjs\n",
+            "more.mjs": plugin_js(markers / "extends"),
+            "sub/myst.yml": "version: 1\nproject:\n  title: Sub\n  plugins:\n    - ../sub.mjs\n",
+            "sub.mjs": plugin_js(markers / "nested"),
+            "sub/page.md": "---\ntitle: Sub page\n---\n\nText.\n",
+        },
+    )
+    (book / "run.py").chmod(0o755)
+    return book
+
+
+@needs_cli
+def test_the_plugin_fixture_runs_when_myst_loads_it(tmp_path: Path) -> None:
+    """Without this, the test below could pass because the plugin never worked."""
+    markers = tmp_path / "markers"
+    book = write(
+        tmp_path / "book",
+        {
+            **GOOD,
+            "myst.yml": GOOD["myst.yml"].replace("site:\n  template: book-theme\n", "")
+            + "  plugins:\n    - plugin.mjs\nsite:\n  template: ./stub\n",
+            "plugin.mjs": plugin_js(markers / "root"),
+            "stub/template.yml": "jtex: v1\ntitle: stub\n",
+        },
+    )
+    markers.mkdir()
+    env = check_module._build_environment(tmp_path)
+    cli = shutil.which("jupyter-book")
+    assert cli is not None
+    subprocess.run(
+        [cli, "build", "--site"], cwd=book, env=env, capture_output=True, timeout=240, check=False
+    )
+    assert (markers / "root").exists()
+
+
+@needs_cli
+async def test_plugins_extends_and_outside_projects_never_run_in_the_check(
+    tmp_path: Path,
+) -> None:
+    markers = tmp_path / "markers"
+    book = plugin_book(tmp_path, markers)
+    before = (book / "myst.yml").read_text()
+    report = await check_book(book)
+    assert sorted(p.name for p in markers.iterdir()) == []
+    assert report.ok, report.markdown()
+    assert (book / "myst.yml").read_text() == before  # the author's files are untouched
+    text = report.markdown()
+    assert "The plugins in `myst.yml`, `sub/myst.yml` are not run by the check" in text
+    assert "the Actions workflow runs them" in text
+    assert "The `extends` of `myst.yml` is not followed by the check" in text
+    assert "`site.projects` paths outside the book in `myst.yml`" in text
+    assert "elsewhere" not in report.output_tail
+
+
+async def test_the_copy_has_no_plugins_and_links_never_reach_the_authors_folder(
+    tmp_path: Path,
+) -> None:
+    """What the build sees, printed by a stand-in CLI: every config is made safe, a config
+    that is a link is replaced (never written through), links into the book stay inside the
+    copy, and the report's notes do not make a clean build unclean."""
+    book = write(
+        tmp_path / "book",
+        {
+            **GOOD,
+            "shared.yml": "version: 1\nextend: https://example.org/x.yml\nproject:\n"
+            "  plugins: [a.mjs]\n",
+            "nested/deeper/myst.yaml": "version: 1\nextends: [../x.yml]\n",
+        },
+    )
+    (book / "nested" / "myst.yml").symlink_to(book / "shared.yml")
+    (book / "nested" / "gone.yml").symlink_to(book / "no-such-file")
+    (book / "nested" / "deeper" / "myst.yml").symlink_to(tmp_path / "no-such-config")
+    script = (
+        "import os, pathlib;"
+        "print('ROOT', open('myst.yml').read().replace(chr(10), ' '));"
+        "print('NESTED', os.path.islink('nested/myst.yml'), open('nested/myst.yml').read()"
+        ".replace(chr(10), ' '));"
+        "print('DEEPER', open('nested/deeper/myst.yaml').read().replace(chr(10), ' '));"
+        "print('DANGLING', os.path.lexists('nested/deeper/myst.yml'));"
+        "print('LINK', os.path.realpath('nested/gone.yml').startswith(os.getcwd()))"
+    )
+    report = await check_book(book, command=[sys.executable, "-c", script])
+    out = report.output_tail
+    assert "template: ./_liquidbook_stub_template" in out
+    assert "NESTED False version: 1 project: {} " in out
+    assert "DEEPER version: 1 " in out and "x.yml" not in out
+    assert "DANGLING False" in out and "LINK True" in out
+    assert "plugins" not in out and "example.org" not in out
+    assert (book / "shared.yml").read_text().count("plugins") == 1
+    assert len(report.notes) == 2
+    assert any("`nested/myst.yml`" in note for note in report.notes)
+    assert any("`nested/deeper/myst.yaml`, `nested/myst.yml`" in note for note in report.notes)
+
+
+async def test_an_unreadable_nested_config_is_reported_without_building(tmp_path: Path) -> None:
+    book = write(tmp_path, {**GOOD, "sub/myst.yml": "project: [x\n"})
+    report = await check_book(book, command=[sys.executable, "-c", "raise SystemExit(9)"])
+    assert not report.ok
+    assert "`sub/myst.yml` is not valid YAML" in report.errors[0].message
+
+
+def test_notes_are_shown_but_do_not_make_a_build_unclean() -> None:
+    report = BuildReport(ok=True, seconds=1.0, notes=["The plugins in `myst.yml` are skipped."])
+    assert report.clean
+    assert report.markdown() == (
+        "✅ The book builds cleanly (1.0 s).\n\n⚠️ The plugins in `myst.yml` are skipped."
+    )
+    failed = BuildReport(ok=False, errors=parse_build_output("⛔️ a.md bad"), notes=["N."])
+    assert failed.markdown().endswith("- ⛔️ `a.md` bad\n\n⚠️ N.")

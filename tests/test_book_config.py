@@ -163,3 +163,16 @@ def test_render_config_round_trips_and_explains_every_key(config: BookConfig) ->
     for key in ("type:", "audience:", "style_guide:", "models:", "budget:", "permissions:"):
         line = next(i for i, row in enumerate(text.splitlines()) if row.startswith(key))
         assert text.splitlines()[line - 1].startswith("#"), f"{key} has no comment above it"
+
+
+def test_a_book_can_lower_the_operators_budget_but_never_raise_it() -> None:
+    from decimal import Decimal
+
+    from bot.jobs.proposal import budget_for
+    from bot.settings import load_settings
+
+    settings = load_settings(_env_file=None, liquidbook_monthly_budget_usd=20)
+    assert budget_for(parse_config(None), settings) == Decimal(20)
+    assert budget_for(parse_config("budget:\n  monthly_usd: 5\n"), settings) == Decimal(5)
+    lifted = parse_config("budget:\n  monthly_usd: 100000\n")
+    assert budget_for(lifted, settings) == Decimal(20)

@@ -244,4 +244,97 @@ def test_toc_entries_outside_the_book_are_never_read(tmp_path: Path) -> None:
     book = Book.from_directory(book_dir)
     assert all("token" not in c.body and c.title != "SECRET" for c in book.toc)
     assert [c.title for c in book.toc if not c.missing] == ["Fine"]
-    assert sum("outside the book" in p for p in book.problems) == 3
+    # `../secret.md`, `/etc/hostname`, the link and the `../*.md` pattern.
+    assert sum("outside the book" in p for p in book.problems) == 4
+    assert any("`../*.md` points outside the book" in p for p in book.problems)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [
+        ('""', "must be a non-empty text"),
+        ("'   '", "must be a non-empty text"),
+        ("[a, b]", "must be a non-empty text"),
+        ("3", "must be a non-empty text"),
+        ("/etc/*", "`/etc/*` points outside the book"),
+        ("/**/*.md", "`/**/*.md` points outside the book"),
+        ("chapters/../../*.md", "`chapters/../../*.md` points outside the book"),
+        ("'.'", "`.` is not a pattern of book files"),
+        ("'./'", "`./` is not a pattern of book files"),
+        ("'chapters\\\\*.md'", "is not a pattern of book files"),
+    ],
+)
+def test_a_bad_toc_pattern_is_a_problem_not_a_crash(
+    tmp_path: Path, pattern: str, fragment: str
+) -> None:
+    write(
+        tmp_path,
+        {
+            "myst.yml": (
+                "version: 1\nproject:\n  toc:\n    - file: intro.md\n"
+                f"    - pattern: {pattern}\n    - title: Part\n      children:\n"
+                "        - pattern: ./chapters/*\n"
+            ),
+            "intro.md": "# Hi\n",
+            "chapters/01-a.md": chapter_file("A"),
+            "chapters/02-b.ipynb": "{}",
+            "chapters/notes.txt": "not a chapter",
+        },
+    )
+    book = Book.from_directory(tmp_path)
+    assert [c.path for c in book.toc] == ["chapters/01-a.md", "chapters/02-b.ipynb"]
+    assert len(book.problems) == 1, book.problems
+    assert fragment in book.problems[0] and "ignored" in book.problems[0]
+
+
+def test_notebook_chapters_take_their_front_matter_from_the_first_markdown_cell(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "source": ["print(1)"], "metadata": {}, "outputs": []},
+            {
+                "cell_type": "markdown",
+                "metadata": {},
+                "source": [
+                    "---\n",
+                    "title: Exploring data\n",
+                    "label: explore\n",
+                    "summary: Plots.\n",
+                    "options:\n  objectives: [Plot a histogram]\n",
+                    "---\n",
+                    "# Ignored heading\n",
+                ],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    headed = {"cells": [{"cell_type": "markdown", "source": "# From the heading\n"}]}
+    write(
+        tmp_path,
+        {
+            "myst.yml": (
+                "version: 1\nproject:\n  toc:\n    - file: intro.md\n"
+                "    - file: chapters/01-explore.ipynb\n    - file: chapters/02-h.ipynb\n"
+                "    - file: chapters/03-broken.ipynb\n"
+            ),
+            "intro.md": "# Hi\n",
+            "chapters/01-explore.ipynb": json.dumps(notebook),
+            "chapters/02-h.ipynb": json.dumps(headed),
+            "chapters/03-broken.ipynb": "{not json",
+        },
+    )
+    first, second, third = Book.from_directory(tmp_path).toc
+    assert (first.title, first.label, first.summary, first.objectives) == (
+        "Exploring data",
+        "explore",
+        "Plots.",
+        ["Plot a histogram"],
+    )
+    assert first.body == "" and not first.is_markdown and not first.is_stub
+    assert second.title == "From the heading"
+    assert third.title == "Broken" and not third.missing

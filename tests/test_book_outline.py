@@ -196,3 +196,106 @@ def test_first_outline_replaces_the_setup_prs_starter_title_and_intro(tmp_path: 
     (tmp_path / "myst.yml").write_text(files["myst.yml"].replace("Life between tides.", "Mine."))
     again = outline_files(Book.from_directory(tmp_path), outline, book.config)
     assert "title: Tide Pools" in again["myst.yml"] and "Mine." in again["myst.yml"]
+
+
+def notebook(title: str | None = None) -> str:
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "source": ["x = 1"]}]
+    if title:
+        cells.insert(0, {"cell_type": "markdown", "metadata": {}, "source": [f"# {title}\n"]})
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_notebook_chapters_are_never_rewritten_as_markdown(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "myst.yml": (
+                "version: 1\nproject:\n  toc:\n    - file: intro.md\n"
+                "    - file: chapters/01-explore.ipynb\n    - file: chapters/02-fit.ipynb\n"
+            ),
+            "intro.md": "# Hi\n",
+            "chapters/01-explore.ipynb": notebook("Exploring data"),
+            "chapters/02-fit.ipynb": notebook(),
+            ".github/liquidbook.yml": "type: book\n",
+        },
+    )
+    book = Book.from_directory(tmp_path)
+    outline = Outline(
+        title="T",
+        book_type="book",
+        chapters=[
+            OutlineChapter(title="Fit", summary="New summary.", objectives=["Fit a line"]),
+            OutlineChapter(title="Exploring Data", summary="Plots.", objectives=["Plot"]),
+        ],
+    )
+    files = outline_files(book, outline, book.config)
+    assert not any(path.endswith(".ipynb") for path in files)
+    assert set(files) == {"myst.yml"}
+    toc = [e["file"] for e in yaml.safe_load(files["myst.yml"])["project"]["toc"]]
+    assert toc == ["intro.md", "chapters/02-fit.ipynb", "chapters/01-explore.ipynb"]
+
+
+def test_disabled_chapters_are_never_overwritten(tmp_path: Path) -> None:
+    """A chapter taken out of the toc stays on disk; a new chapter whose file name would be
+    the same gets another name, and one with the same title brings the file back as it is."""
+    disabled = "---\ntitle: Old priors\nlabel: priors\n---\n\nMy written text.\n"
+    revived = "---\ntitle: Likelihood\nlabel: lik\nsummary: Kept.\n---\n\nWritten, too.\n"
+    write(
+        tmp_path,
+        {
+            "myst.yml": "version: 1\nproject:\n  toc:\n    - file: intro.md\n",
+            "intro.md": "# Hi\n",
+            "chapters/01-priors.md": disabled,
+            "chapters/07-likelihood.md": revived,
+            "chapters/03-notebook.ipynb": notebook("Notebook"),
+            ".github/liquidbook.yml": "type: book\n",
+        },
+    )
+    book = Book.from_directory(tmp_path)
+    assert book.toc == []
+    outline = Outline(
+        title="T",
+        book_type="book",
+        chapters=[
+            OutlineChapter(title="Priors", summary="New."),
+            OutlineChapter(title="likelihood"),
+            OutlineChapter(title="Notebook", summary="Changed."),
+        ],
+    )
+    files = outline_files(book, outline, book.config)
+    assert set(files) == {"myst.yml", "chapters/01-priors-2.md", "chapters/07-likelihood.md"}
+    back = frontmatter.loads(files["chapters/07-likelihood.md"])  # only the title's case
+    assert (back.content, back["title"], back["summary"]) == (
+        "Written, too.",
+        "likelihood",
+        "Kept.",
+    )
+    toc = [e["file"] for e in yaml.safe_load(files["myst.yml"])["project"]["toc"]]
+    assert toc == [
+        "intro.md",
+        "chapters/01-priors-2.md",
+        "chapters/07-likelihood.md",
+        "chapters/03-notebook.ipynb",
+    ]
+    stub = frontmatter.loads(files["chapters/01-priors-2.md"])
+    # The disabled chapter keeps its label for the day it comes back.
+    assert stub["label"] == "priors-2" and "% liquidbook: stub" in stub.content
+
+
+def test_a_revived_chapter_gets_the_outlines_front_matter_and_keeps_its_text(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "myst.yml": "version: 1\nproject:\n  toc:\n    - file: intro.md\n",
+            "intro.md": "# Hi\n",
+            "chapters/05-priors.md": "---\ntitle: Priors\nlabel: priors\n---\n\nMine.\n",
+        },
+    )
+    book = Book.from_directory(tmp_path)
+    outline = Outline(title="T", chapters=[OutlineChapter(title="Priors", summary="Better.")])
+    files = outline_files(book, outline, book.config)
+    kept = frontmatter.loads(files["chapters/05-priors.md"])
+    assert kept.content == "Mine." and kept["summary"] == "Better." and kept["label"] == "priors"
+    assert not any(path.startswith("chapters/01-") for path in files)

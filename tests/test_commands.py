@@ -16,6 +16,7 @@ from bot.commands import (
     help_text,
     parse_commands,
 )
+from bot.jobs.acknowledge import role_of
 
 
 def one(body: str) -> object:
@@ -213,3 +214,46 @@ def test_selector_round_trips_as_text() -> None:
     ]
     assert str(ChapterSelector("all")) == "all"
     assert str(ChapterSelector("title", title="Priors")) == '"Priors"'
+
+
+def test_tabs_separate_like_spaces() -> None:
+    found = one("/generate chapter\t3\tshorter")
+    assert found == GenerateChapter(ChapterSelector("number", start=3, end=3), "shorter")
+
+
+@pytest.mark.parametrize(
+    ("body", "suggestion"),
+    [
+        ("/generate chapter 3 4", "/generate chapter 3-4"),
+        ("/generate chapter 2 and 3", "/generate chapter 2-3"),
+        ("/generate chapter 2 3 4", "/generate chapter 2-4"),
+        ("/generate chapter 2 & 5", None),
+    ],
+)
+def test_several_chapter_numbers_are_an_error_not_instructions(
+    body: str, suggestion: str | None
+) -> None:
+    found = error(body)
+    assert "one chapter, a range or `all`" in found.message
+    assert found.suggestion == suggestion
+
+
+def test_numbers_inside_instructions_are_instructions() -> None:
+    found = one("/generate chapter 3 with 2 worked examples")
+    assert isinstance(found, GenerateChapter) and found.instructions == "with 2 worked examples"
+
+
+@pytest.mark.parametrize(
+    ("answer", "role"),
+    [
+        ({"permission": "write", "role_name": "write"}, "write"),
+        ({"permission": "write", "role_name": "maintain"}, "maintain"),
+        ({"permission": "read", "role_name": "triage"}, "triage"),
+        # An organisation's custom role is named as the organisation likes; its base counts.
+        ({"permission": "write", "role_name": "docs-writer"}, "write"),
+        ({"permission": "none"}, "none"),
+        ({}, "none"),
+    ],
+)
+def test_the_role_from_githubs_permission_answer(answer: dict[str, str], role: str) -> None:
+    assert role_of(answer) == role

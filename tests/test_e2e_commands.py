@@ -122,10 +122,66 @@ def test_a_rerun_never_overwrites_a_reviewers_commit(world: World) -> None:
     for status in finals[1:]:
         body = status["body"]
         assert "⚠️" in body and f"`{branch}`" in body and "Tighten the introduction" in body
-        assert "@alice" in body and "Nothing was committed" in body
+        assert "@alice" in body and "Nothing written" in body
     assert gh.branches(REPO)[branch] == pushed
     assert gh.read_file(REPO, branch, path).decode() == mine
     assert len(gh.pulls(REPO)) == 1
+
+
+def test_one_chapter_that_cannot_be_written_does_not_stop_the_others(world: World) -> None:
+    gh = world.github
+    myst = gh.read_file(REPO, "main", "myst.yml").decode()
+    second = "chapters/02-rock-pools.md"
+    gh.push(
+        REPO,
+        "main",
+        {
+            "myst.yml": myst.replace(
+                "    - file: chapters/01-getting-started.md",
+                f"    - file: chapters/01-getting-started.md\n    - file: {second}",
+            ),
+            second: "---\ntitle: Rock pools\nlabel: sec:rock-pools\n---\n\n# Rock pools\n",
+        },
+        user="alice",
+        message="A second chapter",
+    )
+    issue = gh.open_issue(REPO, "alice", "Both chapters")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_final(issue)
+    [first] = gh.pulls(REPO)
+    gh.push(REPO, first["head"]["ref"], {"notes.md": "mine\n"}, "alice", "Reviewer notes")
+
+    gh.comment(REPO, issue, "alice", "/generate chapter all")
+    body = world.wait_final(issue, count=2)[1]["body"]
+    assert "Partly done: 1 of 2" in body, body
+    assert "⚠️ Chapter 1:" in body and "Reviewer notes" in body
+    # The label `sec:rock-pools` is no valid ref name; the branch is named after the file.
+    [opened] = [p for p in gh.pulls(REPO) if p["number"] != first["number"]]
+    assert opened["head"]["ref"] == "liquidbook/chapter-02-rock-pools"
+    assert f"✅ Chapter 2: {opened['html_url']}" in body
+
+
+def test_a_closed_pr_is_forgotten_and_never_edited(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Chapter 1 please")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_final(issue)
+    [first] = gh.pulls(REPO)
+    key = f"liquidbook:pr:{REPO}:{first['head']['ref']}"
+    with Redis.from_url(world.redis_url) as redis:
+        assert redis.get(key) == str(first["number"]).encode()
+        gh.close_pull(REPO, first["number"], "alice")
+        # The `pull_request` closed webhook makes the app forget the PR.
+        world.wait_for(lambda: redis.get(key) is None, 30, "the closed PR forgotten")
+        # Were that webhook lost, the re-run still reads the PR before editing it.
+        redis.set(key, str(first["number"]))
+    gh.comment(REPO, issue, "alice", "/generate chapter 1\nShorter, please.")
+    world.wait_final(issue, count=2)
+    closed, reopened = gh.pulls(REPO)
+    assert closed["number"] == first["number"] and closed["state"] == "closed"
+    assert closed["body"] == first["body"] and closed["title"] == first["title"]
+    assert reopened["state"] == "open" and reopened["head"]["ref"] == first["head"]["ref"]
+    assert "Shorter, please." in reopened["body"]
 
 
 async def test_outline_writes_toc_stubs_and_settings(world: World, tmp_path: Path) -> None:

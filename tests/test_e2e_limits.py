@@ -33,3 +33,17 @@ def test_commands_past_the_hourly_limit_are_refused_with_the_wait(world: World) 
     # /help calls no model: not limited.
     assert any("What I can do" in s["body"] for s in statuses)
     assert len(world.model.calls("/chat/completions")) == 1
+
+
+def test_a_limit_of_zero_means_no_limit(tmp_path: Path, redis_url: str) -> None:
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        world.start_app(LIQUIDBOOK_COMMANDS_PER_HOUR="0")
+        world.install()
+        gh = world.github
+        issue = gh.open_issue(REPO, "alice", "No limit")
+        gh.comment(REPO, issue, "alice", "/generate chapter 1\n/outline Tide pools, 2 chapters")
+        statuses = world.wait_final(issue, count=2)
+        assert all(s["body"].split("\n\n", 1)[1].startswith("✅") for s in statuses), statuses
+    finally:
+        world.close()

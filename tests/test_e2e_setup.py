@@ -70,10 +70,11 @@ def test_range_opens_one_pr_per_chapter(world: World) -> None:
     gh.comment(REPO, issue, "alice", "/generate chapter 2-3")
     statuses = world.wait_final(issue, count=3)
     assert "2 of 2 pull requests" in statuses[2]["body"], statuses[2]["body"]
+    # One branch per chapter file, named after it.
     branches = sorted(p["head"]["ref"] for p in gh.pulls(REPO, state="open"))
     assert branches == [
-        "liquidbook/chapter-part-2-of-the-shore",
-        "liquidbook/chapter-part-3-of-the-shore",
+        "liquidbook/chapter-02-part-2-of-the-shore",
+        "liquidbook/chapter-03-part-3-of-the-shore",
     ]
 
 

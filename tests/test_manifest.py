@@ -12,7 +12,7 @@ import httpx
 import yaml
 
 from standins.github import GitHubStandIn
-from tests.servers import ROOT, AppProcess
+from tests.servers import ROOT, AppProcess, free_port
 
 
 def test_manifest_is_least_privilege() -> None:
@@ -31,29 +31,52 @@ def test_manifest_is_least_privilege() -> None:
     assert "administration" not in manifest["default_permissions"]
 
 
+def open_setup(browser: httpx.Client, url: str) -> tuple[str, dict[str, object]]:
+    """Open the setup page as a browser does; return the manifest `state` and the manifest."""
+    page = browser.get(url + "/setup", timeout=10)
+    assert page.status_code == 200, page.text
+    action = html.unescape(re.search(r"action='([^']+)'", page.text).group(1))
+    manifest = json.loads(
+        html.unescape(re.search(r"name=manifest value='([^']+)'", page.text).group(1))
+    )
+    return action.split("state=")[1], manifest
+
+
 def test_setup_page_registers_the_app_and_goes_live(tmp_path: Path) -> None:
     with GitHubStandIn(tmp_path / "github") as gh:
         env = {"GITHUB_API_URL": gh.api_url, "GITHUB_WEB_URL": "http://github.test"}
-        with AppProcess(tmp_path / "app", env) as app:
-            page = httpx.get(app.url + "/setup", timeout=10).text
-            action = html.unescape(re.search(r"action='([^']+)'", page).group(1))
+        with (
+            AppProcess(tmp_path / "app", env) as app,
+            httpx.Client() as browser,
+            httpx.Client() as other_browser,
+        ):
+            page = browser.get(app.url + "/setup", timeout=10)
+            action = html.unescape(re.search(r"action='([^']+)'", page.text).group(1))
             assert action.startswith("http://github.test/settings/apps/new?state=")
             state = action.split("state=")[1]
+            cookie = page.headers["set-cookie"]
+            assert f"liquidbook_setup_state={state}" in cookie
+            assert "HttpOnly" in cookie and "Path=/setup" in cookie
+            assert "samesite=lax" in cookie.lower()
             manifest = json.loads(
-                html.unescape(re.search(r"name=manifest value='([^']+)'", page).group(1))
+                html.unescape(re.search(r"name=manifest value='([^']+)'", page.text).group(1))
             )
             assert manifest["hook_attributes"]["url"] == app.url + "/api/github/webhooks"
             assert manifest["redirect_url"] == app.url + "/setup/callback"
+            # Someone else opened the setup page too, before the app was configured.
+            other_state, _ = open_setup(other_browser, app.url)
 
             # GitHub creates the app and sends the person back with a one-time code.
             code = gh.manifest_code(manifest)
-            bad = httpx.get(
-                app.url + "/setup/callback", params={"code": code, "state": "forged"}, timeout=10
-            )
+            callback = app.url + "/setup/callback"
+            bad = browser.get(callback, params={"code": code, "state": "forged"}, timeout=10)
             assert bad.status_code == 400
-            done = httpx.get(
-                app.url + "/setup/callback", params={"code": code, "state": state}, timeout=30
-            )
+            # The right code and state, in a browser that did not open this setup page.
+            elsewhere = other_browser.get(callback, params={"code": code, "state": state})
+            assert elsewhere.status_code == 400 and "not opened from this browser" in elsewhere.text
+            bare = httpx.get(callback, params={"code": code, "state": state}, timeout=10)
+            assert bare.status_code == 400
+            done = browser.get(callback, params={"code": code, "state": state}, timeout=30)
             assert done.status_code == 200 and "installations/new" in done.text, done.text
             env_file = tmp_path / "app" / ".env"
             saved = env_file.read_text()
@@ -64,11 +87,21 @@ def test_setup_page_registers_the_app_and_goes_live(tmp_path: Path) -> None:
             )
             assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
             assert httpx.get(app.url + "/healthz", timeout=10).json()["github_app"] == "configured"
-            # The code is single-use.
-            again = httpx.get(
-                app.url + "/setup/callback", params={"code": code, "state": state}, timeout=10
+            # The code is single-use, and setup is closed for good once an app is configured:
+            # neither a replay nor the other browser's own, still unused, state can swap the
+            # app's credentials.
+            again = browser.get(callback, params={"code": code, "state": state}, timeout=10)
+            assert again.status_code == 409 and "already configured" in again.text
+            swap = other_browser.get(
+                callback,
+                params={"code": gh.manifest_code(manifest), "state": other_state},
+                timeout=10,
             )
-            assert again.status_code == 400
+            assert swap.status_code == 409 and "already configured" in swap.text
+            closed = other_browser.get(app.url + "/setup", timeout=10)
+            assert closed.status_code == 409 and "already configured" in closed.text
+            assert "set-cookie" not in closed.headers and "<form" not in closed.text
+            assert env_file.read_text() == saved
 
             # GitHub's deliveries, signed with the new secret, are now accepted.
             app_id = int(re.search(r"GITHUB_APP_ID=['\"]?(\d+)", saved).group(1))
@@ -77,4 +110,46 @@ def test_setup_page_registers_the_app_and_goes_live(tmp_path: Path) -> None:
             gh.install(app_id, "octo-org", ["book"])
             delivery = [d for d in gh.deliveries if d.event == "installation"][-1]
             assert delivery.status_code == 200, delivery.response_body
+    assert "Traceback" not in app.log()
+
+
+def test_a_bad_conversion_reply_is_a_clear_page(tmp_path: Path) -> None:
+    """GitHub's conversion answers an error, or 201 without the credentials: a page that
+    says so, nothing saved, and the setup can be started again."""
+    with GitHubStandIn(tmp_path / "github") as gh:
+        env = {"GITHUB_API_URL": gh.api_url, "GITHUB_WEB_URL": "http://github.test"}
+        with AppProcess(tmp_path / "app", env) as app, httpx.Client() as browser:
+            callback = app.url + "/setup/callback"
+            conversion = r"/app-manifests/[^/]+/conversions$"
+            for status, fragment in [
+                (500, "did not accept the setup code"),
+                (201, "did not contain the new app&#x27;s credentials"),
+            ]:
+                gh.faults.add(method="POST", path=conversion, status=status)
+                state, manifest = open_setup(browser, app.url)
+                code = gh.manifest_code(manifest)
+                failed = browser.get(callback, params={"code": code, "state": state}, timeout=30)
+                assert failed.status_code == 502, failed.text
+                assert fragment in failed.text and "Start again" in failed.text
+                assert not (tmp_path / "app" / ".env").exists()
+                health = httpx.get(app.url + "/healthz", timeout=10).json()
+                assert health["github_app"] != "configured"
+            state, manifest = open_setup(browser, app.url)
+            code = gh.manifest_code(manifest)
+            done = browser.get(callback, params={"code": code, "state": state}, timeout=30)
+            assert done.status_code == 200, done.text
+    assert "Traceback" not in app.log()
+
+
+def test_github_out_of_reach_is_a_clear_page(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"GITHUB_API_URL": closed, "GITHUB_WEB_URL": "http://github.test"}
+    with AppProcess(tmp_path / "app", env) as app, httpx.Client() as browser:
+        state, _ = open_setup(browser, app.url)
+        failed = browser.get(
+            app.url + "/setup/callback", params={"code": "abc", "state": state}, timeout=30
+        )
+        assert failed.status_code == 502, failed.text
+        assert "Could not reach GitHub" in failed.text and "ConnectError" in failed.text
+        assert not (tmp_path / "app" / ".env").exists()
     assert "Traceback" not in app.log()

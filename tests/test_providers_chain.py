@@ -270,6 +270,38 @@ async def test_budget_default_comes_from_settings_and_fits_cheaper_models(
     ]
 
 
+async def test_unpriced_paid_models_cannot_bypass_the_budget(
+    stands: dict[str, OpenAIChatStandIn], database: Database
+) -> None:
+    await record_usage(database, CONTEXT, UsageRow("openai", "gpt-4.1", cost_usd=Decimal("19.90")))
+    stands["together"].script(answer("from the local server"))
+    settings = settings_for(
+        openai=stands["openai"],
+        custom_base_urls={"local": stands["together"].base_url},
+        custom_api_keys={"local": stands["together"].api_key},
+    )
+    request = TextRequest(prompt="Write.", max_tokens=4096)
+    async with ModelClient(settings, None, database) as client:
+        # Not in prices.yml: estimated at OpenAI's ceiling (4096 × $75/M ≈ $0.31 > $0.10 left).
+        with pytest.raises(BudgetExceeded) as caught:
+            await client.generate_text(
+                request, ["openai:gpt-7"], context=CONTEXT, monthly_budget_usd=Decimal("20")
+            )
+        assert not stands["openai"].requests and caught.value.estimate > Decimal("0.3")
+        # A custom server (`LOCAL_BASE_URL`) is free unless priced.
+        local = await client.generate_text(
+            request, ["local:llama3.1:8b"], context=CONTEXT, monthly_budget_usd=Decimal("20")
+        )
+        # With room for the ceiling, the unpriced model answers; its cost is recorded as 0.
+        stands["openai"].script(answer("new model"))
+        unpriced = await client.generate_text(
+            request, ["openai:gpt-7"], context=CONTEXT, monthly_budget_usd=Decimal("100")
+        )
+    assert local.text == "from the local server" and unpriced.text == "new model"
+    assert local.usage.outcome == unpriced.usage.outcome == "ok:unpriced"
+    assert local.usage.cost_usd == unpriced.usage.cost_usd == 0
+
+
 async def test_truncated_openai_output_is_continued_or_flagged(
     stands: dict[str, OpenAIChatStandIn],
 ) -> None:

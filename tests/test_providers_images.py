@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from openai.types.image_generate_params import ImageGenerateParamsNonStreaming
 from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from bot.db import Database, Usage
 from bot.providers import ImageRequest, ModelClient, ProviderError, VideoRequest
@@ -24,6 +26,7 @@ from standins.providers import (
     rate_limited,
 )
 from standins.providers.images import TINY_MP4, tiny_png
+from standins.providers.replicate import problem
 from standins.providers.testing import settings_for
 from standins.providers.validation import check
 
@@ -88,8 +91,33 @@ async def test_dall_e_asks_for_base64_and_costs_per_image(images_std: OpenAIImag
     (seen,) = images_std.requests
     assert seen.body["response_format"] == "b64_json" and seen.body["size"] == "1792x1024"
     assert image.revised_prompt == "A picture of A cat"
-    assert image.usage.cost_usd == Decimal("0.04")
+    assert image.usage.cost_usd == Decimal("0.08")  # standard quality, wide
     assert image.data.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("size", "quality", "cost"),
+    [
+        # OpenAI's published DALL·E 3 prices, by quality and size.
+        ("1024x1024", None, "0.04"),
+        ("1024x1024", "standard", "0.04"),
+        ("1024x1792", "standard", "0.08"),
+        ("1792x1024", "standard", "0.08"),
+        ("1024x1024", "hd", "0.08"),
+        ("1024x1792", "hd", "0.12"),
+        ("1792x1024", "hd", "0.12"),
+    ],
+)
+async def test_dall_e_3_is_priced_by_size_and_quality(
+    images_std: OpenAIImagesStandIn, size: str, quality: str | None, cost: str
+) -> None:
+    async with ModelClient(settings_for(openai=images_std)) as client:
+        image = await client.generate_image(
+            ImageRequest(prompt="A cat", size=size, quality=quality), ["openai:dall-e-3"]
+        )
+    (seen,) = images_std.requests
+    assert seen.body["size"] == size and seen.body.get("quality") == quality
+    assert image.usage.cost_usd == Decimal(cost) and image.usage.outcome == "ok"
 
 
 async def test_stability_multipart_and_moderation_fallback(
@@ -247,3 +275,117 @@ async def test_text_models_cannot_draw(images_std: OpenAIImagesStandIn) -> None:
     assert caught.value.user_message == (
         "anthropic:claude-sonnet-4-5 cannot draw images: choose a model that can."
     )
+
+
+class FlakyRunway(RunwayStandIn):
+    """Runway whose task polls, then file downloads, first answer 502 a set number of times."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poll_failures = 0
+        self.file_failures = 0
+
+    async def get(self, request: Request) -> Response:
+        if self.poll_failures > 0:
+            self.poll_failures -= 1
+            self.record("GET", request.url.path, request.headers, None)
+            return JSONResponse({"error": "Bad gateway"}, 502)
+        return await super().get(request)
+
+    async def file(self, request: Request) -> Response:
+        if self.file_failures > 0:
+            self.file_failures -= 1
+            self.record("GET", request.url.path, request.headers, None)
+            return Response(b"Bad gateway", 502)
+        return await super().file(request)
+
+
+class FlakyReplicate(ReplicateStandIn):
+    """Replicate whose prediction polls first answer 502 a set number of times."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poll_failures = 0
+
+    async def get(self, request: Request) -> Response:
+        if self.poll_failures > 0:
+            self.poll_failures -= 1
+            self.record("GET", request.url.path, request.headers, None)
+            return problem(502, "Bad gateway", "upstream error")
+        return await super().get(request)
+
+
+VIDEO = VideoRequest(prompt="Pan", image="data:image/png;base64," + base64.b64encode(PNG).decode())
+
+
+async def test_a_failed_runway_poll_is_polled_again_not_a_new_task(database: Database) -> None:
+    with FlakyRunway() as std:
+        std.script(Behaviour(polls=1))
+        std.poll_failures = 1
+        std.file_failures = 1
+        settings = settings_for(runway=std, poll_interval_s=0.02)
+        context = UsageContext(installation_id=5)
+        async with ModelClient(settings, None, database) as client:
+            video = await client.generate_video(VIDEO, ["runway:gen4_turbo"], context=context)
+        creates = std.calls("/v1/image_to_video")
+        sent = std.calls("")
+    assert len(creates) == 1  # one paid task, whatever failed after it was created
+    gets = [r.path for r in sent if r.method == "GET"]
+    assert len([p for p in gets if p.startswith("/v1/tasks/")]) == 3  # 502, RUNNING, SUCCEEDED
+    assert len([p for p in gets if p.startswith("/files/")]) == 2  # 502, then the file
+    assert video.data == TINY_MP4
+    assert video.attempts[0].tries == 3 and video.usage.error == "3 requests"
+    async with database.session() as session:
+        rows = (await session.execute(select(Usage))).scalars().all()
+    assert [(r.outcome, r.cost_usd) for r in rows] == [("ok", Decimal("0.25"))]
+
+
+async def test_a_failed_replicate_poll_is_polled_again_not_a_new_prediction() -> None:
+    with FlakyReplicate() as std:
+        std.script(Behaviour(polls=1, image=PNG))
+        std.poll_failures = 1
+        settings = settings_for(replicate=std, poll_interval_s=0.02)
+        async with ModelClient(settings) as client:
+            image = await client.generate_image(
+                ImageRequest(prompt="A fox"), ["replicate:black-forest-labs/flux-schnell"]
+            )
+        methods = [r.method for r in std.requests]
+    assert methods.count("POST") == 1
+    assert image.data == PNG and image.attempts[0].tries == 2
+    assert image.usage.cost_usd == Decimal("0.003")
+
+
+async def test_a_poll_that_keeps_failing_ends_the_attempt_without_a_new_task() -> None:
+    with FlakyRunway() as std:
+        std.script(Behaviour(polls=1))
+        std.poll_failures = 100
+        settings = settings_for(runway=std, poll_interval_s=0.02, retry_max_tries=3)
+        async with ModelClient(settings) as client:
+            with pytest.raises(ProviderError) as caught:
+                await client.generate_video(VIDEO, ["runway:gen4_turbo"])
+        creates = std.calls("/v1/image_to_video")
+        sent = std.calls("")
+    assert len(creates) == 1
+    assert len([r for r in sent if r.method == "GET"]) == 3  # the poll's own tries
+    assert caught.value.outcome == "server_error" and caught.value.tries == 3
+
+
+async def test_the_poll_deadline_is_final() -> None:
+    """A job still running at `poll_timeout_s` ends the attempt: it is not started again."""
+    with RunwayStandIn() as runway, ReplicateStandIn() as replicate:
+        runway.script(Behaviour(polls=10**6))
+        replicate.script(Behaviour(polls=10**6))
+        settings = settings_for(
+            runway=runway, replicate=replicate, poll_interval_s=0.02, poll_timeout_s=0.2
+        )
+        async with ModelClient(settings) as client:
+            with pytest.raises(ProviderError) as video:
+                await client.generate_video(VIDEO, ["runway:gen4_turbo"])
+            with pytest.raises(ProviderError) as image:
+                await client.generate_image(
+                    ImageRequest(prompt="x"), ["replicate:black-forest-labs/flux-schnell"]
+                )
+        assert len(runway.calls("/v1/image_to_video")) == 1
+        assert [r.method for r in replicate.requests].count("POST") == 1
+    assert video.value.outcome == image.value.outcome == "timeout"
+    assert video.value.tries == image.value.tries == 1

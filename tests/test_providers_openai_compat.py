@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from openai.types.chat.completion_create_params import (
@@ -172,6 +173,60 @@ def test_custom_servers_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert endpoint.base_url == "http://127.0.0.1:1234/v1"
     assert endpoint.rpm == 7 and endpoint.kind == "openai_compat"
     assert endpoint.require_key() == ""  # local servers need no key
+
+
+def test_custom_servers_come_from_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("VLLM_BASE_URL", "VLLM_API_KEY", "VLLM_RPM", "VLLM_CONCURRENCY", "LOCAL_RPM"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text(
+        "VLLM_BASE_URL=http://127.0.0.1:8000/v1\nVLLM_API_KEY=vllm-secret\nVLLM_RPM=11\n"
+        "VLLM_CONCURRENCY=3\nLOCAL_BASE_URL=http://from-the-file/v1\nLOCAL_RPM=5\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    # The environment wins over the file, variable by variable.
+    monkeypatch.setenv("LOCAL_BASE_URL", "http://from-the-environment/v1")
+
+    settings = ProviderSettings()
+    vllm = settings.endpoint("vllm")
+    assert (vllm.base_url, vllm.api_key, vllm.rpm, vllm.concurrency) == (
+        "http://127.0.0.1:8000/v1",
+        "vllm-secret",
+        11,
+        3,
+    )
+    assert "vllm-secret" in settings.secrets()  # scrubbed from messages like other keys
+    local = settings.endpoint("local")
+    assert (local.base_url, local.rpm) == ("http://from-the-environment/v1", 5)
+
+    # The file the settings are told to read, and none at all with `_env_file=None`.
+    other = tmp_path / "other.env"
+    other.write_text("OTHERSERVER_BASE_URL=http://other/v1\n")
+    named = ProviderSettings(_env_file=other)  # type: ignore[call-arg]
+    assert named.endpoint("otherserver").base_url == "http://other/v1"
+    assert "vllm" not in named.custom_base_urls
+    bare = ProviderSettings(_env_file=None)  # type: ignore[call-arg]
+    assert "vllm" not in bare.custom_base_urls and "otherserver" not in bare.custom_base_urls
+    assert bare.custom_base_urls.get("local") == "http://from-the-environment/v1"
+
+
+async def test_a_server_named_only_in_the_env_file_answers(
+    openai_std: OpenAIChatStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GATEWAY_BASE_URL", raising=False)
+    monkeypatch.delenv("GATEWAY_API_KEY", raising=False)
+    (tmp_path / ".env").write_text(
+        f"GATEWAY_BASE_URL={openai_std.base_url}\nGATEWAY_API_KEY={openai_std.api_key}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    openai_std.script(answer("through the gateway"))
+    async with ModelClient(ProviderSettings()) as client:
+        result = await client.generate_text(TextRequest(prompt="Hi"), ["gateway:some-model"])
+    assert result.text == "through the gateway"
+    (seen,) = openai_std.requests
+    assert seen.body["model"] == "some-model"
+    assert seen.headers["authorization"] == f"Bearer {openai_std.api_key}"
 
 
 async def test_refusal_and_moderation_fall_back(

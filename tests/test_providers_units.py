@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.providers.budget import estimate_image, estimate_text, estimate_video
 from bot.providers.errors import ProviderError, RateLimited, ServerError, scrub
-from bot.providers.names import parse_model
+from bot.providers.names import KNOWN_PROVIDERS, parse_model
 from bot.providers.prices import PriceTable, default_table
 from bot.providers.retry import RetryPolicy, parse_retry_after, with_retries
-from bot.providers.types import Completion
+from bot.providers.types import Completion, ImageRequest, TextRequest, VideoRequest
 from bot.providers.wire import sse_events
 
 
@@ -85,12 +86,53 @@ def test_prices_match_dated_snapshots_and_price_cache_reads() -> None:
     )
     assert table.lookup("openai:gpt-4.1-mini") is not table.lookup("openai:gpt-4.1")
     assert table.lookup("openai:unknown-model") is None
+    assert table.lookup("openai:gpt-4.1-mini-2025-04-14") is table.lookup("openai:gpt-4.1-mini")
     price = table.lookup("openai:gpt-4.1")
     assert price is not None
     cost = price.text_cost(
         Completion("", "stop", False, tokens_in=1_000_000, tokens_out=0, cached_tokens=500_000)
     )
     assert cost == Decimal("1.25")  # half fresh at $2, half cached at $0.50
+
+
+def test_only_dated_snapshots_fall_back_to_their_family() -> None:
+    table = default_table()
+    gpt4o = table.lookup("openai:gpt-4o")
+    assert gpt4o is not None and table.lookup("openai:gpt-4o-2024-08-06") is gpt4o
+    assert table.lookup("openai:gpt-4.1-2025-04-14") is table.lookup("openai:gpt-4.1")
+    assert table.lookup("anthropic:claude-3-5-haiku-20241022") is table.lookup(
+        "anthropic:claude-3-5-haiku"
+    )
+    # A snapshot priced apart from its family has its own line.
+    launch = table.lookup("openai:gpt-4o-2024-05-13")
+    assert launch is not None and launch.input == 5 and launch is not gpt4o
+    # Another model of the family is not priced as the family.
+    gpt5, pro = table.lookup("openai:gpt-5"), table.lookup("openai:gpt-5-pro")
+    assert gpt5 is not None and pro is not None and pro.output == 120 and pro is not gpt5
+    for other in ("openai:gpt-5-ultra", "openai:gpt-4.1-preview", "openai:gpt-4o-2024-08"):
+        assert table.lookup(other) is None, other
+
+
+def test_unpriced_paid_models_are_estimated_at_their_providers_ceiling() -> None:
+    table = default_table()
+    text = TextRequest(prompt="x" * 300, max_tokens=1000)
+    # 100 prompt tokens at $15/M + 1000 output tokens at $75/M.
+    assert estimate_text(table, "openai:gpt-7", text) == Decimal("0.0765")
+    assert estimate_text(table, "openrouter:someone/new-model", text) == Decimal("0.0765")
+    assert estimate_text(table, "anthropic:claude-opus-9", text) == Decimal("0.0765")
+    assert estimate_text(table, "together:new/model", text) > 0
+    image = ImageRequest(prompt="a fox")
+    assert estimate_image(table, "replicate:someone/sdxl:abc123", image) == Decimal("0.20")
+    assert estimate_image(table, "stability:sd4", image) == Decimal("0.10")
+    assert estimate_video(table, "runway:gen9", VideoRequest("pan", "https://x/y.png")) == 2.5
+    # Every paid hosted provider has a ceiling; custom servers (Ollama, vLLM) are free.
+    assert set(table.ceilings) == set(KNOWN_PROVIDERS)
+    assert estimate_text(table, "ollama:llama3.1:8b", text) == 0
+    # A priced model is estimated at its own price, DALL·E 3 at its dearest variant.
+    assert estimate_text(table, "openai:gpt-4.1", text) == Decimal("0.0082")
+    assert estimate_image(table, "openai:dall-e-3", image) == Decimal("0.12")
+    # The recorded cost of an unpriced model stays 0 (its row says `ok:unpriced`).
+    assert table.lookup("openai:gpt-7") is None
 
 
 def test_price_table_is_data(tmp_path: Path) -> None:

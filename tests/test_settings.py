@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.settings import SettingsError, load_settings
 from tests.servers import ROOT, clean_env
@@ -31,6 +33,7 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         ("GITHUB_API_URL", "api.github.com", "GITHUB_API_URL"),
         ("GITHUB_PRIVATE_KEY_PATH", "/nonexistent/key.pem", "GITHUB_PRIVATE_KEY_PATH"),
         ("LIQUIDBOOK_MONTHLY_BUDGET_USD", "-5", "LIQUIDBOOK_MONTHLY_BUDGET_USD"),
+        ("LIQUIDBOOK_SECRET_KEY", "not-a-fernet-key-0123456789", "LIQUIDBOOK_SECRET_KEY"),
     ],
 )
 def test_bad_setting_is_named_in_one_line(
@@ -43,6 +46,27 @@ def test_bad_setting_is_named_in_one_line(
     assert len(lines) == 1, result.stderr
     assert named in lines[0] and "configuration error" in lines[0]
     assert "Traceback" not in result.stderr and secret not in result.stderr
+    if variable == "LIQUIDBOOK_SECRET_KEY":
+        assert value not in result.stderr
+
+
+def test_malformed_secret_key_is_named_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("not-a-fernet-key-0123456789", "A" * 43, base64.urlsafe_b64encode(b"x" * 16)):
+        value = bad if isinstance(bad, str) else bad.decode()
+        monkeypatch.setenv("LIQUIDBOOK_SECRET_KEY", value)
+        with pytest.raises(SettingsError) as err:
+            load_settings(_env_file=None)
+        message = str(err.value)
+        assert message.startswith("LIQUIDBOOK_SECRET_KEY: must be a Fernet key")
+        assert value not in message and "\n" not in message
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("LIQUIDBOOK_SECRET_KEY", key)
+    assert load_settings(_env_file=None).fernet_key() == key.encode()
+    monkeypatch.setenv("LIQUIDBOOK_SECRET_KEY", "")  # empty: unset, derived from the app key
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "whsec")
+    settings = load_settings(_env_file=None)
+    assert settings.liquidbook_secret_key is None
+    Fernet(settings.fernet_key())
 
 
 def test_secrets_are_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,3 +51,56 @@ def test_redis_outage_answers_503_and_redelivery_works(tmp_path: Path, npm_dir: 
         assert "Redis unavailable" in app.log() and "Traceback" not in app.log()
     finally:
         server.stop()
+
+
+def _sql(database_url: str, statement: str) -> None:
+    """Run one statement on the app's database from outside the app."""
+    if database_url.startswith("sqlite:///"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement)
+        return
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def test_a_database_failure_answers_503_and_redelivery_works(
+    tmp_path: Path, npm_dir: Path, redis_url: str, database_url: str
+) -> None:
+    index = json.loads(
+        (npm_dir / "@octokit/webhooks-examples/api.github.com/index.json").read_text()
+    )
+    payload = next(
+        x
+        for e in index
+        if e["name"] == "installation"
+        for x in e["examples"]
+        if x["action"] == "created"
+    )
+    env = {"GITHUB_WEBHOOK_SECRET": SECRET, "REDIS_URL": redis_url, "DATABASE_URL": database_url}
+    with (
+        AppProcess(tmp_path / "app", env, ("serve", "--no-worker")) as app,
+        httpx.Client(timeout=15) as client,
+    ):
+        # The table the installation handler writes is gone for a moment (as when the
+        # database restarts or refuses writes): the delivery is refused, not lost.
+        _sql(database_url, "ALTER TABLE installations RENAME TO installations_away")
+        delivery = str(uuid.uuid4())
+        down = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
+        assert down.status_code == 503, down.text
+        _sql(database_url, "ALTER TABLE installations_away RENAME TO installations")
+        again = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
+        assert again.status_code == 200 and again.json()["message"] == "ok"
+    assert "database failed while handling installation" in app.log()
+    assert "Traceback" not in app.log()

@@ -7,6 +7,7 @@ front-matter keys and accepts anything under `options`; a hand-written top-level
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -40,6 +41,12 @@ class Chapter:
     missing: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def is_markdown(self) -> bool:
+        """Only Markdown chapters may be rewritten as front matter + body; a notebook's
+        file is JSON, which `render_chapter` would destroy."""
+        return self.path.endswith(".md")
+
 
 def title_from_path(path: str) -> str:
     """`chapters/03-bayes-rule.md` → `Bayes rule`: a readable stand-in for a missing title."""
@@ -65,7 +72,7 @@ def read_chapter(
         return Chapter(number, path, fallback_title, is_stub=True, missing=True), [problem]
     text = file.read_text("utf-8", errors="replace")
     if path.endswith(".ipynb"):
-        return Chapter(number, path, fallback_title), []
+        return _read_notebook(text, number, path, toc_title, fallback_title), []
     problems: list[str] = []
     try:
         post = frontmatter.loads(text)
@@ -99,6 +106,38 @@ def read_chapter(
         extra=meta,
     )
     return chapter, problems
+
+
+def _read_notebook(
+    text: str, number: int, path: str, toc_title: str | None, fallback_title: str
+) -> Chapter:
+    """A notebook chapter: title, summary, label and objectives from the front matter of its
+    first Markdown cell (where MyST reads it) or its first heading. The body stays empty:
+    nothing here ever writes a notebook back."""
+    meta: dict[str, Any] = {}
+    heading = None
+    try:
+        cells = json.loads(text).get("cells") or []
+        first = next(c for c in cells if isinstance(c, dict) and c.get("cell_type") == "markdown")
+        source = first.get("source") or ""
+        source = "".join(source) if isinstance(source, list) else str(source)
+        post = frontmatter.loads(source)
+        meta, heading = dict(post.metadata), _HEADING.search(post.content)
+    except (ValueError, TypeError, AttributeError, StopIteration, yaml.YAMLError):
+        pass
+    title = str(meta.get("title") or toc_title or (heading and heading.group(1)) or fallback_title)
+    options = meta.get("options")
+    objectives = meta.get("objectives")
+    if isinstance(options, dict) and "objectives" in options:
+        objectives = options["objectives"]
+    return Chapter(
+        number=number,
+        path=path,
+        title=title.strip(),
+        summary=str(meta.get("summary") or "").strip(),
+        objectives=_as_list(objectives),
+        label=str(meta.get("label") or "").strip(),
+    )
 
 
 def _as_list(value: object) -> list[str]:

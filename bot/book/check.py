@@ -5,6 +5,12 @@ front matter all exit 0), so the report is read from the output: lines starting 
 are errors, `⚠️` warnings, each `<file>[:line[:col]] <message>`. The site theme would be
 downloaded from the internet, so the build runs in a temporary copy whose `myst.yml` points
 `site.template` at a two-line stub template: all content is still parsed and checked.
+
+The book is the author's, but the worker is ours: MyST runs a config's `project.plugins`
+(JavaScript modules and any executable) and follows `extends` to other configs, from any
+`myst.yml` it reads, subfolders included. The copy's configs lose those keys (and
+`site.projects` paths outside the book) before the build, and the report says what was
+skipped; the Actions workflow, on GitHub's machines, runs them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,6 +35,7 @@ from bot.book.build_output import BuildIssue, parse_build_output
 __all__ = ["BuildIssue", "BuildReport", "check_book", "parse_build_output"]
 
 STUB_TEMPLATE_DIR = "_liquidbook_stub_template"
+CONFIG_FILES = ("myst.yml", "myst.yaml")  # the names MyST reads configs from
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _TAIL_LINES = 40
 _MAX_OUTPUT_BYTES = 5 * 1024 * 1024
@@ -42,6 +50,7 @@ class BuildReport:
     warnings: list[BuildIssue] = field(default_factory=list)
     seconds: float = 0.0
     output_tail: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -50,8 +59,9 @@ class BuildReport:
 
     def markdown(self, limit: int = 30) -> str:
         """A section for a PR body or a status comment: verdict, issues, and the raw tail."""
+        notes = "".join(f"\n\n⚠️ {note}" for note in self.notes)
         if self.clean:
-            return f"✅ The book builds cleanly ({self.seconds:.1f} s)."
+            return f"✅ The book builds cleanly ({self.seconds:.1f} s).{notes}"
         counts = (
             f"{_plural(len(self.errors), 'error')} and {_plural(len(self.warnings), 'warning')}"
         )
@@ -61,6 +71,7 @@ class BuildReport:
         lines += [f"- {issue.markdown()}" for issue in issues[:limit]]
         if len(issues) > limit:
             lines.append(f"- … and {len(issues) - limit} more")
+        lines += [line for note in self.notes for line in ("", f"⚠️ {note}")]
         if self.output_tail:
             fence = "````" if "```" in self.output_tail else "```"
             lines += ["", "<details><summary>Build output</summary>", "", f"{fence}text"]
@@ -77,31 +88,123 @@ def _failure(message: str, started: float, tail: str = "") -> BuildReport:
     return BuildReport(False, [issue], [], time.monotonic() - started, tail)
 
 
-def _prepare(source: Path, work: Path) -> str | None:
-    """Copy the book and point its theme at the stub; return a problem sentence or None."""
+def _prepare(source: Path, work: Path, notes: list[str]) -> str | None:
+    """Copy the book, make its configs safe to build and point its theme at the stub;
+    return a problem sentence or None. What was left out is added to `notes`."""
     shutil.copytree(
         source, work, symlinks=True, ignore=shutil.ignore_patterns("_build", ".git", "node_modules")
     )
-    _drop_escaping_links(work, source)
+    _contain_links(work, source)
     config = work / "myst.yml"
     if not config.is_file():
         return "There is no `myst.yml` at the top of the book."
-    try:
-        data = yaml.safe_load(config.read_text("utf-8"))
-    except yaml.YAMLError as error:
-        return f"`myst.yml` is not valid YAML: {error}"
-    if not isinstance(data, dict):
-        return "`myst.yml` must be a mapping with `version: 1` and a `project:` section."
-    site = data.get("site")
-    data["site"] = {
-        **(site if isinstance(site, dict) else {}),
-        "template": f"./{STUB_TEMPLATE_DIR}",
-    }
-    config.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    skipped = _Skipped()
+    for file in _config_files(work):
+        name = file.relative_to(work).as_posix()
+        top = name == "myst.yml"
+        try:
+            text = file.read_text("utf-8", errors="replace")
+            data = yaml.safe_load(text)
+        except OSError:
+            file.unlink()  # a dangling link: MyST would not read it either
+            continue
+        except yaml.YAMLError as error:
+            return f"`{name}` is not valid YAML: {error}"
+        if top and not isinstance(data, dict):
+            return "`myst.yml` must be a mapping with `version: 1` and a `project:` section."
+        if isinstance(data, dict):
+            _make_safe(data, name, work, skipped)
+            if top:
+                site = data.get("site")
+                data["site"] = {
+                    **(site if isinstance(site, dict) else {}),
+                    "template": f"./{STUB_TEMPLATE_DIR}",
+                }
+        # Always written back as a plain file from what was parsed: a link is replaced, never
+        # written through, and MyST reads exactly what was checked here.
+        file.unlink()
+        file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    notes.extend(skipped.sentences())
     stub = work / STUB_TEMPLATE_DIR
     stub.mkdir(exist_ok=True)
     (stub / "template.yml").write_text("jtex: v1\ntitle: stub\n", "utf-8")
     return None
+
+
+@dataclass
+class _Skipped:
+    """Which configs had plugins, `extends` or outside projects taken out of the copy."""
+
+    plugins: list[str] = field(default_factory=list)
+    extends: list[str] = field(default_factory=list)
+    projects: list[str] = field(default_factory=list)
+
+    def sentences(self) -> list[str]:
+        def where(names: list[str]) -> str:
+            return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
+
+        found = []
+        if self.plugins:
+            found.append(
+                f"The plugins in {where(self.plugins)} are not run by the check; "
+                "the Actions workflow runs them."
+            )
+        if self.extends:
+            found.append(
+                f"The `extends` of {where(self.extends)} is not followed by the check; "
+                "the Actions workflow follows it."
+            )
+        if self.projects:
+            found.append(
+                f"`site.projects` paths outside the book in {where(self.projects)} are not "
+                "built by the check."
+            )
+        return found
+
+
+def _config_files(work: Path) -> list[Path]:
+    """Every file MyST could read as a project or site config, the top one first. Links
+    were contained first, so the real files under `work` are all MyST can reach."""
+    found = []
+    for folder, _, names in os.walk(work):
+        found += [Path(folder) / name for name in sorted(names) if name in CONFIG_FILES]
+    return sorted(found, key=lambda path: (path.parent != work, path.as_posix()))
+
+
+def _make_safe(data: dict[str, Any], name: str, work: Path, skipped: _Skipped) -> None:
+    """Remove what would run code or read configs from elsewhere: MyST loads the modules and
+    executables of `project.plugins` (also when nested under the deprecated
+    `project.frontmatter` or `project.biblio`, which it spreads into `project`), follows the
+    top-level `extend`/`extends` (paths or URLs), and reads the config of every
+    `site.projects` path."""
+    for key in ("extend", "extends"):
+        if data.pop(key, None) is not None:
+            skipped.extends.append(name)
+    project = data.get("project")
+    if isinstance(project, dict):
+        for holder in (project, project.get("frontmatter"), project.get("biblio")):
+            if isinstance(holder, dict) and holder.pop("plugins", None) is not None:
+                skipped.plugins.append(name)
+    site = data.get("site")
+    for holder in (site, site.get("frontmatter") if isinstance(site, dict) else None):
+        if not isinstance(holder, dict) or not isinstance(holder.get("projects"), list):
+            continue
+        base = (work / name).parent
+        kept = [p for p in holder["projects"] if _project_inside(p, base, work)]
+        if len(kept) != len(holder["projects"]):
+            skipped.projects.append(name)
+            holder["projects"] = kept
+
+
+def _project_inside(project: Any, base: Path, work: Path) -> bool:
+    """A `site.projects` entry whose `path`, if any, is a folder of the book's copy."""
+    if not isinstance(project, dict) or project.get("path") is None:
+        return True
+    path = project["path"]
+    if not isinstance(path, str) or path.startswith(("/", "~")) or "://" in path:
+        return False
+    real = os.path.realpath(base / path)
+    return real == os.path.realpath(work) or real.startswith(os.path.realpath(work) + os.sep)
 
 
 def _build_environment(home: Path) -> dict[str, str]:
@@ -118,12 +221,21 @@ def _build_environment(home: Path) -> dict[str, str]:
     }
 
 
-def _drop_escaping_links(work: Path, source: Path) -> None:
-    """Links copied verbatim may point anywhere; keep only those into the book."""
-    allowed = (os.path.realpath(work) + os.sep, os.path.realpath(source) + os.sep)
+def _contain_links(work: Path, source: Path) -> None:
+    """Links copied verbatim may point anywhere. Those into the author's folder are pointed
+    at the same place in the copy (nothing here may write to the author's folder, nor may
+    the build read a config that was not made safe); all others into the copy are kept and
+    the rest removed."""
+    real_work, real_source = os.path.realpath(work), os.path.realpath(source)
     for path in list(work.rglob("*")):
-        if path.is_symlink() and not os.path.realpath(path).startswith(allowed):
-            path.unlink()
+        if not path.is_symlink():
+            continue
+        target = os.path.realpath(path)
+        if target == real_work or target.startswith(real_work + os.sep):
+            continue
+        path.unlink()
+        if target == real_source or target.startswith(real_source + os.sep):
+            path.symlink_to(Path(real_work, os.path.relpath(target, real_source)))
 
 
 async def _run(command: Sequence[str], cwd: Path, seconds: float) -> tuple[int | None, str]:
@@ -178,7 +290,8 @@ async def check_book(
         )
     with tempfile.TemporaryDirectory(prefix="liquidbook-check-") as temporary:
         work = Path(temporary) / "book"
-        problem = await asyncio.to_thread(_prepare, directory, work)
+        notes: list[str] = []
+        problem = await asyncio.to_thread(_prepare, directory, work, notes)
         if problem is not None:
             return _failure(problem, started)
         try:
@@ -201,4 +314,4 @@ async def check_book(
             BuildIssue("error", None, None, f"`jupyter-book build` exited with code {code}.")
         )
     ok = code == 0 and not errors
-    return BuildReport(ok, errors, warnings, time.monotonic() - started, tail)
+    return BuildReport(ok, errors, warnings, time.monotonic() - started, tail, notes)

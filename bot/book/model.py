@@ -197,12 +197,41 @@ def _toc_files(
             else:
                 problems.append(f"The toc entry `{file}` points outside the book; it was ignored.")
         pattern = entry.get("pattern")
-        if isinstance(pattern, str):
-            for match in sorted(root.glob(pattern)):
-                relative = match.relative_to(root).as_posix() if match.is_relative_to(root) else ""
-                if relative and _inside_book(root, relative) and match.is_file():
-                    if match.name.endswith(_CHAPTER_SUFFIXES):
-                        yield relative, None
+        if pattern is not None:
+            yield from _pattern_files(pattern, root, problems)
         children = entry.get("children")
         if isinstance(children, list):
             yield from _toc_files(children, root, problems)
+
+
+def _pattern_files(pattern: Any, root: Path, problems: list[str]) -> Iterator[tuple[str, None]]:
+    """The chapter files a toc `pattern:` matches, sorted; a pattern that cannot name files
+    in the book (empty, absolute, `..`, not a string) is a problem for the author, never a
+    crash of the job."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        problems.append(
+            f"A toc `pattern:` must be a non-empty text such as `chapters/*.md`, "
+            f"not `{pattern!r}`; it was ignored."
+        )
+        return
+    shown = f"`{pattern}`"
+    text = pattern.strip()
+    while text.startswith("./"):
+        text = text[2:]
+    unusable = f"The toc pattern {shown} is not a pattern of book files; it was ignored."
+    if text.startswith("/") or ".." in PurePosixPath(text).parts:
+        problems.append(f"The toc pattern {shown} points outside the book; it was ignored.")
+        return
+    if not text or text == "." or "\\" in text or "\x00" in text:
+        problems.append(unusable)
+        return
+    try:
+        matches = sorted(root.glob(text))
+    except (ValueError, NotImplementedError, IndexError, OSError):
+        problems.append(unusable)
+        return
+    for match in matches:
+        relative = match.relative_to(root).as_posix() if match.is_relative_to(root) else ""
+        if relative and _inside_book(root, relative) and match.is_file():
+            if match.name.endswith(_CHAPTER_SUFFIXES):
+                yield relative, None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz
 
 from bot.book.bundled import skeleton_files
-from bot.book.chapters import Chapter
+from bot.book.chapters import Chapter, read_chapter
 from bot.book.clean import drop_unknown_refs
 from bot.book.config import BookConfig, BookType
 from bot.book.markdown import STUB_MARKER, escape_mentions, find_labels
@@ -31,6 +32,8 @@ from bot.book.settings_file import render_config
 
 PLACEHOLDER_TITLE = "My Liquid Book"
 _BOOK_TYPES = ("article", "book", "course", "research")
+_CHAPTER_SUFFIXES = (".md", ".ipynb")
+_MAX_OFF_TOC_FILES = 2000
 _NUMBERED = re.compile(r"^(?:chapter|module|section|part|unit|lesson)\s+\d+\s*[:.\-–—]\s*", re.I)
 
 
@@ -145,19 +148,32 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
     """Every file an `/outline` pull request writes, as `{path: text}`.
 
     Chapters whose title matches an existing chapter keep their file and body (only their
-    front matter changes); new chapters get a stub; chapters dropped from the outline stay
-    on disk but leave the toc, which is how a chapter is disabled.
+    front matter changes; a notebook's file is never rewritten); new chapters get a stub;
+    chapters dropped from the outline stay on disk but leave the toc, which is how a chapter
+    is disabled. A disabled chapter with the planned title comes back to the toc as it is,
+    and a stub never takes the name of a file already on disk.
     """
     files: dict[str, str] = {}
     skeleton = skeleton_files()
     new_config = config.model_copy(update={"type": outline.book_type or config.type})
     existing = [c for c in book.toc if not c.missing] if book else []
+    disabled = _chapters_off_the_toc(book) if book else []
     taken_paths = {c.path for c in book.toc} | set(book.root_files) if book else set()
     labels = book.labels() if book else {"intro"}
+    # Labels of disabled chapters stay reserved: the author may bring them back.
+    taken_labels = labels | {x for c in disabled for x in {c.label, *find_labels(c.body)} if x}
+    on_disk = _exists_in(book)
     paths: list[str] = []
     for number, planned in enumerate(outline.chapters, start=1):
         match = _take_match(planned.title, existing)
+        if match is None:
+            match = _take_same_title(planned.title, disabled)
+            if match is not None:
+                labels |= {x for x in {match.label, *find_labels(match.body)} if x}
         if match is not None:
+            paths.append(match.path)
+            if not match.is_markdown:
+                continue  # a notebook: the toc lists it; its JSON is left alone
             updated = replace(
                 match,
                 number=number,
@@ -167,10 +183,10 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
             )
             if updated != replace(match, number=number):
                 files[match.path] = render_chapter(updated)
-            paths.append(match.path)
             continue
-        path = _unique(chapter_path(new_config, number, planned.title), taken_paths)
-        label = _unique(slugify(planned.title), labels)
+        path = _unique(chapter_path(new_config, number, planned.title), taken_paths, on_disk)
+        label = _unique(slugify(planned.title), taken_labels)
+        labels.add(label)
         chapter = Chapter(number, path, planned.title, planned.summary, planned.objectives, label)
         files[path] = render_chapter(chapter, stub_body(number, chapter))
         paths.append(path)
@@ -234,11 +250,47 @@ def _take_match(title: str, chapters: list[Chapter]) -> Chapter | None:
     return best
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    """`name`, or `name-2`, `name-3`… (before any extension) if already taken; records it."""
+def _take_same_title(title: str, chapters: list[Chapter]) -> Chapter | None:
+    """The disabled chapter with exactly this title (any case), removed from `chapters`."""
+    wanted = title.strip().casefold()
+    found = next((c for c in chapters if c.title.strip().casefold() == wanted), None)
+    if found is not None:
+        chapters.remove(found)
+    return found
+
+
+def _chapters_off_the_toc(book: Book) -> list[Chapter]:
+    """Chapter files in the chapters folder that the toc does not list (disabled chapters)."""
+    folder = book.directory / book.config.chapters_dir
+    if not folder.is_dir():
+        return []
+    listed = {c.path for c in book.toc} | set(book.root_files)
+    found: list[Chapter] = []
+    for file in sorted(folder.rglob("*"))[:_MAX_OFF_TOC_FILES]:
+        if not file.name.endswith(_CHAPTER_SUFFIXES) or not file.is_file():
+            continue
+        path = file.relative_to(book.directory).as_posix()
+        if path not in listed:
+            chapter, _ = read_chapter(book.directory, path, 0, None)
+            if not chapter.missing:
+                found.append(chapter)
+    return found
+
+
+def _exists_in(book: Book | None) -> Callable[[str], bool]:
+    """Whether a path is already a file (or link, or folder) in the book's checkout."""
+    if book is None:
+        return lambda path: False
+    directory = book.directory
+    return lambda path: os.path.lexists(directory / path)
+
+
+def _unique(name: str, taken: set[str], exists: Callable[[str], bool] | None = None) -> str:
+    """`name`, or `name-2`, `name-3`… (before any extension) if already taken or, when
+    `exists` is given, already on disk; records the choice in `taken`."""
     stem, dot, suffix = name.rpartition(".") if name.endswith(".md") else (name, "", "")
     candidate, counter = name, 2
-    while candidate in taken:
+    while candidate in taken or (exists is not None and exists(candidate)):
         candidate = f"{stem}-{counter}{dot}{suffix}"
         counter += 1
     taken.add(candidate)

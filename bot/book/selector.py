@@ -63,7 +63,7 @@ def split_selector(text: str) -> tuple[ChapterSelector, str]:
         if not title:
             raise SelectorError("the chapter title is empty")
         return ChapterSelector("title", title=title), text[end + 1 :].strip()
-    first, _, rest = text.partition(" ")
+    first, rest = ([*re.split(r"\s+", text, maxsplit=1), ""])[:2]
     spaced_range = re.match(r"^(\d+\s*(?:-|–|—|\.\.)\s*\d+)(.*)$", text)
     if spaced_range:
         first, rest = spaced_range.group(1), spaced_range.group(2)

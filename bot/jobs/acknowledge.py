@@ -9,6 +9,7 @@ job will keep editing. `/help`, `/usage` and malformed commands are answered rig
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import logging
 from decimal import Decimal
@@ -17,7 +18,7 @@ from typing import Any
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
-from bot.book.config import ConfigError, parse_config, role_allows
+from bot.book.config import ROLE_ORDER, ConfigError, parse_config, role_allows
 from bot.commands import (
     Command,
     CommandError,
@@ -33,20 +34,27 @@ from bot.jobs.proposal import budget_for
 from bot.jobs.usage import usage_report
 from bot.providers.ratelimit import RateLimiter
 from bot.services import Services
-from bot.status import create_status_comment
+from bot.status import StatusComment, create_status_comment
 
 log = logging.getLogger(__name__)
 
 CONFIG_PATH = ".github/liquidbook.yml"
 
 
-async def react(gh: GitHub, full_name: str, comment_id: int, content: str = "eyes") -> None:
+async def react(gh: GitHub, full_name: str, comment_id: int, content: str = "eyes") -> bool:
+    """React to the comment; False when it no longer exists (deleted before we got to it)."""
     owner, _, repo = full_name.partition("/")
-    await gh.arequest(
-        "POST",
-        f"/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-        json={"content": content},
-    )
+    try:
+        await gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            json={"content": content},
+        )
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return False
+        raise
+    return True
 
 
 async def read_settings_file(gh: GitHub, full_name: str, ref: str) -> str | None:
@@ -77,8 +85,20 @@ async def repository_role(gh: GitHub, full_name: str, login: str) -> str:
         if exc.response.status_code == 404:
             return "none"
         raise
-    data = response.json()
-    return str(data.get("role_name") or data.get("permission") or "none")
+    return role_of(response.json())
+
+
+def role_of(permission: dict[str, Any]) -> str:
+    """The role from GitHub's "repository permission for a user" answer.
+
+    `role_name` is finer (maintain, triage) but names an organisation's custom role as the
+    organisation called it ("docs-writer"); `permission` (admin, write, read) is then the
+    role it is based on.
+    """
+    role = str(permission.get("role_name") or "").lower()
+    if role in ROLE_ORDER:
+        return role
+    return str(permission.get("permission") or "none").lower()
 
 
 def command_text(command: Command) -> str:
@@ -113,12 +133,32 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
     if services.github is None:
         return "skipped: app not configured"
     async with services.github.installation(request["installation_id"]) as gh:
-        return await _acknowledge(services, gh, request)
+        try:
+            return await _acknowledge(services, gh, request)
+        except Exception:
+            # Before any command was looked at (reading the settings file or the author's
+            # role failed): one comment says so, once, instead of a lone 👀.
+            log.exception("acknowledging comment %s failed", request["comment_id"])
+            once = f"liquidbook:ack-failed:{request['repository']}:{request['comment_id']}"
+            with contextlib.suppress(Exception):
+                if await services.redis.set(once, "1", nx=True, ex=7 * 24 * 3600):
+                    owner, _, repo = request["repository"].partition("/")
+                    await gh.arequest(
+                        "POST",
+                        f"/repos/{owner}/{repo}/issues/{request['issue_number']}/comments",
+                        json={
+                            "body": f"@{request['author']} something went wrong on our side "
+                            "while reading your command, and nothing was done. Comment it "
+                            "again to retry."
+                        },
+                    )
+            raise
 
 
 async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) -> str:
     full_name, issue, author = request["repository"], request["issue_number"], request["author"]
-    await react(gh, full_name, request["comment_id"])
+    if not await react(gh, full_name, request["comment_id"]):
+        return "comment deleted"
 
     config_problem: ConfigError | None = None
     min_role = "write"
@@ -148,61 +188,121 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
     for index, item in enumerate(parse_commands(request["body"])):
         # A re-run of this job (its worker died) finds what the first run already posted.
         marker = f"liquidbook:status-of:{full_name}:{request['comment_id']}:{index}"
-        known = await services.redis.get(marker)
-
-        async def answer(title: str, text: str, marker: str = marker) -> int:
-            status = await create_status_comment(gh, full_name, issue, title, text)
-            await services.redis.set(marker, str(status.comment_id), ex=7 * 24 * 3600)
-            return status.comment_id
-
-        if isinstance(item, CommandError):
-            if known is None:
-                hint = f"\n\nDid you mean `{item.suggestion}`?" if item.suggestion else ""
-                await answer(
-                    f"`{item.line}`",
-                    f"⚠️ {item.message}{hint}\n\nComment `/help` for every command.",
-                )
-            continue
-        title = heading(item, author)
-        if isinstance(item, Help | Usage) or (
-            config_problem is not None and not isinstance(item, Init)
-        ):
-            if known is not None:
-                continue
-            if isinstance(item, Help):
-                await answer(title, "✅ What I can do:\n\n" + help_text())
-            elif isinstance(item, Usage):
-                report = await usage_report(
-                    services, request["installation_id"], full_name, book_budget
-                )
-                await answer(title, "✅ " + report)
-            elif config_problem is not None:
-                await answer(title, "❌ " + config_problem.markdown())
-            continue
-        if known is not None:
-            status_id = int(known)
-        else:
-            if isinstance(item, Outline | GenerateChapter):
-                wait = await limiter.try_acquire(f"commands:{request['installation_id']}", limit)
-                if wait > 0:
-                    minutes = max(1, round(wait / 60))
-                    await answer(
-                        title,
-                        f"❌ This installation has used its {limit} writing commands of the last "
-                        f"hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
-                    )
-                    continue
-            status_id = await answer(
-                title, "⏳ Queued: reading the book as soon as a worker is free."
+        try:
+            job = await _start(
+                services,
+                gh,
+                request,
+                index,
+                item,
+                marker,
+                limiter,
+                limit,
+                config_problem,
+                book_budget,
             )
-        job = JOB_FOR[type(item)]
-        status_ref = {"comment_id": status_id, "heading": title}
-        if isinstance(item, Init):
-            args: tuple[Any, ...] = (request["installation_id"], full_name, status_ref)
-        else:
-            args = (request, command_payload(item), status_ref)
-        await services.queue.enqueue(
-            job, *args, job_id=f"cmd:{full_name}:{request['comment_id']}:{index}"
-        )
-        started.append(job)
+        except Exception:
+            # One command failing (GitHub down for a moment, the database away for /usage)
+            # must not silently drop the commands after it in the same comment.
+            log.exception("command %d of comment %s failed", index, request["comment_id"])
+            with contextlib.suppress(Exception):
+                await _report_failure(services, gh, request, item, marker)
+            continue
+        if job:
+            started.append(job)
     return "started " + ", ".join(started) if started else "answered"
+
+
+FAILED_TO_START = (
+    "❌ Something went wrong on our side before this command could start, and nothing was "
+    "done. Comment it again to retry."
+)
+
+
+async def _report_failure(
+    services: Services,
+    gh: GitHub,
+    request: dict[str, Any],
+    item: Command | CommandError,
+    marker: str,
+) -> None:
+    """Say so where the author looks: the command's status comment if it has one, else a
+    new one."""
+    full_name, issue = request["repository"], request["issue_number"]
+    title = f"`{item.line}`" if isinstance(item, CommandError) else heading(item, request["author"])
+    known = await services.redis.get(marker)
+    if known is not None:
+        await StatusComment(gh, full_name, int(known), title).finish(FAILED_TO_START)
+    else:
+        await create_status_comment(gh, full_name, issue, title, FAILED_TO_START)
+
+
+async def _start(
+    services: Services,
+    gh: GitHub,
+    request: dict[str, Any],
+    index: int,
+    item: Command | CommandError,
+    marker: str,
+    limiter: RateLimiter,
+    limit: int,
+    config_problem: ConfigError | None,
+    book_budget: Decimal | None,
+) -> str | None:
+    """Answer or queue one command of the comment; the job's name when one was queued."""
+    full_name, issue, author = request["repository"], request["issue_number"], request["author"]
+    known = await services.redis.get(marker)
+
+    async def answer(title: str, text: str, marker: str = marker) -> int:
+        status = await create_status_comment(gh, full_name, issue, title, text)
+        await services.redis.set(marker, str(status.comment_id), ex=7 * 24 * 3600)
+        return status.comment_id
+
+    if isinstance(item, CommandError):
+        if known is None:
+            hint = f"\n\nDid you mean `{item.suggestion}`?" if item.suggestion else ""
+            await answer(
+                f"`{item.line}`",
+                f"⚠️ {item.message}{hint}\n\nComment `/help` for every command.",
+            )
+        return None
+    title = heading(item, author)
+    if isinstance(item, Help | Usage) or (
+        config_problem is not None and not isinstance(item, Init)
+    ):
+        if known is not None:
+            return None
+        if isinstance(item, Help):
+            await answer(title, "✅ What I can do:\n\n" + help_text())
+        elif isinstance(item, Usage):
+            report = await usage_report(
+                services, request["installation_id"], full_name, book_budget
+            )
+            await answer(title, "✅ " + report)
+        elif config_problem is not None:
+            await answer(title, "❌ " + config_problem.markdown())
+        return None
+    if known is not None:
+        status_id = int(known)
+    else:
+        if isinstance(item, Outline | GenerateChapter) and limit > 0:
+            wait = await limiter.try_acquire(f"commands:{request['installation_id']}", limit)
+            if wait > 0:
+                minutes = max(1, round(wait / 60))
+                await answer(
+                    title,
+                    f"❌ This installation has used its {limit} writing commands of the last "
+                    f"hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+                )
+                return None
+        status_id = await answer(title, "⏳ Queued: reading the book as soon as a worker is free.")
+    job = JOB_FOR[type(item)]
+    status_ref = {"comment_id": status_id, "heading": title}
+    if isinstance(item, Init):
+        args: tuple[Any, ...] = (request["installation_id"], full_name, status_ref)
+    else:
+        args = (request, command_payload(item), status_ref)
+    await services.queue.enqueue(
+        job, *args, job_id=f"cmd:{full_name}:{request['comment_id']}:{index}"
+    )
+    return job

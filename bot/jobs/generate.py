@@ -3,13 +3,14 @@
 The book is read once at the default branch's head; every selected chapter is written with
 the style guide, the whole outline and its neighbours' summaries in the prompt, cleaned of
 what models typically get wrong, build-checked, and proposed on its own branch
-(`liquidbook/chapter-<label>`), so a re-run updates the same PR. Chapters run in parallel,
+(`liquidbook/chapter-<file>`), so a re-run updates the same PR. Chapters run in parallel,
 bounded, within the installation's budget (the provider layer refuses calls past it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -17,9 +18,12 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+from githubkit.exception import RequestFailed
+
 from bot.book.chapters import Chapter
 from bot.book.clean import clean_chapter_body
 from bot.book.model import Book, BookError
+from bot.book.paths import UnsafePathError
 from bot.book.prompts import chapter_prompt
 from bot.book.render import render_chapter, slugify
 from bot.book.selector import ChapterSelector
@@ -28,7 +32,7 @@ from bot.jobs.outline import OUTLINE_BRANCH
 from bot.jobs.proposal import budget_for, models_for, propose, text_request, usage_line
 from bot.jobs.runner import command_job
 from bot.providers import ProviderError
-from bot.pull_request import KnownPullRequests
+from bot.pull_request import BRANCH_PREFIX, BranchEdited, KnownPullRequests, WriteRefused
 from bot.services import Services
 from bot.usage import UsageContext
 
@@ -61,6 +65,13 @@ async def _write_one(
     co: Any,
     scratch: Path,
 ) -> ChapterOutcome:
+    if not chapter.is_markdown:
+        return ChapterOutcome(
+            chapter,
+            f"⚠️ Chapter {chapter.number} (`{chapter.path}`) is not a Markdown file; Liquid Book "
+            "writes Markdown chapters only, so it was left as it is (no model was called).",
+            False,
+        )
     started = time.monotonic()
     config = book.config
     prompt = chapter_prompt(book, chapter, instructions)
@@ -85,7 +96,6 @@ async def _write_one(
             False,
         )
     cleaned = clean_chapter_body(result.text, book, chapter)
-    label = chapter.label or slugify(chapter.title)
     content = render_chapter(chapter, cleaned.body)
     fixes = "".join(f"\n- {fix}" for fix in cleaned.fixes)
     body = (
@@ -99,7 +109,7 @@ async def _write_one(
         request,
         co,
         {chapter.path: content},
-        branch=f"liquidbook/chapter-{label}",
+        branch=chapter_branch(chapter),
         title=f"Write chapter {chapter.number}: {chapter.title}",
         body=body,
         scratch=scratch,
@@ -113,6 +123,61 @@ async def _write_one(
         + ("" if proposal.report.clean else " — the build check found problems, listed in the PR"),
         True,
     )
+
+
+def chapter_branch(chapter: Chapter) -> str:
+    """`liquidbook/chapter-<slug of its path>`: one branch per chapter file, stable when the
+    toc is reordered, a valid ref whatever the file or its label is called. A short hash of
+    the path keeps two files apart when their slugs would be equal (non-Latin names)."""
+    stem = chapter.path.rsplit(".", 1)[0]
+    if stem.startswith("chapters/"):
+        stem = stem[len("chapters/") :]
+    slug = slugify(stem.replace("/", "-"))
+    if slug != stem.lower().replace("/", "-").replace("_", "-"):
+        slug = f"{slug}-{hashlib.sha1(chapter.path.encode()).hexdigest()[:7]}"
+    return f"{BRANCH_PREFIX}chapter-{slug}"
+
+
+async def _guarded(
+    services: Services,
+    gh: Any,
+    request: dict[str, Any],
+    book: Book,
+    chapter: Chapter,
+    instructions: str,
+    co: Any,
+    scratch: Path,
+) -> ChapterOutcome:
+    """`_write_one`, with each chapter's failure kept to its own line: one chapter that
+    cannot be written never stops or hides the others."""
+    number = chapter.number
+    try:
+        return await _write_one(services, gh, request, book, chapter, instructions, co, scratch)
+    except BranchEdited as exc:
+        return ChapterOutcome(
+            chapter,
+            f"⚠️ Chapter {number}: {exc}. Merge or close its pull request and delete "
+            f"`{exc.branch}` to have it written afresh.",
+            False,
+        )
+    except (UnsafePathError, WriteRefused, BookError) as exc:
+        return ChapterOutcome(chapter, f"❌ Chapter {number}: refused to write: {exc}.", False)
+    except RequestFailed as exc:
+        log.warning("chapter %s of %s: GitHub %s", number, request["repository"], exc)
+        return ChapterOutcome(
+            chapter,
+            f"❌ Chapter {number}: GitHub answered {exc.response.status_code} while opening "
+            "its pull request. Comment the command again to retry.",
+            False,
+        )
+    except Exception:
+        log.exception("chapter %s of %s failed", number, request["repository"])
+        return ChapterOutcome(
+            chapter,
+            f"❌ Chapter {number}: something went wrong on our side; the operators have the "
+            "details. Comment the command again to retry.",
+            False,
+        )
 
 
 async def _with_outline_hint(services: Services, request: dict[str, Any], message: str) -> str:
@@ -146,10 +211,11 @@ async def generate_chapters(
             models = models_for(co.book.config, services.settings)
             await status.progress(f"✍️ Writing {describe(chapters)} with `{models[0]}`…")
             gate = asyncio.Semaphore(MAX_PARALLEL)
+            writing = f"✍️ Writing {describe(chapters)} with `{models[0]}`…"
 
             async def bounded(chapter: Chapter) -> ChapterOutcome:
                 async with gate:
-                    return await _write_one(
+                    outcome = await _guarded(
                         services,
                         gh,
                         request,
@@ -159,6 +225,15 @@ async def generate_chapters(
                         co,
                         scratch,
                     )
+                status.done.append(outcome.line)
+                if len(status.done) < len(chapters):
+                    # Several chapters: show each as it lands (throttled), so a long run
+                    # says what it has done so far.
+                    so_far = "\n".join(f"- {line}" for line in status.done)
+                    await status.progress(
+                        f"{writing}\n\n{len(status.done)} of {len(chapters)} done:\n{so_far}"
+                    )
+                return outcome
 
             outcomes = await asyncio.gather(*(bounded(c) for c in chapters))
         lines = "\n".join(f"- {o.line}" for o in outcomes)

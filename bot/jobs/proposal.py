@@ -48,9 +48,12 @@ def models_for(config: BookConfig, settings: Settings) -> list[str]:
 
 
 def budget_for(config: BookConfig, settings: Settings) -> Decimal:
-    """The monthly budget for calls from this book (its settings may lower or raise it)."""
+    """The monthly budget for calls from this book: the installation's, or lower if the
+    book's settings say so. A book can never raise it: anyone who can push to a book could
+    otherwise lift the operator's cap on spending."""
+    operator = Decimal(str(settings.liquidbook_monthly_budget_usd))
     value = config.budget.monthly_usd
-    return Decimal(str(value if value is not None else settings.liquidbook_monthly_budget_usd))
+    return operator if value is None else min(operator, Decimal(str(value)))
 
 
 def text_request(prompt: Prompt, max_tokens: int) -> TextRequest:
@@ -120,12 +123,15 @@ async def propose(
         safe,
         title,
         branch_exists=number is not None,
+        memory=known,
     )
     where = f"#{request['issue_number']}"
     full_body = (
         f"{body}\n\n### Build check\n\n{report.markdown()}\n\n---\n"
         f"Requested by @{request['author']} in {where} ({request.get('comment_url') or 'comment'}). "
-        "Comment on this PR to ask for changes; merge when it reads right."
+        "Merge when it reads right. To have it rewritten, comment the command again with "
+        "instructions on the lines below it; commits you push to this branch are never "
+        "overwritten (a re-run stops and says so instead)."
     )
     pr = await open_or_update_pull_request(
         gh,

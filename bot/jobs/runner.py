@@ -72,6 +72,12 @@ async def command_job(
                     "⚠️ The job was interrupted before it finished (its time limit, or a worker "
                     "restart). If a worker takes it up again, this comment will be updated; "
                     "otherwise comment the command again. Pull requests already opened stay."
+                    + (
+                        "\n\nFinished before the interruption:\n"
+                        + "\n".join(f"- {line}" for line in status.done)
+                        if status.done
+                        else ""
+                    )
                 ),
                 timeout=10,
             )

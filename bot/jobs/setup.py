@@ -16,6 +16,7 @@ from githubkit.exception import RequestFailed
 from bot.book.bundled import WORKFLOW_PATH, skeleton_files, workflow_text
 from bot.pull_request import (
     BranchEdited,
+    KnownPullRequests,
     base_commit,
     commit_files,
     open_or_update_pull_request,
@@ -84,14 +85,49 @@ async def setup_repository(
         log.warning("setup of %s skipped: no GitHub App configured", full_name)
         return "skipped: app not configured"
     async with services.github.installation(installation_id) as gh:
-        return await _setup(gh, full_name, status)
+        reply = (
+            StatusComment(gh, full_name, status["comment_id"], status["heading"])
+            if status
+            else None
+        )
+        try:
+            return await _setup(gh, full_name, reply, KnownPullRequests(services.redis, full_name))
+        except RequestFailed as exc:
+            log.warning("setup of %s: GitHub answered %s", full_name, exc.response.status_code)
+            if reply:
+                await reply.finish(_refused_message(exc.response.status_code))
+            return f"github {exc.response.status_code}"
+        except Exception:
+            log.exception("setup of %s failed (job %s)", full_name, ctx.get("job_id"))
+            if reply:
+                await reply.finish(
+                    "❌ Something went wrong on our side, and nothing was committed. The "
+                    f"operators have the details (job `{ctx.get('job_id', '?')}`); comment "
+                    "`/init` again to retry."
+                )
+            raise
 
 
-async def _setup(gh: GitHub, full_name: str, status: dict[str, Any] | None) -> str:
-    owner, _, repo = full_name.partition("/")
-    reply = (
-        StatusComment(gh, full_name, status["comment_id"], status["heading"]) if status else None
+def _refused_message(code: int) -> str:
+    """What to tell the author when GitHub refused a step of the setup."""
+    if code in (403, 404):
+        return (
+            f"❌ GitHub refused to let the app write the setup pull request ({code}). The "
+            "app needs **Contents**, **Pull requests** and **Workflows** write access on this "
+            "repository: an organisation owner may have to accept the app's updated "
+            "permissions (Settings → GitHub Apps). The default branch is untouched; comment `/init` "
+            "again afterwards."
+        )
+    return (
+        f"❌ GitHub answered {code} while opening the setup pull request; the default branch is "
+        "untouched. Comment `/init` again in a few minutes."
     )
+
+
+async def _setup(
+    gh: GitHub, full_name: str, reply: StatusComment | None, memory: KnownPullRequests
+) -> str:
+    owner, _, repo = full_name.partition("/")
     info = (await gh.arequest("GET", f"/repos/{owner}/{repo}")).json()
     default_branch = info["default_branch"]
     try:
@@ -125,7 +161,9 @@ async def _setup(gh: GitHub, full_name: str, status: dict[str, Any] | None) -> s
             )
         return "already set up"
     try:
-        await commit_files(gh, full_name, base, SETUP_BRANCH, files, "Set up Liquid Book")
+        await commit_files(
+            gh, full_name, base, SETUP_BRANCH, files, "Set up Liquid Book", memory=memory
+        )
     except BranchEdited as exc:
         if reply:
             await reply.finish(exc.markdown())

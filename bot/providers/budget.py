@@ -1,9 +1,12 @@
-"""Monthly budgets per installation, enforced before a call is made.
+"""Monthly budgets per installation, enforced before each request is made.
 
-A call is refused when this month's spend plus the most the call could cost would pass the
-budget: the provider never sees it. The most a text call could cost is its prompt (estimated
-at one token per 3 characters, more than real tokenizers give for prose) at the input price
-plus every allowed output token at the output price. Unpriced models estimate at 0.
+A request is refused when this month's spend plus the most it could cost would pass the
+budget: the provider never sees it. The most a text request could cost is its prompt
+(estimated at one token per 3 characters, more than real tokenizers give for prose) at the
+input price plus every allowed output token at the output price. A model missing from the
+price table is estimated at its provider's ceiling (`PriceTable.ceiling`): paid hosted
+providers have one, so a missing price never lets a call past the budget; custom servers
+(`<NAME>_BASE_URL`) have none and estimate at 0.
 
 Without a database or an installation there is no spend to compare with, so nothing is
 checked (the operator's `generate` command).
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -25,6 +28,8 @@ from bot.usage import UsageContext, month_spend, next_month_start
 
 # gpt-image-1 at its largest, highest-quality size writes about 6,240 image tokens.
 IMAGE_OUTPUT_TOKENS = 6240
+# How many times a reservation is taken again when spend moved while it was taken.
+RESERVE_ROUNDS = 3
 
 
 def estimate_prompt_tokens(chars: int) -> int:
@@ -33,43 +38,50 @@ def estimate_prompt_tokens(chars: int) -> int:
 
 
 def estimate_text(prices: PriceTable, model: str, request: TextRequest) -> Decimal:
-    """The most one request to `model` could cost."""
-    price = prices.lookup(model)
+    """The most one request to `model` could cost (its provider's ceiling when unpriced)."""
+    price = prices.lookup(model) or prices.ceiling(model)
     if price is None:
         return Decimal(0)
     return price.max_text_cost(estimate_prompt_tokens(request.prompt_chars()), request.max_tokens)
 
 
 def estimate_image(prices: PriceTable, model: str, request: ImageRequest) -> Decimal:
-    """The most one image from `model` could cost."""
+    """The most one image from `model` could cost (its provider's ceiling when unpriced)."""
     price = prices.lookup(model)
     if price is None:
-        return Decimal(0)
+        ceiling = prices.ceiling(model)
+        return ceiling.max_image_price() if ceiling else Decimal(0)
     tokens = price.max_text_cost(estimate_prompt_tokens(len(request.prompt)), IMAGE_OUTPUT_TOKENS)
-    return price.per_image + (tokens if price.output else Decimal(0))
+    return price.max_image_price() + (tokens if price.output else Decimal(0))
 
 
 def estimate_video(prices: PriceTable, model: str, request: VideoRequest) -> Decimal:
-    """The most one video from `model` could cost."""
-    price = prices.lookup(model)
+    """The most one video from `model` could cost (its provider's ceiling when unpriced)."""
+    price = prices.lookup(model) or prices.ceiling(model)
     return price.per_second * request.duration if price else Decimal(0)
 
 
 @dataclass
 class BudgetGuard:
-    """The budget of one chain call: spend is read once, then the chain adds what it spends.
+    """The budget of one chain call: every request is reserved before it is sent.
 
-    With a `Reservations` ledger (Redis), each model's worst case is reserved before it is
-    called and released once its real cost is in the usage table, so calls running at the
-    same time cannot pass the budget together.
+    The month's spend is read again for each reservation, so the cost of calls that finished
+    meanwhile counts. With a `Reservations` ledger (Redis), each request's worst case is held
+    there until the model's usage row is written (`release`), so calls running at the same
+    time — first requests and continuations alike — cannot pass the budget together.
+    Without a ledger, only this guard's own requests in flight are counted.
     """
 
     budget: Decimal | None
-    spent: Decimal
+    db: Database | None = None
     installation_id: int | None = None
     ledger: Reservations | None = None
+    # As last read: the month's recorded spend, and what other calls held in the ledger.
+    spent: Decimal = Decimal(0)
     others: Decimal = Decimal(0)
-    reservation: str | None = None
+    # This guard's reservations not yet released (ledger ids), and their total.
+    held: list[str] = field(default_factory=list)
+    held_usd: Decimal = Decimal(0)
 
     @classmethod
     async def open(
@@ -79,44 +91,57 @@ class BudgetGuard:
         budget: Decimal | None,
         ledger: Reservations | None = None,
     ) -> BudgetGuard:
-        """Read this month's spend of the call's installation (no check without one)."""
+        """The guard of one call for the call's installation (no checks without one)."""
         if budget is None or db is None or context.installation_id is None:
-            return cls(None, Decimal(0))
-        spent = await month_spend(db, context.installation_id)
-        return cls(budget, spent, context.installation_id, ledger)
+            return cls(None)
+        return cls(budget, db, context.installation_id, ledger)
 
-    def check(self, estimate: Decimal) -> None:
-        """Raise `BudgetExceeded` if a call costing up to `estimate` could pass the budget."""
-        if self.budget is None:
-            return
-        committed = self.spent + self.others
-        if committed + estimate > self.budget or committed >= self.budget:
-            raise BudgetExceeded(self.budget, committed, estimate, next_month_start())
+    async def _read_spend(self) -> Decimal:
+        assert self.db is not None and self.installation_id is not None
+        return await month_spend(self.db, self.installation_id)
+
+    def _refuse(self, estimate: Decimal) -> BudgetExceeded:
+        assert self.budget is not None
+        return BudgetExceeded(self.budget, self.spent + self.others, estimate, next_month_start())
 
     async def reserve(self, estimate: Decimal) -> None:
-        """`check`, and hold `estimate` in the shared ledger until `release`."""
-        if self.budget is None or self.ledger is None or self.installation_id is None:
-            self.check(estimate)
+        """Hold `estimate` for a request about to be sent, or raise `BudgetExceeded` if this
+        month's spend plus everything in flight plus `estimate` would pass the budget."""
+        if self.budget is None:
             return
-        reservation, self.others = await self.ledger.reserve(
-            self.installation_id, self.spent, estimate, self.budget
-        )
-        if reservation is None:
-            raise BudgetExceeded(
-                self.budget, self.spent + self.others, estimate, next_month_start()
+        if self.ledger is None or self.installation_id is None:
+            self.spent = await self._read_spend()
+            self.others = self.held_usd
+            if self.spent + self.held_usd + estimate > self.budget or self.spent >= self.budget:
+                raise self._refuse(estimate)
+            self.held_usd += estimate
+            return
+        for _ in range(RESERVE_ROUNDS):
+            spent = await self._read_spend()
+            reservation, others = await self.ledger.reserve(
+                self.installation_id, spent, estimate, self.budget
             )
-        self.reservation = reservation
+            self.spent, self.others = spent, others
+            if reservation is None:
+                raise self._refuse(estimate)
+            # A call that finished while this one reserved may have written its cost after
+            # `spent` was read and left the ledger before the script looked: read the spend
+            # again and keep the reservation only if it still fits.
+            after = await self._read_spend()
+            if after <= spent or after + others + estimate <= self.budget:
+                self.spent = max(spent, after)
+                self.held.append(reservation)
+                self.held_usd += estimate
+                return
+            await self.ledger.release(self.installation_id, reservation)
+        raise self._refuse(estimate)
 
     async def release(self) -> None:
-        """Give the reservation back (the call's real cost is recorded by then)."""
-        if self.reservation is not None and self.ledger is not None:
-            assert self.installation_id is not None
-            reservation, self.reservation = self.reservation, None
-            await self.ledger.release(self.installation_id, reservation)
-
-    def add(self, cost: Decimal) -> None:
-        """Count a call's cost towards the month."""
-        self.spent += cost
+        """Give back every reservation (the model's real cost is recorded by then)."""
+        held, self.held, self.held_usd = self.held, [], Decimal(0)
+        if self.ledger is not None and self.installation_id is not None:
+            for reservation in held:
+                await self.ledger.release(self.installation_id, reservation)
 
 
 # Reservations of in-flight calls, per installation. KEYS[1]: a sorted set whose members are

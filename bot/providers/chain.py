@@ -1,7 +1,7 @@
 """`ModelClient`: one call, a chain of models, retries, limits, budget and usage records.
 
-For each model of the chain, in order: check the budget (a model whose worst-case cost
-would pass it is skipped without a request), then call it with retries on transient
+For each model of the chain, in order: reserve its worst case against the budget (a model
+whose worst-case cost would pass it is skipped without a request), then call it with retries on transient
 failures (429, 5xx, timeouts). A model that fails for good — retries used up, overloaded,
 refused, out of quota, a bad key, a bad request — hands over to the next one.
 
@@ -273,11 +273,11 @@ class ModelClient:
                     )
                     continue
                 row = success_row(provider, model, done, started)
-                guard.add(done.cost)
                 await record(self.db, context, row)
             finally:
-                # Released after the usage row is written: the cost is always counted, by the
-                # ledger or by the usage table.
+                # Released after the usage row is written (the first request's reservation and
+                # any continuation's): the cost is always counted, by the ledger or by the
+                # usage table.
                 await guard.release()
             attempts.append(Attempt(str(name), row, None, done.tries))
             return done, attempts, row, str(name)

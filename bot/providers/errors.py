@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.providers.names import display_name
 
@@ -297,6 +297,15 @@ class AllModelsFailed(ProviderError):
         head = "The model failed" if count == 1 else f"{noun[0].upper()}{noun[1:]} failed"
         super().__init__(f"{head}: " + "; ".join(parts) + ".")
         self.attempts = list(attempts)
+
+
+E = TypeVar("E", bound=ProviderError)
+
+
+def final(exc: E) -> E:
+    """`exc`, not to be retried on the same model (a retry would start another paid job)."""
+    exc.retryable = False
+    return exc
 
 
 def _clip(text: str, limit: int = 160) -> str:

@@ -1,7 +1,10 @@
 """Images and videos from one model: which provider makes them, and what one cost.
 
-An image or video is one request (with retries, no continuations); its cost is the
-provider's own figure when it gives one, else the price table's.
+An image or video is one job (no continuations): one request for most providers; create,
+polls and download for Replicate and Runway. Each request is retried on its own (`Requests`),
+so a failed poll or download never starts a second paid job, and a job that outlives the
+poll deadline is final. Its cost is the provider's own figure when it gives one, else the
+price table's.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bot.providers.accounting import Done, price_artifact
-from bot.providers.errors import NotSupported
-from bot.providers.gate import Gate
+from bot.providers.errors import NotSupported, ProviderError
+from bot.providers.gate import Gate, Requests
 from bot.providers.names import ModelName
 from bot.providers.openai_compat import OpenAICompatible
 from bot.providers.openai_images import OpenAIImages
@@ -68,7 +71,7 @@ class MediaModels:
         """One image from the model, with what it used and cost."""
         provider = self.image_provider(name, endpoint)
         return await self._artifact(
-            name, endpoint, lambda: provider.image(endpoint, name.model, request)
+            name, endpoint, lambda requests: provider.image(endpoint, name.model, request, requests)
         )
 
     async def video(
@@ -77,12 +80,22 @@ class MediaModels:
         """One video from the model, with what it used and cost."""
         provider = self.video_provider(name, endpoint)
         return await self._artifact(
-            name, endpoint, lambda: provider.video(endpoint, name.model, request)
+            name, endpoint, lambda requests: provider.video(endpoint, name.model, request, requests)
         )
 
     async def _artifact(
-        self, name: ModelName, endpoint: Endpoint, make: Callable[[], Awaitable[Artifact]]
+        self,
+        name: ModelName,
+        endpoint: Endpoint,
+        make: Callable[[Requests], Awaitable[Artifact]],
     ) -> Done[Artifact]:
-        artifact, tries = await self.gate.send(endpoint, make)
+        requests = Requests(self.gate, endpoint)
+        try:
+            artifact = await make(requests)
+        except ProviderError as exc:
+            exc.tries = requests.tries
+            raise
         cost, unpriced = price_artifact(self.prices, str(name), artifact)
-        return Done(artifact, artifact.tokens_in, artifact.tokens_out, 0, cost, unpriced, tries)
+        return Done(
+            artifact, artifact.tokens_in, artifact.tokens_out, 0, cost, unpriced, requests.tries
+        )

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from bot.providers.errors import BadResponse, NotSupported, Refused
+from bot.providers.gate import Requests
 from bot.providers.settings import Endpoint, ProviderSettings
 from bot.providers.types import Artifact, Completion, ImageRequest, Message, TextRequest
 from bot.providers.wire import classify, error_fields, parse_data_url, read_json, send, sse_events
@@ -158,10 +159,15 @@ class OpenAICompatible:
         _add_usage(completion, usage)
         return completion
 
-    async def image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
+    async def image(
+        self, endpoint: Endpoint, model: str, request: ImageRequest, requests: Requests
+    ) -> Artifact:
         """An image from a chat model with image output (OpenRouter's `modalities`)."""
         if endpoint.provider != "openrouter":
             raise NotSupported(f"{endpoint.provider}:{model}", "draw images")
+        return await requests.start(lambda: self._image(endpoint, model, request))
+
+    async def _image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
         prompt = request.prompt
         if request.negative_prompt:
             prompt += f"\n\nAvoid: {request.negative_prompt}"

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from bot.providers.errors import BadResponse
+from bot.providers.gate import Requests
 from bot.providers.openai_compat import nearest_ratio
 from bot.providers.settings import Endpoint, ProviderSettings
 from bot.providers.types import Artifact, ImageRequest
@@ -54,8 +55,14 @@ class OpenAIImages:
             body["quality"] = request.quality
         return body
 
-    async def image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
-        """One image; raises `ProviderError` on any failure."""
+    async def image(
+        self, endpoint: Endpoint, model: str, request: ImageRequest, requests: Requests
+    ) -> Artifact:
+        """One image (one request); raises `ProviderError` on any failure."""
+        return await requests.start(lambda: self._image(endpoint, model, request))
+
+    async def _image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
+        body = self.body(model, request)
         http_request = self.http.build_request(
             "POST",
             f"{endpoint.base_url}/images/generations",
@@ -63,7 +70,7 @@ class OpenAIImages:
                 "authorization": f"Bearer {endpoint.require_key()}",
                 "content-type": "application/json",
             },
-            content=json.dumps(self.body(model, request)),
+            content=json.dumps(body),
         )
         async with send(self.http, endpoint, model, http_request) as response:
             data = await read_json(response, endpoint)
@@ -73,9 +80,8 @@ class OpenAIImages:
         except (KeyError, IndexError, TypeError, ValueError):
             raise BadResponse(endpoint.provider, "no data[0].b64_json") from None
         usage = data.get("usage") or {}
-        fmt = data.get("output_format") or (
-            request.output_format if model.startswith("gpt-image") else "png"
-        )
+        gpt_image = model.startswith("gpt-image")
+        fmt = data.get("output_format") or (request.output_format if gpt_image else "png")
         return Artifact(
             data=content,
             media_type=f"image/{fmt}",
@@ -83,4 +89,6 @@ class OpenAIImages:
             tokens_in=int(usage.get("input_tokens") or 0),
             tokens_out=int(usage.get("output_tokens") or 0),
             images=0 if usage else 1,
+            # DALL·E is priced by quality and size ("standard" unless asked otherwise).
+            variant=None if gpt_image else f"{body.get('quality') or 'standard'} {body['size']}",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.providers.gate import Requests
 from bot.providers.settings import Endpoint
 from bot.providers.types import (
     Artifact,
@@ -29,12 +30,16 @@ class TextProvider(Protocol):
 
 
 class ImageProvider(Protocol):
-    async def image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
-        """One image."""
+    async def image(
+        self, endpoint: Endpoint, model: str, request: ImageRequest, requests: Requests
+    ) -> Artifact:
+        """One image; each HTTP request goes through `requests` (retried on its own)."""
         ...
 
 
 class VideoProvider(Protocol):
-    async def video(self, endpoint: Endpoint, model: str, request: VideoRequest) -> Artifact:
-        """One video."""
+    async def video(
+        self, endpoint: Endpoint, model: str, request: VideoRequest, requests: Requests
+    ) -> Artifact:
+        """One video; each HTTP request goes through `requests` (retried on its own)."""
         ...

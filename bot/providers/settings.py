@@ -4,18 +4,23 @@ Kept apart from `bot.settings.Settings` so the layer can be used alone (the `gen
 command, a bench). Names follow the official SDKs where they have one (`OPENAI_BASE_URL`,
 `ANTHROPIC_BASE_URL`, `REPLICATE_API_TOKEN`). Any other `<NAME>_BASE_URL` in the environment
 makes `<name>:model` an OpenAI-compatible provider (Ollama, vLLM, LM Studio), with an
-optional `<NAME>_API_KEY`, `<NAME>_RPM` and `<NAME>_CONCURRENCY`.
+optional `<NAME>_API_KEY`, `<NAME>_RPM` and `<NAME>_CONCURRENCY`; like every other setting,
+these are read from the environment or the `.env` file (the environment wins).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.providers.errors import NoApiKey, UnknownProvider
 from bot.providers.names import KNOWN_PROVIDERS
@@ -133,27 +138,23 @@ class ProviderSettings(BaseSettings):
 
     liquidbook_monthly_budget_usd: Decimal = Field(default=Decimal("20"), ge=0)
 
-    @model_validator(mode="after")
-    def _custom_from_environment(self) -> ProviderSettings:
-        known = {f"{name.upper()}_BASE_URL" for name in KNOWN_PROVIDERS}
-        for var, value in os.environ.items():
-            if not var.endswith("_BASE_URL") or var in known or not value:
-                continue
-            name = var.removesuffix("_BASE_URL").lower()
-            if not name or name in self.custom_base_urls:
-                continue
-            self.custom_base_urls[name] = value
-            key = os.environ.get(f"{name.upper()}_API_KEY")
-            if key and name not in self.custom_api_keys:
-                self.custom_api_keys[name] = SecretStr(key)
-            for suffix, target in (
-                ("RPM", self.custom_rpm),
-                ("CONCURRENCY", self.custom_concurrency),
-            ):
-                raw = os.environ.get(f"{name.upper()}_{suffix}", "")
-                if raw.isdigit() and name not in target:
-                    target[name] = int(raw)
-        return self
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Custom providers come last: values given to the constructor win, name by name.
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+            _CustomProviders(settings_cls, dotenv_settings),
+        )
 
     def endpoint(self, provider: str, model_name: str | None = None) -> Endpoint:
         """Where and how to reach `provider`; `UnknownProvider` when nothing is configured."""
@@ -193,3 +194,63 @@ class ProviderSettings(BaseSettings):
         ]
         values += list(self.custom_api_keys.values())
         return [v.get_secret_value() for v in values if v is not None]
+
+
+class _CustomProviders(PydanticBaseSettingsSource):
+    """`custom_*` fields from the `<NAME>_BASE_URL` variables of the environment and of the
+    `.env` file the settings read (the environment wins; `_env_file=None` reads no file)."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], dotenv_settings: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self.env_file = getattr(dotenv_settings, "env_file", None)
+        self.encoding = getattr(dotenv_settings, "env_file_encoding", None)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def variables(self) -> dict[str, str]:
+        """The `.env` file's variables overlaid with the environment's."""
+        files = self.env_file
+        if files is None:
+            paths: list[Path] = []
+        elif isinstance(files, (str, os.PathLike)):
+            paths = [Path(files)]
+        else:
+            paths = [Path(f) for f in files]
+        merged: dict[str, str] = {}
+        for path in paths:
+            path = path.expanduser()
+            if path.is_file():
+                values = dotenv_values(path, encoding=self.encoding or "utf-8")
+                merged.update({k: v for k, v in values.items() if v is not None})
+        merged.update(os.environ)
+        return merged
+
+    def __call__(self) -> dict[str, Any]:
+        return custom_providers(self.variables())
+
+
+def custom_providers(variables: Mapping[str, str]) -> dict[str, Any]:
+    """The `custom_*` settings for every `<NAME>_BASE_URL` in `variables` (other than the
+    providers with a native client)."""
+    known = {f"{name.upper()}_BASE_URL" for name in KNOWN_PROVIDERS}
+    urls: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    limits: dict[str, dict[str, int]] = {"custom_rpm": {}, "custom_concurrency": {}}
+    for var, value in variables.items():
+        if not var.endswith("_BASE_URL") or var in known or not value:
+            continue
+        name = var.removesuffix("_BASE_URL").lower()
+        if not name:
+            continue
+        urls[name] = value
+        if key := variables.get(f"{name.upper()}_API_KEY"):
+            keys[name] = key
+        for suffix, target in (("RPM", "custom_rpm"), ("CONCURRENCY", "custom_concurrency")):
+            raw = variables.get(f"{name.upper()}_{suffix}", "")
+            if raw.isdigit():
+                limits[target][name] = int(raw)
+    found: dict[str, Any] = {"custom_base_urls": urls, "custom_api_keys": keys, **limits}
+    return {field: value for field, value in found.items() if value}

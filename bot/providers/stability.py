@@ -13,6 +13,7 @@ from __future__ import annotations
 import httpx
 
 from bot.providers.errors import Refused
+from bot.providers.gate import Requests
 from bot.providers.openai_compat import nearest_ratio
 from bot.providers.settings import Endpoint, ProviderSettings
 from bot.providers.types import Artifact, ImageRequest
@@ -49,8 +50,13 @@ class Stability:
         # A `(None, value)` part has no filename, so it is sent as a plain form field.
         return [(name, (None, value)) for name, value in fields.items()]
 
-    async def image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
-        """One image; raises `ProviderError` on any failure."""
+    async def image(
+        self, endpoint: Endpoint, model: str, request: ImageRequest, requests: Requests
+    ) -> Artifact:
+        """One image (one request); raises `ProviderError` on any failure."""
+        return await requests.start(lambda: self._image(endpoint, model, request))
+
+    async def _image(self, endpoint: Endpoint, model: str, request: ImageRequest) -> Artifact:
         http_request = self.http.build_request(
             "POST",
             f"{endpoint.base_url}/v2beta/stable-image/generate/{service_for(model)}",

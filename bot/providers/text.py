@@ -3,7 +3,8 @@
 A text cut off at `max_tokens` is continued up to `request.continuations` times (the partial
 answer is sent back with a request to go on, and the parts are joined). If it is still cut
 off — or a continuation fails, or would pass the budget — the answer comes back with
-`truncated=True`: what was written is paid for and kept.
+`truncated=True`: what was written is paid for and kept. Each continuation is reserved
+against the budget before it is sent, like the first request (`BudgetGuard.reserve`).
 """
 
 from __future__ import annotations
@@ -115,8 +116,16 @@ class TextModels:
             more = [*base, Message("assistant", "".join(parts)), Message("user", CONTINUE_PROMPT)]
             estimate = budgets.estimate_text(self.prices, str(name), _with_messages(request, more))
             try:
-                guard.check(total.cost + estimate)
+                # Held like the first request's reservation (which still covers what the
+                # parts so far cost) until the chain has written the model's usage row.
+                await guard.reserve(estimate)
             except BudgetExceeded:
+                log.info("continuation of %s would pass the budget", name)
+                break
+            except Exception:
+                # The parts so far are paid for: keep them (truncated) and let the chain
+                # record them, rather than lose them to a database or Redis hiccup.
+                log.exception("could not reserve a continuation of %s", name)
                 break
         total.value = Completion(
             text="".join(parts),

@@ -178,3 +178,6 @@ class Artifact:
     # For per-second pricing (video).
     seconds: float = 0.0
     images: int = 1
+    # How the image was made, for prices by quality and size: "<quality> <size>" as the
+    # request named them ("hd 1792x1024"); None when the price does not depend on it.
+    variant: str | None = None

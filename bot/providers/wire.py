@@ -76,11 +76,23 @@ async def send(
 
 async def read_json(response: httpx.Response, endpoint: Endpoint) -> Any:
     """The whole body as JSON, or `BadResponse`."""
-    body = await response.aread()
+    return parse_json(await response.aread(), endpoint)
+
+
+def parse_json(body: bytes, endpoint: Endpoint) -> Any:
+    """`body` as JSON, or `BadResponse`."""
     try:
         return json.loads(body)
     except ValueError:
         raise BadResponse(endpoint.provider, "the body is not JSON") from None
+
+
+async def read_body(
+    client: httpx.AsyncClient, endpoint: Endpoint, model: str, request: httpx.Request
+) -> bytes:
+    """Send `request` and return its whole (successful) body."""
+    async with send(client, endpoint, model, request) as response:
+        return await response.aread()
 
 
 def error_body(response: httpx.Response) -> Any:
