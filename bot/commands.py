@@ -247,6 +247,11 @@ def _finish(
         return CommandError(line, error.message + usage, error.suggestion, lineno)
 
 
+def _opens_comment(line: str) -> bool:
+    """True when `line` leaves an HTML comment open."""
+    return line.rfind("<!--") > line.rfind("-->")
+
+
 def parse_commands(body: str) -> list[Command | CommandError]:
     """Every command in a comment body, in order; mistyped ones as `CommandError`."""
     lines = body.replace("\r\n", "\n").split("\n")
@@ -257,9 +262,15 @@ def parse_commands(body: str) -> list[Command | CommandError]:
     for lineno, line in enumerate(lines, start=1):
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)
-        if in_comment or (not in_code[lineno - 1] and stripped.startswith("<!--")):
-            in_comment = "-->" not in line
+        if in_comment:
+            in_comment = "-->" not in line or _opens_comment(line)
             continue
+        if not in_code[lineno - 1]:
+            # An HTML comment hides what follows it, also when it opens after some text.
+            hidden_from_here = stripped.startswith("<!--")
+            in_comment = _opens_comment(line)
+            if hidden_from_here:
+                continue
         if not in_code[lineno - 1] and indent <= 3 and not stripped.startswith(("\t",)):
             if stripped.startswith(">"):
                 continue  # a quoted line belongs to someone else's comment

@@ -257,3 +257,16 @@ def test_numbers_inside_instructions_are_instructions() -> None:
 )
 def test_the_role_from_githubs_permission_answer(answer: dict[str, str], role: str) -> None:
     assert role_of(answer) == role
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Some notes <!--\n/init\n-->\n/help",
+        "<!-- hidden\n/init\n-->\n/help",
+        "<!-- one line --> text\n/help",
+        "a --> b <!-- c\n/init\nstill hidden -->\n/help",
+    ],
+)
+def test_html_comments_hide_commands_wherever_they_open(body: str) -> None:
+    assert parse_commands(body) == [Help()]
