@@ -73,9 +73,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             print(f"liquidbook worker: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        if not settings.app_configured:
+            # Every job would be skipped: the setup page configures only the server it
+            # runs in, so a worker started before it would never pick the app up.
+            await services.close()
+            print(
+                "liquidbook worker: GITHUB_APP_ID, GITHUB_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET "
+                "are needed: register the app first (`liquidbook serve`, then its /setup page), "
+                "then start workers with the settings it saved.",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
         worker = build_worker(services, handle_signals=True, burst=args.burst)
         try:
             await worker.async_run()
+        except asyncio.CancelledError:
+            # arq's SIGTERM/SIGINT handler cancels the run after letting jobs finish or
+            # requeueing them: a normal stop, not a crash.
+            pass
         finally:
             await worker.close()
             await services.close()

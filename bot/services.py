@@ -6,6 +6,7 @@ test can build the same object pointed at local servers and exercise the real co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -47,9 +48,23 @@ class Services:
             embedded = EmbeddedRedis(settings.liquidbook_data_dir / "redis").start()
             redis_url = embedded.url
             log.info("started embedded Redis at %s", redis_url)
-        redis = await connect(redis_url)
-        db = Database(settings.database_url_or_default)
-        await db.migrate()
+        redis = db = None
+        try:
+            redis = await connect(redis_url)
+            db = Database(settings.database_url_or_default)
+            await db.migrate()
+        except BaseException:
+            # Nothing may outlive a failed start: an embedded redis-server left running
+            # would hold the data directory (and the caller's pipes) after we exit.
+            if db is not None:
+                with contextlib.suppress(Exception):
+                    await db.close()
+            if redis is not None:
+                with contextlib.suppress(Exception):
+                    await redis.aclose()
+            if embedded is not None:
+                embedded.stop()
+            raise
         services = cls(
             settings=settings, redis=redis, queue=Queue(redis), db=db, embedded_redis=embedded
         )

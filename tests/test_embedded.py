@@ -41,3 +41,21 @@ def test_worker_alone_needs_redis_url(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "REDIS_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_worker_alone_needs_the_app(tmp_path: Path, redis_url: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.servers import clean_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "worker"],
+        cwd=tmp_path,
+        env=clean_env({"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "GITHUB_APP_ID" in result.stderr and "Traceback" not in result.stderr
