@@ -137,7 +137,16 @@ def async_url(url: str) -> str:
         "postgresql": "postgresql+asyncpg",
         "postgresql+psycopg2": "postgresql+asyncpg",
     }.get(parsed.drivername, parsed.drivername)
-    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+    parsed = parsed.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and parsed.query:
+        # Hosted PostgreSQL URLs carry libpq's options (Heroku, Render, Neon: `sslmode=`);
+        # asyncpg takes the same modes as `ssl` and knows nothing of channel binding.
+        query = dict(parsed.query)
+        if "sslmode" in query:
+            query["ssl"] = query.pop("sslmode")
+        query.pop("channel_binding", None)
+        parsed = parsed.set(query=query)
+    return parsed.render_as_string(hide_password=False)
 
 
 def create_engine(url: str) -> AsyncEngine:

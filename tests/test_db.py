@@ -45,3 +45,22 @@ def test_month_boundaries() -> None:
     now = datetime(2026, 12, 31, 23, 59, tzinfo=UTC)
     assert month_start(now) == datetime(2026, 12, 1, tzinfo=UTC)
     assert next_month_start(now) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_libpq_options_of_hosted_postgresql_urls_reach_asyncpg_as_its_own() -> None:
+    from bot.db import async_url
+
+    url = async_url("postgres://u:p@db.example/book?sslmode=require&channel_binding=require")
+    assert url == "postgresql+asyncpg://u:p@db.example/book?ssl=require"
+    assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+async def test_a_postgresql_url_with_sslmode_connects(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        return  # SQLite has no such options
+    db = Database(database_url + "?sslmode=disable")
+    try:
+        await db.migrate()
+        await db.ping()
+    finally:
+        await db.close()

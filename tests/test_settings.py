@@ -34,6 +34,9 @@ def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         ("GITHUB_PRIVATE_KEY_PATH", "/nonexistent/key.pem", "GITHUB_PRIVATE_KEY_PATH"),
         ("LIQUIDBOOK_MONTHLY_BUDGET_USD", "-5", "LIQUIDBOOK_MONTHLY_BUDGET_USD"),
         ("LIQUIDBOOK_SECRET_KEY", "not-a-fernet-key-0123456789", "LIQUIDBOOK_SECRET_KEY"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL"),
+        ("DATABASE_URL", "mysql://root@localhost/book", "DATABASE_URL"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
     ],
 )
 def test_bad_setting_is_named_in_one_line(
@@ -100,3 +103,8 @@ def test_module_entry_point_has_help() -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "serve" in result.stdout and "worker" in result.stdout
+
+
+def test_log_level_aliases_are_normalised() -> None:
+    assert load_settings(_env_file=None, log_level="warn").log_level == "WARNING"
+    assert load_settings(_env_file=None, log_level="debug").log_level == "DEBUG"
