@@ -45,6 +45,11 @@ async def healthz(request: Request) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["github_app"] = "configured" if services.github else "not configured (see /setup)"
     healthy = checks["redis"] == "ok" and checks["database"] == "ok"
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        # The in-process worker: jobs queue but nothing runs them while it is down.
+        checks["worker"] = "ok" if worker.state == "running" else worker.state
+        healthy = healthy and worker.state == "running"
     return JSONResponse(checks, status_code=200 if healthy else 503)
 
 
@@ -81,21 +86,16 @@ def create_app(
         services = await Services.start(settings)
         app.state.services = services
         app.state.router = router
-        worker_task = None
-        worker = None
+        app.state.worker = None
         if in_process_worker:
             from bot.worker import run_in_background
 
-            worker, worker_task = await run_in_background(services)
+            app.state.worker = await run_in_background(services)
         try:
             yield
         finally:
-            if worker is not None and worker_task is not None:
-                worker_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await worker_task
-                with contextlib.suppress(Exception):
-                    await worker.close()
+            if app.state.worker is not None:
+                await app.state.worker.stop()
             await services.close()
 
     return Starlette(

@@ -7,6 +7,7 @@ Jobs receive the process's `Services` in `ctx["services"]`. A job function is re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -62,8 +63,65 @@ def build_worker(
     )
 
 
-async def run_in_background(services: Services) -> tuple[Worker, asyncio.Task[None]]:
-    """Start a worker as a task of the current loop (the server's in-process worker)."""
-    worker = build_worker(services)
-    task = asyncio.create_task(worker.async_run(), name="liquidbook-worker")
-    return worker, task
+class SupervisedWorker:
+    """The server's in-process worker, started again whenever it stops on an error.
+
+    arq's poll loop ends on a Redis connection error (a restart, a failover); left alone,
+    the server would go on answering webhooks and queueing jobs that nobody runs. Here the
+    worker is rebuilt after a pause that grows to `max_backoff` seconds, and `state` tells
+    `/healthz` what it is doing.
+    """
+
+    def __init__(self, services: Services, max_backoff: float = 30.0) -> None:
+        self.services = services
+        self.max_backoff = max_backoff
+        self.state = "starting"
+        self.restarts = 0
+        self.worker: Worker | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name="liquidbook-worker")
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while True:
+            self.worker = build_worker(self.services)
+            self.state = "running"
+            started = time.monotonic()
+            try:
+                await self.worker.async_run()
+                self.state = "stopped"
+                return
+            except asyncio.CancelledError:
+                self.state = "stopped"
+                raise
+            except Exception as exc:
+                self.restarts += 1
+                if time.monotonic() - started > 60:
+                    backoff = 1.0  # it had been running fine: try again soon
+                self.state = f"restarting after {type(exc).__name__}"
+                log.error(
+                    "the in-process worker stopped (%s: %s); restarting in %.0f s",
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
+            finally:
+                with contextlib.suppress(Exception):
+                    await self.worker.close()
+            await asyncio.sleep(backoff)
+            backoff = min(self.max_backoff, backoff * 2)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+
+
+async def run_in_background(services: Services) -> SupervisedWorker:
+    """Start the server's in-process worker as a supervised task of the current loop."""
+    supervised = SupervisedWorker(services)
+    supervised.start()
+    return supervised

@@ -104,3 +104,59 @@ def test_a_database_failure_answers_503_and_redelivery_works(
         assert again.status_code == 200 and again.json()["message"] == "ok"
     assert "database failed while handling installation" in app.log()
     assert "Traceback" not in app.log()
+
+
+def test_the_in_process_worker_comes_back_after_redis_does(tmp_path: Path, npm_dir: Path) -> None:
+    import time
+
+    import redis
+
+    index = json.loads(
+        (npm_dir / "@octokit/webhooks-examples/api.github.com/index.json").read_text()
+    )
+    payload = next(
+        x
+        for e in index
+        if e["name"] == "issue_comment"
+        for x in e["examples"]
+        if x["action"] == "created" and x["sender"]["type"] == "User"
+    )
+    payload["comment"]["body"] = "/help"
+    payload["installation"] = {"id": 1, "node_id": "x"}
+    redis_dir = tmp_path / "redis"
+    server = EmbeddedRedis(redis_dir, persist=False).start()
+    env = {
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "REDIS_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+    }
+
+    def health(app: AppProcess) -> dict[str, str]:
+        return httpx.get(app.url + "/healthz", timeout=10).json()
+
+    def wait(condition: object, what: str) -> None:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if condition():  # type: ignore[operator]
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    try:
+        with AppProcess(tmp_path / "app", env, ("serve",)) as app, httpx.Client(timeout=15) as c:
+            wait(lambda: health(app).get("worker") == "ok", "the worker")
+            server.stop()
+            wait(lambda: "restarting" in str(health(app).get("worker")), "a restart")
+            server = EmbeddedRedis(redis_dir, persist=False).start()  # same socket path
+            wait(lambda: health(app).get("worker") == "ok", "the worker back")
+            # And it runs jobs again: a command's acknowledgement is taken off the queue.
+            assert post_webhook(c, app.url, SECRET, "issue_comment", payload).status_code == 200
+            queue = redis.Redis.from_url(server.url)
+            try:
+                wait(lambda: queue.keys("arq:result:ack:*"), "the acknowledgement to run")
+                assert queue.zcard("liquidbook:queue") == 0
+            finally:
+                queue.close()
+        assert "the in-process worker stopped" in app.log()
+    finally:
+        server.stop()
