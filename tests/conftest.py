@@ -24,7 +24,8 @@ from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 
 NPM_DIR = Path(__file__).parent / "npm" / "node_modules"
-REDIS_TEST_DB = 13
+# Logical databases a test session may claim on a shared Redis (13-15 are the benches').
+REDIS_TEST_DBS = range(1, 13)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -48,15 +49,40 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_test_db(redis_server_url: str) -> Iterator[int]:
+    """A logical database of this session's own: two test runs on one machine never share one.
+
+    The claim is a key in database 0 that expires on its own if the session dies.
+    """
+    import redis
+
+    admin = redis.Redis.from_url(redis_server_url)
+    token = uuid.uuid4().hex
+    claimed = None
+    try:
+        for db in REDIS_TEST_DBS:
+            if admin.set(f"liquidbook-tests:claim:{db}", token, nx=True, ex=4 * 3600):
+                claimed = db
+                break
+        if claimed is None:
+            pytest.fail(f"every Redis test database {REDIS_TEST_DBS} is claimed by another run")
+        yield claimed
+    finally:
+        if claimed is not None and admin.get(f"liquidbook-tests:claim:{claimed}") == token.encode():
+            admin.delete(f"liquidbook-tests:claim:{claimed}")
+        admin.close()
+
+
 @pytest.fixture
-def redis_url(redis_server_url: str) -> str:
+def redis_url(redis_server_url: str, redis_test_db: int) -> str:
     """A flushed logical database on the test Redis, as a URL."""
     import redis
 
     if redis_server_url.startswith("unix://"):
-        url = f"{redis_server_url}?db={REDIS_TEST_DB}"
+        url = f"{redis_server_url}?db={redis_test_db}"
     else:
-        url = f"{redis_server_url}/{REDIS_TEST_DB}"
+        url = f"{redis_server_url}/{redis_test_db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()
