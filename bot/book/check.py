@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from bot.book.build_output import BuildIssue, parse_build_output
+from bot.node import path_with_node
 
 __all__ = ["BuildIssue", "BuildReport", "check_book", "parse_build_output"]
 
@@ -211,7 +212,7 @@ def _build_environment(home: Path) -> dict[str, str]:
     """A minimal environment: the book's content must never see the worker's secrets
     (a chapter can `{literalinclude}` any file, `/proc/self/environ` included)."""
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": path_with_node(),
         "HOME": str(home),
         "TMPDIR": str(home),
         "LANG": "C.UTF-8",
