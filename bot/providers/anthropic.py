@@ -18,6 +18,9 @@ from bot.providers.settings import Endpoint, ProviderSettings
 from bot.providers.types import Completion, Message, TextRequest
 from bot.providers.wire import classify, error_fields, read_json, send, sse_events
 
+# Stop reasons of a whole answer, of one cut off at a limit; any other (a refusal, a tool
+# call or a paused turn this client never asks for, or none at all) is not an answer.
+WHOLE = ("end_turn", "stop_sequence")
 TRUNCATED = ("max_tokens", "model_context_window_exceeded")
 # An error event inside a 200 stream has no status of its own: use the one its type has.
 _STREAM_ERROR_STATUS = {
@@ -91,22 +94,18 @@ class Anthropic:
         )
         async with send(self.http, endpoint, model, http_request) as response:
             if stream:
-                completion = await self._read_stream(endpoint, model, response)
-            else:
-                completion = self._read_message(endpoint, await read_json(response, endpoint))
-        if completion.finish_reason == "refusal":
-            raise Refused(f"{endpoint.provider}:{model}", "stop_reason refusal")
-        return completion
+                return await self._read_stream(endpoint, model, response)
+            return self._read_message(endpoint, model, await read_json(response, endpoint))
 
-    def _read_message(self, endpoint: Endpoint, data: Any) -> Completion:
+    def _read_message(self, endpoint: Endpoint, model: str, data: Any) -> Completion:
         try:
             blocks = data["content"]
-            stop = data.get("stop_reason") or "end_turn"
+            stop = data.get("stop_reason")
             usage = data["usage"]
-        except (KeyError, TypeError):
+            text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+        except (KeyError, TypeError, AttributeError):
             raise BadResponse(endpoint.provider, "no content or usage in the message") from None
-        text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
-        completion = Completion(text=text, finish_reason=stop, truncated=stop in TRUNCATED)
+        completion = _completion(endpoint, model, stop, text)
         _add_usage(completion, usage)
         return completion
 
@@ -140,13 +139,23 @@ class Anthropic:
                 err_type, code, message = error_fields(payload)
                 status = _STREAM_ERROR_STATUS.get(err_type or "", 500)
                 raise classify(endpoint, model, status, {}, err_type, code, message)
-        if stop is None:
-            raise BadResponse(endpoint.provider, "the stream ended without a stop_reason")
-        completion = Completion(
-            text="".join(parts), finish_reason=stop, truncated=stop in TRUNCATED
-        )
+        completion = _completion(endpoint, model, stop, "".join(parts))
         _add_usage(completion, usage)
         return completion
+
+
+def _completion(endpoint: Endpoint, model: str, stop: Any, text: str) -> Completion:
+    """The reply if its stop reason says it is whole or cut off at a limit; otherwise the
+    error that says why it is not an answer (`refusal` moves on to the next model)."""
+    if stop in WHOLE:
+        return Completion(text=text, finish_reason=stop, truncated=False)
+    if stop in TRUNCATED:
+        return Completion(text=text, finish_reason=stop, truncated=True)
+    if stop == "refusal":
+        raise Refused(f"{endpoint.provider}:{model}", "stop_reason refusal")
+    if stop is None:
+        raise BadResponse(endpoint.provider, "the answer has no stop_reason")
+    raise BadResponse(endpoint.provider, f"unexpected stop_reason {str(stop)[:40]!r}")
 
 
 def _add_usage(completion: Completion, usage: dict[str, Any]) -> None:

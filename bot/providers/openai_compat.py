@@ -114,11 +114,10 @@ class OpenAICompatible:
             choice = data["choices"][0]
             message = choice["message"]
             text = message.get("content") or ""
-            finish = choice.get("finish_reason") or "stop"
-        except (KeyError, IndexError, TypeError):
+            finish = choice.get("finish_reason")
+        except (KeyError, IndexError, TypeError, AttributeError):
             raise BadResponse(endpoint.provider, "no choices[0].message") from None
-        _raise_refusal(endpoint, model, message.get("refusal"), finish, text)
-        completion = Completion(text=text, finish_reason=finish, truncated=finish == "length")
+        completion = _completion(endpoint, model, message.get("refusal"), finish, text)
         _add_usage(completion, data.get("usage"))
         return completion
 
@@ -151,11 +150,7 @@ class OpenAICompatible:
                     finish = choice["finish_reason"]
             if chunk.get("usage"):
                 usage = chunk["usage"]
-        if finish is None:
-            raise BadResponse(endpoint.provider, "the stream ended without a finish_reason")
-        text = "".join(parts)
-        _raise_refusal(endpoint, model, "".join(refusal) or None, finish, text)
-        completion = Completion(text=text, finish_reason=finish, truncated=finish == "length")
+        completion = _completion(endpoint, model, "".join(refusal) or None, finish, "".join(parts))
         _add_usage(completion, usage)
         return completion
 
@@ -192,8 +187,13 @@ class OpenAICompatible:
             raise BadResponse(endpoint.provider, "no choices[0].message") from None
         images = message.get("images") or []
         if not images:
-            finish = data["choices"][0].get("finish_reason") or ""
-            _raise_refusal(endpoint, model, message.get("refusal"), finish, "")
+            if (
+                message.get("refusal")
+                or data["choices"][0].get("finish_reason") == "content_filter"
+            ):
+                raise Refused(
+                    f"{endpoint.provider}:{model}", message.get("refusal") or "content filter"
+                )
             raise Refused(
                 f"{endpoint.provider}:{model}",
                 "it answered without an image"
@@ -213,11 +213,29 @@ class OpenAICompatible:
         )
 
 
-def _raise_refusal(
-    endpoint: Endpoint, model: str, refusal: str | None, finish: str, text: str
-) -> None:
-    if refusal or (finish == "content_filter" and not text.strip()):
-        raise Refused(f"{endpoint.provider}:{model}", refusal or "content filter")
+def _completion(
+    endpoint: Endpoint, model: str, refusal: str | None, finish: Any, text: str
+) -> Completion:
+    """The reply, if its `finish_reason` says it is whole (`stop`) or cut off at the length
+    limit (`length`); anything else is not an answer to commit.
+
+    `content_filter` is a refusal even with some text: what came back is the part before the
+    filter stopped it, never the whole answer. No `finish_reason` at all, or one this client
+    never asks for (`tool_calls`, `function_call`), is an answer that cannot be trusted.
+    """
+    name = f"{endpoint.provider}:{model}"
+    if refusal:
+        raise Refused(name, refusal)
+    if finish == "content_filter":
+        partly = " after part of the answer" if text.strip() else ""
+        raise Refused(name, f"stopped by the content filter{partly}")
+    if finish == "stop":
+        return Completion(text=text, finish_reason=finish, truncated=False)
+    if finish == "length":
+        return Completion(text=text, finish_reason=finish, truncated=True)
+    if finish is None:
+        raise BadResponse(endpoint.provider, "the answer has no finish_reason")
+    raise BadResponse(endpoint.provider, f"unexpected finish_reason {str(finish)[:40]!r}")
 
 
 def _add_usage(completion: Completion, usage: Any) -> None:

@@ -117,7 +117,9 @@ class AnthropicStandIn(StandIn):
             return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
         return JSONResponse(self.message(body, b, text, final=True))
 
-    def stop_reason(self, b: Behaviour) -> str:
+    def stop_reason(self, b: Behaviour) -> str | None:
+        if b.finish_reason != "":
+            return b.finish_reason
         return "refusal" if b.refusal else "max_tokens" if b.truncated else "end_turn"
 
     def usage(self, body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any]:
@@ -147,7 +149,8 @@ class AnthropicStandIn(StandIn):
         }
         if not final:
             data["usage"]["output_tokens"] = 1
-        Message.model_validate(data)
+        if not final or b.finish_reason is not None:
+            Message.model_validate(data)
         return data
 
     async def stream(self, body: dict[str, Any], b: Behaviour, text: str) -> AsyncIterator[bytes]:

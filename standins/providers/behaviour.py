@@ -30,6 +30,11 @@ class Behaviour:
     refusal: str | None = None
     # OpenRouter's 403 moderation answer.
     moderated: bool = False
+    # The finish_reason / stop_reason sent: "" the usual one for the behaviour (stop,
+    # length, refusal...), a value of the API's own ("content_filter", "tool_use"...), or
+    # None to send none at all — a malformed answer the real API should never give, so the
+    # stand-in skips checking its own answer against the SDK's types.
+    finish_reason: str | None = ""
     delay: float = 0.0
     chunk_delay: float = 0.0
     chunks: int = 8

@@ -249,6 +249,12 @@ class OpenAIChatStandIn(StandIn):
             usage["is_byok"] = False
         return usage
 
+    @staticmethod
+    def finish_reason(b: Behaviour) -> str | None:
+        if b.finish_reason != "":
+            return b.finish_reason
+        return "length" if b.truncated else "stop"
+
     def completion(
         self, body: dict[str, Any], b: Behaviour, text: str, wants_image: bool
     ) -> dict[str, Any]:
@@ -271,14 +277,15 @@ class OpenAIChatStandIn(StandIn):
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "length" if b.truncated else "stop",
+                    "finish_reason": self.finish_reason(b),
                     "logprobs": None,
                 }
             ],
             "usage": self.usage(body, b, text),
             "system_fingerprint": "fp_standin",
         }
-        ChatCompletion.model_validate(data)
+        if b.finish_reason is not None:
+            ChatCompletion.model_validate(data)
         return data
 
     async def stream(self, body: dict[str, Any], b: Behaviour, text: str) -> AsyncIterator[bytes]:
@@ -314,7 +321,9 @@ class OpenAIChatStandIn(StandIn):
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
             yield chunk({field: piece})
-        yield chunk({}, "length" if b.truncated else "stop")
+        finish = self.finish_reason(b)
+        if finish is not None:
+            yield chunk({}, finish)
         if include_usage:
             yield chunk({}, usage=self.usage(body, b, text), choices=False)
         yield sse("[DONE]")
