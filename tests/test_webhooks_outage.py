@@ -3,8 +3,11 @@ redelivery (by hand or by API) is processed once Redis is back: nothing is lost 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -54,25 +57,55 @@ def test_redis_outage_answers_503_and_redelivery_works(tmp_path: Path, npm_dir: 
 
 
 def _sql(database_url: str, statement: str) -> None:
-    """Run one statement on the app's database from outside the app."""
-    if database_url.startswith("sqlite:///"):
-        import sqlite3
+    """Run one statement on the app's SQLite database from outside the app."""
+    import sqlite3
 
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            conn.execute(statement)
-        return
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute(statement)
+
+
+def _pg_admin(statement: str) -> None:
+    """Run one statement on the PostgreSQL server as the tests' administrator."""
     import asyncio
 
     import asyncpg
 
+    admin = os.environ.get("LIQUIDBOOK_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
     async def run() -> None:
-        conn = await asyncpg.connect(database_url)
+        conn = await asyncpg.connect(admin)
         try:
             await conn.execute(statement)
         finally:
             await conn.close()
 
     asyncio.run(run())
+
+
+@contextlib.contextmanager
+def database_away(database_url: str) -> Iterator[None]:
+    """Our database out of reach for a moment.
+
+    SQLite: the table the installation handler writes is gone (as when a file is swapped
+    under the app), which SQLite reports as an OperationalError. PostgreSQL: the database
+    refuses connections and the app's are cut, as in a restart or a failover.
+    """
+    if database_url.startswith("sqlite"):
+        _sql(database_url, "ALTER TABLE installations RENAME TO installations_away")
+        try:
+            yield
+        finally:
+            _sql(database_url, "ALTER TABLE installations_away RENAME TO installations")
+        return
+    name = database_url.rsplit("/", 1)[1]
+    _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    try:
+        _pg_admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
+        yield
+    finally:
+        _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 def test_a_database_failure_answers_503_and_redelivery_works(
@@ -93,13 +126,11 @@ def test_a_database_failure_answers_503_and_redelivery_works(
         AppProcess(tmp_path / "app", env, ("serve", "--no-worker")) as app,
         httpx.Client(timeout=15) as client,
     ):
-        # The table the installation handler writes is gone for a moment (as when the
-        # database restarts or refuses writes): the delivery is refused, not lost.
-        _sql(database_url, "ALTER TABLE installations RENAME TO installations_away")
         delivery = str(uuid.uuid4())
-        down = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
-        assert down.status_code == 503, down.text
-        _sql(database_url, "ALTER TABLE installations_away RENAME TO installations")
+        with database_away(database_url):
+            down = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
+            assert down.status_code == 503, down.text
+        # The delivery was refused, not lost: GitHub's redelivery is processed.
         again = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
         assert again.status_code == 200 and again.json()["message"] == "ok"
     assert "database failed while handling installation" in app.log()
