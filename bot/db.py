@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     event,
     make_url,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -183,6 +185,13 @@ class Database:
         """A session in a transaction that commits on success and rolls back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    def insert(self, model: type[Base]) -> Any:
+        """`INSERT` in this database's dialect, which offers `on_conflict_do_update` /
+        `on_conflict_do_nothing` (PostgreSQL and SQLite spell upserts the same way)."""
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(model)
+        return sqlite.insert(model)
 
     async def migrate(self) -> None:
         """Bring the schema to the latest Alembic revision."""

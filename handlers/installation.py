@@ -3,82 +3,166 @@
 `installation` and `installation_repositories` events are the only source of truth the app
 needs about who installed it where; they are written straight to the database (a few rows,
 in milliseconds). Opening the setup PR talks to GitHub, so it is a job.
+
+GitHub neither orders deliveries nor sends them one at a time: `created`,
+`installation_repositories`, `suspend` and `new_permissions_accepted` for one installation
+can be handled at the same moment, by one server or several. So every write is one
+idempotent upsert (`INSERT … ON CONFLICT`), never a read followed by an insert, and each
+delivery is one transaction that writes the installation row first (on PostgreSQL that row's
+lock then orders the rest). Suspension changes only through `suspend` and `unsuspend` (and
+when a row is first written): a `created` delivery handled after a `suspend` cannot undo it.
+
+A payload holding what a column cannot (a longer name, an id beyond BIGINT, a time without
+a zone) is made to fit or refused with a warning; it never turns into a 5xx.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import Installation, InstallationRepository
+from bot.db import Database, Installation, InstallationRepository, utcnow
 from bot.routing import Event, Router
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 router = Router()
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+# Rows per statement: far below SQLite's and asyncpg's limits on bound parameters.
+CHUNK = 500
+
+
+class Unstorable(ValueError):
+    """A payload value no column can hold; the delivery is refused with a warning."""
+
+
+def _bigint(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Unstorable(f"{what} is not an integer")
+    if not BIGINT_MIN <= value <= BIGINT_MAX:
+        raise Unstorable(f"{what} {value} is outside the database's BIGINT range")
+    return value
+
+
+def _text(value: Any, column: Any, default: str = "") -> str:
+    """`value` as text that fits `column`: no NUL (PostgreSQL refuses it), no lone
+    surrogate (not encodable), clipped to the column's length."""
+    text = value if isinstance(value, str) else default
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    length = column.type.length if isinstance(column.type, String) else None
+    return text[:length] if length else text
+
 
 def _parse_time(value: Any) -> datetime:
+    """GitHub's ISO 8601 time; one without a zone is UTC (as GitHub's times are)."""
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
             pass
-    return datetime.now(UTC)
+    return utcnow()
+
+
+def _installation_row(data: Any) -> dict[str, Any] | None:
+    """The installations row a payload's `installation` object describes (None: no id)."""
+    if not isinstance(data, dict) or "id" not in data:
+        return None
+    account: dict[str, Any] = data["account"] if isinstance(data.get("account"), dict) else {}
+    account_id = account.get("id")
+    columns = Installation.__table__.c
+    return {
+        "id": _bigint(data["id"], "installation id"),
+        "account_login": _text(account.get("login") or account.get("slug"), columns.account_login),
+        "account_id": 0 if account_id is None else _bigint(account_id, "account id"),
+        "account_type": _text(account.get("type"), columns.account_type, "Organization"),
+        "repository_selection": _text(
+            data.get("repository_selection"), columns.repository_selection, "selected"
+        ),
+        "suspended_at": _parse_time(data["suspended_at"]) if data.get("suspended_at") else None,
+    }
 
 
 def _repos(items: Any) -> list[dict[str, Any]]:
-    """Repository entries that carry what we store (the payloads' lists may be absent)."""
+    """Repository entries that carry what we store (the payloads' lists may be absent).
+
+    An entry whose id no BIGINT holds is left out with a warning; the others are kept.
+    """
     if not isinstance(items, list):
         return []
-    return [
-        r
-        for r in items
-        if isinstance(r, dict) and isinstance(r.get("id"), int) and r.get("full_name")
-    ]
+    columns = InstallationRepository.__table__.c
+    found: dict[int, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("full_name"), str):
+            continue
+        if not item["full_name"]:
+            continue
+        if isinstance(item.get("id"), bool) or not isinstance(item.get("id"), int):
+            continue
+        try:
+            repo_id = _bigint(item["id"], "repository id")
+        except Unstorable as exc:
+            log.warning("repository %r left out: %s", item["full_name"][:200], exc)
+            continue
+        found[repo_id] = {
+            "id": repo_id,
+            "full_name": _text(item["full_name"], columns.full_name),
+            "private": bool(item.get("private")),
+        }
+    # One order for every transaction: concurrent upserts never wait on each other in a cycle.
+    return [found[key] for key in sorted(found)]
 
 
-async def _upsert(services: Services, data: dict[str, Any]) -> Installation | None:
-    account = data.get("account") or {}
-    if not isinstance(data.get("id"), int):
-        return None
-    async with services.db.session() as session:
-        row = await session.get(Installation, data["id"])
-        if row is None:
-            row = Installation(id=data["id"])
-            session.add(row)
-        row.account_login = str(account.get("login") or account.get("slug") or "")
-        row.account_id = int(account.get("id") or 0)
-        row.account_type = str(account.get("type") or "Organization")
-        row.repository_selection = str(data.get("repository_selection") or "selected")
-        row.suspended_at = _parse_time(data["suspended_at"]) if data.get("suspended_at") else None
-    return row
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
 
 
-async def _add_repos(services: Services, installation_id: int, repos: list[dict[str, Any]]) -> None:
-    async with services.db.session() as session:
-        existing = set(
-            (
-                await session.execute(
-                    select(InstallationRepository.repository_id).where(
-                        InstallationRepository.installation_id == installation_id
-                    )
-                )
-            ).scalars()
+async def _upsert_installation(
+    db: Database, session: AsyncSession, row: dict[str, Any], *, suspension: bool
+) -> None:
+    """Insert the row, or bring the known one up to date; `suspension`: also its
+    `suspended_at` (only suspend and unsuspend deliveries say when that changes)."""
+    now = utcnow()
+    insert = db.insert(Installation).values(**row, created_at=now, updated_at=now)
+    changed = ["account_login", "account_id", "account_type", "repository_selection"]
+    if suspension:
+        changed.append("suspended_at")
+    update = {name: insert.excluded[name] for name in changed}
+    update["updated_at"] = insert.excluded.updated_at
+    await session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=update))
+
+
+async def _upsert_repos(
+    db: Database, session: AsyncSession, installation_id: int, repos: list[dict[str, Any]]
+) -> None:
+    for chunk in _chunks(repos):
+        insert = db.insert(InstallationRepository).values(
+            [
+                {
+                    "installation_id": installation_id,
+                    "repository_id": r["id"],
+                    "full_name": r["full_name"],
+                    "private": r["private"],
+                }
+                for r in chunk
+            ]
         )
-        for repo in repos:
-            if repo["id"] not in existing:
-                session.add(
-                    InstallationRepository(
-                        installation_id=installation_id,
-                        repository_id=repo["id"],
-                        full_name=repo["full_name"],
-                        private=bool(repo.get("private")),
-                    )
-                )
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["installation_id", "repository_id"],
+                set_={"full_name": insert.excluded.full_name, "private": insert.excluded.private},
+            )
+        )
 
 
 async def _offer_setup(
@@ -95,51 +179,89 @@ async def _offer_setup(
         )
 
 
-@router.register("installation", "created")
-async def installation_created(event: Event, services: Services) -> None:
-    """A new installation: remember it and its repositories, then offer each a book."""
-    data = event.payload.get("installation") or {}
-    row = await _upsert(services, data)
-    if row is None:
-        return
-    repos = _repos(event.payload.get("repositories"))
-    await _add_repos(services, row.id, repos)
-    await _offer_setup(services, row.id, repos)
+Handler = Callable[[Event, Services], Awaitable[None]]
+
+
+def _refusing_unstorable(handler: Handler) -> Handler:
+    """A delivery holding an id no column can hold is logged and dropped, never a 5xx."""
+
+    @functools.wraps(handler)
+    async def run(event: Event, services: Services) -> None:
+        try:
+            await handler(event, services)
+        except Unstorable as exc:
+            log.warning(
+                "%s %s delivery %s not stored: %s",
+                event.name,
+                event.action,
+                event.delivery_id,
+                exc,
+            )
+
+    return run
 
 
 @router.register("installation", "new_permissions_accepted")
+@router.register("installation", "created")
+@_refusing_unstorable
+async def installation_created(event: Event, services: Services) -> None:
+    """A new installation (or one accepting new permissions, which may predate our
+    database): remember it and the repositories the payload lists. Only a new installation
+    offers each repository a book."""
+    row = _installation_row(event.payload.get("installation"))
+    if row is None:
+        return
+    repos = _repos(event.payload.get("repositories"))
+    async with services.db.session() as session:
+        await _upsert_installation(services.db, session, row, suspension=False)
+        await _upsert_repos(services.db, session, row["id"], repos)
+    if event.action == "created":
+        await _offer_setup(services, row["id"], repos)
+
+
 @router.register("installation", "unsuspend")
 @router.register("installation", "suspend")
-async def installation_changed(event: Event, services: Services) -> None:
-    """Suspension and permission changes: keep the row current (it may predate us)."""
-    await _upsert(services, event.payload.get("installation") or {})
+@_refusing_unstorable
+async def installation_suspension(event: Event, services: Services) -> None:
+    """Suspended or unsuspended: the row's `suspended_at` follows (the row may be new)."""
+    row = _installation_row(event.payload.get("installation"))
+    if row is None:
+        return
+    if event.action == "suspend" and row["suspended_at"] is None:
+        row["suspended_at"] = utcnow()
+    if event.action == "unsuspend":
+        row["suspended_at"] = None
+    async with services.db.session() as session:
+        await _upsert_installation(services.db, session, row, suspension=True)
 
 
 @router.register("installation", "deleted")
 async def installation_deleted(event: Event, services: Services) -> None:
     """Uninstalled: forget the installation (usage rows stay: they are billing history)."""
     installation_id = event.installation_id
-    if installation_id is None:
+    if installation_id is None or not BIGINT_MIN <= installation_id <= BIGINT_MAX:
         return
     async with services.db.session() as session:
         await session.execute(delete(Installation).where(Installation.id == installation_id))
 
 
 @router.register("installation_repositories")
+@_refusing_unstorable
 async def repositories_changed(event: Event, services: Services) -> None:
     """Repositories added to or removed from an installation."""
-    row = await _upsert(services, event.payload.get("installation") or {})
+    row = _installation_row(event.payload.get("installation"))
     if row is None:
         return
     added = _repos(event.payload.get("repositories_added"))
     removed = [r["id"] for r in _repos(event.payload.get("repositories_removed"))]
-    await _add_repos(services, row.id, added)
-    if removed:
-        async with services.db.session() as session:
+    async with services.db.session() as session:
+        await _upsert_installation(services.db, session, row, suspension=False)
+        await _upsert_repos(services.db, session, row["id"], added)
+        for start in range(0, len(removed), CHUNK):
             await session.execute(
                 delete(InstallationRepository).where(
-                    InstallationRepository.installation_id == row.id,
-                    InstallationRepository.repository_id.in_(removed),
+                    InstallationRepository.installation_id == row["id"],
+                    InstallationRepository.repository_id.in_(removed[start : start + CHUNK]),
                 )
             )
-    await _offer_setup(services, row.id, added)
+    await _offer_setup(services, row["id"], added)
