@@ -185,3 +185,82 @@ async def test_stand_in_requires_the_version_header(std: AnthropicStandIn) -> No
         )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def _post(std: AnthropicStandIn, body: dict[str, object], version: str) -> tuple[int, str]:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{std.base_url}/v1/messages",
+            headers={"x-api-key": std.api_key, "anthropic-version": version},
+            json=body,
+        )
+    data = response.json()
+    return response.status_code, data["error"]["message"] if response.status_code >= 400 else ""
+
+
+def _body(model: str, **extra: object) -> dict[str, object]:
+    return {
+        "model": model,
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+        **extra,
+    }
+
+
+async def test_temperature_follows_the_api_version_and_the_model(std: AnthropicStandIn) -> None:
+    """API version 2023-06-01 (what the client sends) still has `temperature` for the
+    models before Opus 4.7 / Sonnet 5; those after answer 400 to a non-default value; API
+    version 2026-10-21 (what the installed SDK's types describe) has none at all."""
+    assert await _post(std, _body("claude-sonnet-4-6", temperature=0.3), "2023-06-01") == (200, "")
+    assert await _post(std, _body("claude-sonnet-5-5", temperature=0.3), "2023-06-01") == (
+        400,
+        "`temperature` is deprecated for this model.",
+    )
+    assert (await _post(std, _body("claude-sonnet-5-5", temperature=1), "2023-06-01"))[0] == 200
+    assert await _post(std, _body("claude-haiku-4-5", temperature=9), "2023-06-01") == (
+        400,
+        "temperature: Input should be less than or equal to 1.0",
+    )
+    assert await _post(std, _body("claude-sonnet-4-6", temperature=0.3), "2026-10-21") == (
+        400,
+        "temperature: Extra inputs are not permitted",
+    )
+
+
+async def test_a_system_role_inside_messages_is_refused_where_the_model_has_none(
+    std: AnthropicStandIn,
+) -> None:
+    system = {"role": "system", "content": "Be brief."}
+    user = {"role": "user", "content": "hi"}
+    old = _body("claude-haiku-4-5", messages=[user, system, user])
+    assert await _post(std, old, "2023-06-01") == (
+        400,
+        "role 'system' is not supported on this model",
+    )
+    # Claude Opus 4.8 and later take one right after a user turn, never first.
+    assert (await _post(std, _body("claude-opus-4-8", messages=[user, system]), "2023-06-01"))[
+        0
+    ] == 200
+    first = _body("claude-opus-4-8", messages=[system, user])
+    status, message = await _post(std, first, "2023-06-01")
+    assert status == 400 and "must immediately follow a user message" in message
+
+
+@pytest.mark.parametrize(
+    ("model", "sent"), [("claude-sonnet-4-6", True), ("claude-sonnet-5-5", False)]
+)
+async def test_the_client_sends_temperature_only_where_the_api_takes_it(
+    std: AnthropicStandIn, model: str, sent: bool
+) -> None:
+    std.script(answer("Warm."))
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        result = await client.generate_text(
+            TextRequest(system="Be kind.", prompt="Hi", temperature=0.3), [f"anthropic:{model}"]
+        )
+    (seen,) = std.requests
+    assert result.text == "Warm." and seen.headers["anthropic-version"] == "2023-06-01"
+    assert ("temperature" in seen.body) is sent
+    # The system prompt is the top-level field, never a message.
+    assert [m["role"] for m in seen.body["messages"]] == ["user"]

@@ -112,3 +112,24 @@ def test_register_adds_the_subcommand() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["generate", "--model", "openai:gpt-4.1", "--fallback", "x:y", "hi"])
     assert args.func is run and args.fallback == ["x:y"] and args.max_tokens == 1024
+
+
+@pytest.mark.parametrize(
+    ("model", "note"), [("claude-sonnet-4-6", False), ("claude-sonnet-5-5", True)]
+)
+def test_generate_with_a_temperature_against_anthropic(
+    tmp_path: Path, model: str, note: bool
+) -> None:
+    """`--temperature 0.3 --model anthropic:…` works: the model gets it where the API takes
+    it, and is sent none (with a note) where Anthropic removed it."""
+    with AnthropicStandIn() as std:
+        std.script(answer("Hello."))
+        env = clean_env(ANTHROPIC_BASE_URL=std.base_url, ANTHROPIC_API_KEY=std.api_key)
+        done = generate(
+            "--temperature", "0.3", "--model", f"anthropic:{model}", "hi", env=env, cwd=tmp_path
+        )
+        (seen,) = std.requests
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello.\n"
+    assert ("temperature" in seen.body) is not note
+    assert ("takes no temperature" in done.stderr) is note

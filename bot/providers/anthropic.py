@@ -4,11 +4,19 @@ Native rather than through an OpenAI-compatible shim for two reasons: prompt cac
 `cache_control` on the long stable part of the system prompt (the book's outline and style
 guide, resent with every chapter), and the usage reports what was read from and written to
 the cache (`cache_read_input_tokens`, `cache_creation_input_tokens`), which prices differ on.
+
+The client speaks API version 2023-06-01 (`anthropic-version`). Under it the sampling
+parameters still exist, but the models from Claude Opus 4.7 and Sonnet 5 on answer 400
+("`temperature` is deprecated for this model") to any non-default value, and API version
+2026-10-21 removed them altogether; so `temperature` is sent only under 2023-06-01 and only
+to the models that take it (`takes_temperature`). A system prompt always goes in the
+top-level `system` field, never as a message.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -22,6 +30,15 @@ from bot.providers.wire import classify, error_fields, read_json, send, sse_even
 # call or a paused turn this client never asks for, or none at all) is not an answer.
 WHOLE = ("end_turn", "stop_sequence")
 TRUNCATED = ("max_tokens", "model_context_window_exceeded")
+# API versions under which `temperature` exists at all (2026-10-21 removed it).
+SAMPLING_VERSIONS = ("2023-06-01", "2023-01-01")
+# Models that still take a sampling temperature: Claude 3.x, Sonnet 4.x, Haiku 4.x and Opus
+# 4 to 4.6 (dated snapshots included). Opus 4.7 and later, Sonnet 5 and later, Fable and
+# newer families reject non-default values, so anything not named here gets none.
+_TAKES_TEMPERATURE = re.compile(
+    r"^claude-(?:3[-.].*|(?:sonnet|haiku)-4(?:-\d)?(?:-\d{8})?|opus-4(?:-[0-6])?(?:-\d{8})?)$"
+)
+
 # An error event inside a 200 stream has no status of its own: use the one its type has.
 _STREAM_ERROR_STATUS = {
     "overloaded_error": 529,
@@ -69,7 +86,9 @@ class Anthropic:
             system.append({"type": "text", "text": request.system})
         if system:
             body["system"] = system
-        if request.temperature is not None:
+        if request.temperature is not None and takes_temperature(
+            model, self.settings.anthropic_version
+        ):
             body["temperature"] = request.temperature
         if request.stop:
             body["stop_sequences"] = list(request.stop)
@@ -142,6 +161,11 @@ class Anthropic:
         completion = _completion(endpoint, model, stop, "".join(parts))
         _add_usage(completion, usage)
         return completion
+
+
+def takes_temperature(model: str, version: str = SAMPLING_VERSIONS[0]) -> bool:
+    """Whether `temperature` may be sent to `model` under API `version`."""
+    return version in SAMPLING_VERSIONS and bool(_TAKES_TEMPERATURE.match(model))
 
 
 def _completion(endpoint: Endpoint, model: str, stop: Any, text: str) -> Completion:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.providers.anthropic import takes_temperature
 from bot.providers.chain import ModelClient
 from bot.providers.errors import ProviderError
 from bot.providers.settings import ProviderSettings
@@ -85,6 +86,15 @@ def run(args: argparse.Namespace) -> int:
         continuations=max(0, args.continuations),
     )
     models = [args.model, *args.fallback]
+    if args.temperature is not None:
+        for name in models:
+            provider, _, model = name.strip().partition(":")
+            if provider == "anthropic" and not takes_temperature(model, settings.anthropic_version):
+                print(
+                    f"{name.strip()} takes no temperature (Anthropic removed sampling "
+                    "parameters for it): it is sent without one.",
+                    file=sys.stderr,
+                )
     try:
         return asyncio.run(_generate(settings, request, models))
     except ProviderError as exc:

@@ -1,7 +1,11 @@
 """A stand-in for Anthropic's Messages API: `POST /v1/messages`.
 
 Checks `x-api-key` and `anthropic-version`, checks bodies against
-`anthropic.types.MessageCreateParams{NonStreaming,Streaming}`, answers with `Message` or the
+`anthropic.types.MessageCreateParams{NonStreaming,Streaming}` (the installed SDK's types
+describe API version 2026-10-21; a request sent as 2023-06-01 may also carry the sampling
+parameters that version still has, within the API reference's ranges and only for the
+models that take them), rejects a system role inside `messages` where the model does not
+take one, answers with `Message` or the
 event stream (`message_start`, `content_block_*`, `ping`, `message_delta`, `message_stop`,
 each checked against `RawMessageStreamEvent`), and errors as `{"type": "error", "error":
 {"type", "message"}, "request_id"}` — including 529 `overloaded_error`.
@@ -10,6 +14,7 @@ each checked against `RawMessageStreamEvent`), and errors as `{"type": "error", 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,8 +35,21 @@ from standins.providers.common import json_body, split, sse, tokens
 from standins.providers.server import StandIn
 from standins.providers.validation import Invalid, check
 
-# Versions the real API accepts that a client may send.
+# Versions the real API accepts that a client may send. The installed SDK's types describe
+# the newest (`ANTHROPIC_API_VERSION`, 2026-10-21), which removed `temperature`, `top_p` and
+# `top_k`; under the older ones they still exist (checked here by hand, with the ranges of
+# the API reference) and only the models before Claude Opus 4.7 / Sonnet 5 take non-default
+# values.
 VERSIONS = ("2023-06-01", "2023-01-01", ANTHROPIC_API_VERSION)
+SAMPLING_VERSIONS = ("2023-06-01", "2023-01-01")
+_SAMPLING = {"temperature": (0.0, 1.0, 1.0), "top_p": (0.0, 1.0, None), "top_k": (0, None, None)}
+# Models released before the sampling parameters were deprecated (they take any value).
+_OLD_SAMPLING = re.compile(
+    r"^claude-(?:3[-.].*|(?:sonnet|haiku)-4(?:-\d)?(?:-\d{8})?|opus-4(?:-[0-6])?(?:-\d{8})?)$"
+)
+# Models released before Claude Opus 4.8, which introduced system messages inside
+# `messages` (after a user turn); the older ones answer 400 to any.
+_NO_SYSTEM_ROLE = re.compile(r"^claude-(?:3[-.].*|(?:opus|sonnet|haiku)-4(?:-[0-7])?(?:-\d{8})?)$")
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -91,20 +109,15 @@ class AnthropicStandIn(StandIn):
         if version not in VERSIONS:
             return error(400, f"anthropic-version: invalid version {version!r}")
         try:
-            if not isinstance(body, dict):
-                raise Invalid("body: Input should be an object")
-            check(
-                MessageCreateParamsStreaming
-                if body.get("stream")
-                else MessageCreateParamsNonStreaming,
-                body,
-            )
+            self.validate(version, body)
         except Invalid as exc:
             if exc.kind == "unknown":
                 return error(400, f"{exc.param}: Extra inputs are not permitted")
             if exc.kind == "missing":
                 return error(400, f"{exc.param}: Field required")
-            return error(400, f"{exc.param}: {exc.message}")
+            if exc.kind == "message":
+                return error(400, exc.message)
+            return error(400, f"{exc.param}: {exc.detail}")
         b = self.next_behaviour()
         if b.delay:
             await asyncio.sleep(b.delay)
@@ -116,6 +129,48 @@ class AnthropicStandIn(StandIn):
         if body.get("stream"):
             return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
         return JSONResponse(self.message(body, b, text, final=True))
+
+    def validate(self, version: str, body: Any) -> None:
+        """Check the body as the real API would under `version`; raise `Invalid`."""
+        if not isinstance(body, dict):
+            raise Invalid("body: Input should be an object", kind="message")
+        body = dict(body)
+        model = str(body.get("model", ""))
+        if version in SAMPLING_VERSIONS:
+            for name, (low, high, default) in _SAMPLING.items():
+                if name not in body:
+                    continue
+                value = body.pop(name)
+                integer = low == 0 and high is None
+                kind = int if integer else (int, float)
+                if isinstance(value, bool) or not isinstance(value, kind):
+                    word = "integer" if integer else "number"
+                    raise Invalid(name, name, detail=f"Input should be a valid {word}")
+                if value < low or (high is not None and value > high):
+                    bound = (
+                        f"less than or equal to {high}"
+                        if high is not None and value > high
+                        else f"greater than or equal to {low}"
+                    )
+                    raise Invalid(name, name, detail=f"Input should be {bound}")
+                if value != default and not _OLD_SAMPLING.match(model):
+                    raise Invalid(f"`{name}` is deprecated for this model.", kind="message")
+        check(
+            MessageCreateParamsStreaming if body.get("stream") else MessageCreateParamsNonStreaming,
+            body,
+        )
+        previous = None
+        for i, message in enumerate(body["messages"]):
+            role = message.get("role")
+            if role == "system":
+                if _NO_SYSTEM_ROLE.match(model):
+                    raise Invalid("role 'system' is not supported on this model", kind="message")
+                if previous != "user":
+                    raise Invalid(
+                        f"messages.{i}: a system message must immediately follow a user message",
+                        kind="message",
+                    )
+            previous = role
 
     def stop_reason(self, b: Behaviour) -> str | None:
         if b.finish_reason != "":

@@ -38,11 +38,23 @@ def materialize(value: Any) -> Any:
 class Invalid(Exception):
     """A body the real API would reject: `message` and the offending `param`."""
 
-    def __init__(self, message: str, param: str | None = None, kind: str = "invalid") -> None:
+    def __init__(
+        self,
+        message: str,
+        param: str | None = None,
+        kind: str = "invalid",
+        detail: str | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.kind = kind
+        # The validator's own words ("Input should be a valid integer"), for APIs that
+        # word their errors as `<param>: <detail>` (Anthropic).
+        self.detail = detail or message
+        # The provider's error code, for APIs that send one (OpenAI's "empty_array").
+        self.code = code
 
 
 def check(tp: Any, data: Any) -> Any:
@@ -68,7 +80,9 @@ def check(tp: Any, data: Any) -> Any:
             ) from None
         if error["type"] == "missing":
             raise Invalid(f"Missing required parameter: '{param}'.", param, "missing") from None
-        raise Invalid(f"Invalid value for '{param}': {error['msg']}.", param) from None
+        raise Invalid(
+            f"Invalid value for '{param}': {error['msg']}.", param, detail=error["msg"]
+        ) from None
 
 
 def _param(loc: tuple[int | str, ...]) -> str:
