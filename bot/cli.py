@@ -32,47 +32,74 @@ def _logging(level: str) -> None:
     )
 
 
+def _startup_failed(command: str, error: Exception) -> int:
+    """One line on stderr for a store that cannot be reached; exit status 2."""
+    print(f"liquidbook {command}: configuration error: {error}", file=sys.stderr)
+    return 2
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the webhook server, with an in-process worker unless --no-worker."""
+    """Run the webhook server, with an in-process worker unless --no-worker.
+
+    The stores are connected before uvicorn starts, in the loop it then serves on, so an
+    unreachable DATABASE_URL or REDIS_URL is one line and exit status 2, not a traceback
+    out of the ASGI lifespan.
+    """
     import uvicorn
 
     from bot.server import create_app
+    from bot.services import Services, StartupError
 
     settings = _settings_or_exit()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
     _logging(settings.log_level)
-    if not settings.app_configured:
-        log.warning(
-            "no GitHub App configured: open %s/setup to create one from app.yml",
-            settings.public_url,
-        )
+
     app = create_app(settings, in_process_worker=not args.no_worker)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=args.access_log,
     )
-    return 0
+
+    async def run() -> int:
+        try:
+            services = await Services.start(settings)
+        except StartupError as exc:
+            return _startup_failed("serve", exc)
+        app.state.services = services
+        try:
+            if not settings.app_configured:
+                log.warning(
+                    "no GitHub App configured: open %s/setup to create one from app.yml",
+                    settings.public_url,
+                )
+            await uvicorn.Server(config).serve()
+        finally:
+            await services.close()  # the lifespan closed them, unless uvicorn never started
+        return 0
+
+    # On the event loop uvicorn would pick (uvloop when installed), as `uvicorn.run` does.
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        return runner.run(run())
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run job workers only (scale them apart from the web servers)."""
-    from bot.services import Services
+    from bot.services import Services, StartupError
     from bot.worker import build_worker
 
     settings = _settings_or_exit()
     _logging(settings.log_level)
 
-    async def run() -> None:
+    async def run() -> int:
         try:
             services = await Services.start(settings, allow_embedded_redis=False)
-        except RuntimeError as exc:
-            print(f"liquidbook worker: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+        except StartupError as exc:
+            return _startup_failed("worker", exc)
         if not settings.app_configured:
             # Every job would be skipped: the setup page configures only the server it
             # runs in, so a worker started before it would never pick the app up.
@@ -83,7 +110,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 "then start workers with the settings it saved.",
                 file=sys.stderr,
             )
-            raise SystemExit(2)
+            return 2
         worker = build_worker(services, handle_signals=True, burst=args.burst)
         try:
             await worker.async_run()
@@ -94,19 +121,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
         finally:
             await worker.close()
             await services.close()
+        return 0
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring the database schema up to date (every process also does this at start-up)."""
-    from bot.db import run_migrations
+    from bot.services import StartupError, open_database
 
     settings = _settings_or_exit()
-    run_migrations(settings.database_url_or_default)
-    print("database is at the latest schema")
-    return 0
+
+    async def run() -> int:
+        try:
+            db = await open_database(settings)
+        except StartupError as exc:
+            return _startup_failed("migrate", exc)
+        await db.close()
+        print("database is at the latest schema")
+        return 0
+
+    return asyncio.run(run())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,6 @@ and runs at start-up of every process.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -234,16 +233,3 @@ async def migrate(engine: AsyncEngine) -> None:
             if engine.dialect.name == "postgresql":
                 await conn.execute(text(f"SELECT pg_advisory_unlock({_MIGRATE_LOCK_ID})"))
                 await conn.commit()
-
-
-def run_migrations(url: str) -> None:
-    """Synchronous entry point for `liquidbook migrate`."""
-
-    async def _run() -> None:
-        db = Database(url)
-        try:
-            await db.migrate()
-        finally:
-            await db.close()
-
-    asyncio.run(_run())

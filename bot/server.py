@@ -1,7 +1,8 @@
 """The web server: webhook intake, health, metrics, and the setup page.
 
 `create_app(settings)` builds a Starlette app whose lifespan starts the shared `Services`
-and, unless told otherwise, an in-process arq worker (so `liquidbook serve` is the whole app).
+(or takes ones already started) and, unless told otherwise, an in-process arq worker (so
+`liquidbook serve` is the whole app).
 """
 
 from __future__ import annotations
@@ -75,7 +76,11 @@ def create_app(
     *,
     in_process_worker: bool = True,
 ) -> Starlette:
-    """The ASGI app. `router` defaults to every handler module's router."""
+    """The ASGI app. `router` defaults to every handler module's router.
+
+    Services already put in `app.state.services` are used (`liquidbook serve` connects
+    before serving, to report an unreachable store in one line); they are closed with the
+    app all the same."""
     if router is None:
         from handlers import router as all_handlers
 
@@ -83,20 +88,20 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await Services.start(settings)
-        app.state.services = services
+        started = getattr(app.state, "services", None) or await Services.start(settings)
+        app.state.services = started
         app.state.router = router
         app.state.worker = None
-        if in_process_worker:
-            from bot.worker import run_in_background
-
-            app.state.worker = await run_in_background(services)
         try:
+            if in_process_worker:
+                from bot.worker import run_in_background
+
+                app.state.worker = await run_in_background(started)
             yield
         finally:
             if app.state.worker is not None:
                 await app.state.worker.stop()
-            await services.close()
+            await started.close()
 
     return Starlette(
         routes=[

@@ -12,8 +12,12 @@ import hashlib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
@@ -31,7 +35,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    github_app_id: int | None = None
+    github_app_id: int | None = Field(default=None, ge=1)
     github_app_slug: str | None = None
     github_private_key: SecretStr | None = None
     github_private_key_path: Path | None = None
@@ -78,6 +82,42 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator(
+        "github_private_key",
+        "github_webhook_secret",
+        "github_client_secret",
+        "github_app_slug",
+        "github_client_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `NAME=` in a `.env`, or a platform that cannot unset a variable: not configured.
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("liquidbook_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be an http:// or https:// address, such as https://book.example.org"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("liquidbook_model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not _is_model_name(value):
+            raise ValueError(f"must be a provider:model name, such as {_MODEL_EXAMPLE}")
+        return value.strip()
 
     @field_validator("redis_url")
     @classmethod
@@ -132,12 +172,49 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @model_validator(mode="after")
-    def _key_file_exists(self) -> Settings:
-        if self.github_private_key is None and self.github_private_key_path is not None:
-            if not self.github_private_key_path.is_file():
+    @field_validator("liquidbook_fallback_models")
+    @classmethod
+    def _fallback_names(cls, value: list[str]) -> list[str]:
+        for number, name in enumerate(value, 1):
+            if not _is_model_name(name):
                 raise ValueError(
-                    f"GITHUB_PRIVATE_KEY_PATH: no file at {self.github_private_key_path}"
+                    f"entry {number} is not a provider:model name (write them comma-separated, "
+                    f"such as {_MODEL_EXAMPLE},anthropic:claude-haiku-4-5)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _app_credentials(self) -> Settings:
+        """The app's id and private key come together, with the webhook secret; a key must be
+        one GitHub issued (an RSA key in PEM). The secret alone is fine: a server that only
+        receives webhooks needs nothing else."""
+        key_name = "GITHUB_PRIVATE_KEY"
+        if self.github_private_key is None and self.github_private_key_path is not None:
+            key_name = "GITHUB_PRIVATE_KEY_PATH"
+            if not self.github_private_key_path.is_file():
+                raise ValueError(f"{key_name}: no file at {self.github_private_key_path}")
+            try:
+                self.github_private_key_path.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{key_name}: cannot be read ({type(exc).__name__})") from None
+        has_id = self.github_app_id is not None
+        has_key = self.private_key_pem is not None
+        if has_key:
+            _check_private_key(key_name, self.private_key_pem or "")
+        if has_id or has_key:
+            missing = [
+                name
+                for name, present in (
+                    ("GITHUB_APP_ID", has_id),
+                    ("GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH)", has_key),
+                    ("GITHUB_WEBHOOK_SECRET", self.github_webhook_secret is not None),
+                )
+                if not present
+            ]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)} not set: the app's id, private key and webhook "
+                    "secret go together (the setup page saves all three to .env)"
                 )
         return self
 
@@ -186,6 +263,41 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.liquidbook_data_dir / 'liquidbook.db').resolve()}"
 
 
+_MODEL_EXAMPLE = "openai:gpt-4.1"
+
+
+def _is_model_name(name: str) -> bool:
+    """Whether `name` is `provider:model`, as the provider layer parses it."""
+    from bot.providers.errors import UnknownModel
+    from bot.providers.names import parse_model
+
+    try:
+        parse_model(name)
+    except UnknownModel:
+        return False
+    return True
+
+
+def _check_private_key(name: str, pem: str) -> None:
+    """Raise a ValueError naming `name` unless `pem` is an RSA private key in PEM.
+
+    The message never includes the key or cryptography's words about it.
+    """
+    try:
+        key = serialization.load_pem_private_key(pem.strip().encode(), password=None)
+    except TypeError:
+        raise ValueError(
+            f"{name}: the key is encrypted; GitHub's keys have no passphrase"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(
+            f"{name}: is not a PEM private key (GitHub's download begins with "
+            "-----BEGIN RSA PRIVATE KEY-----; \\n escapes are accepted in a variable)"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{name}: is not an RSA key (GitHub App keys are RSA)")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning validation errors into one line per bad setting.
 
@@ -196,9 +308,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{name}: {message}")
+            # A check of several settings (no `loc`) names them in its own message.
+            lines.append(f"{str(error['loc'][0]).upper()}: {message}" if error["loc"] else message)
         raise SettingsError("; ".join(lines)) from None
     except SourceError as exc:
         # pydantic-settings names the field in lower case; keep only that part.
