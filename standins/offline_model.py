@@ -128,7 +128,13 @@ def start_offline_model(host: str = "127.0.0.1", port: int = 0) -> StandIn:
     from standins.providers.behaviour import Behaviour
     from standins.providers.openai_chat import OpenAIChatStandIn
 
-    standin = OpenAIChatStandIn("openai", api_key=API_KEY, host=host, port=port)
+    standin = OpenAIChatStandIn(
+        "openai",
+        api_key=API_KEY,
+        host=host,
+        port=port,
+        known_models={MODEL_NAME.partition(":")[2]},
+    )
     standin.default = Behaviour(text=offline_answer)
     return standin.start()
 

@@ -13,6 +13,7 @@ from anthropic.types.message_create_params import (
 )
 
 from bot.providers import ModelClient, ProviderError, TextRequest
+from bot.providers.prices import PriceTable
 from standins.providers import (
     AnthropicStandIn,
     OpenAIChatStandIn,
@@ -55,8 +56,20 @@ async def test_messages_request_with_cache_breakpoint_and_cache_pricing(
         max_tokens=1500,
         stop=["THE END"],
     )
-    async with ModelClient(settings_for(anthropic=std)) as client:
-        result = await client.generate_text(request, ["anthropic:claude-sonnet-4-5-20250929"])
+    prices = PriceTable.from_mapping(
+        {
+            "models": {
+                "anthropic:claude-sonnet-5-5": {
+                    "input": 2,
+                    "cached_input": "0.20",
+                    "cache_write": "2.50",
+                    "output": 10,
+                }
+            }
+        }
+    )
+    async with ModelClient(settings_for(anthropic=std), prices=prices) as client:
+        result = await client.generate_text(request, ["anthropic:claude-sonnet-5-5-20260928"])
     (seen,) = std.requests
     check(MessageCreateParamsNonStreaming, seen.body)
     assert seen.path == "/v1/messages"
@@ -71,13 +84,13 @@ async def test_messages_request_with_cache_breakpoint_and_cache_pricing(
     assert result.text == "Chapter."
     usage = result.usage
     assert (usage.tokens_in, usage.cached_tokens, usage.tokens_out) == (10_000, 8_000, 1_000)
-    # Dated snapshot priced as claude-sonnet-4-5: $3 in, $0.30 cache read, $3.75 cache write,
-    # $15 out per million.
+    # A dated snapshot priced as its model: $2 in, $0.20 cache read, $2.50 cache write, $10
+    # out per million.
     expected = (
-        Decimal(1_000) * 3
-        + Decimal(8_000) * Decimal("0.30")
-        + Decimal(1_000) * Decimal("3.75")
-        + Decimal(1_000) * 15
+        Decimal(1_000) * 2
+        + Decimal(8_000) * Decimal("0.20")
+        + Decimal(1_000) * Decimal("2.50")
+        + Decimal(1_000) * 10
     ) / 10**6
     assert usage.cost_usd == expected
 
@@ -145,7 +158,7 @@ async def test_overloaded_moves_on_without_retrying(std: AnthropicStandIn) -> No
         backup.script(answer("from the backup"))
         async with ModelClient(settings_for(anthropic=std, openai=backup)) as client:
             result = await client.generate_text(
-                TextRequest(prompt="x"), ["anthropic:claude-sonnet-4-5", "openai:gpt-4.1-mini"]
+                TextRequest(prompt="x"), ["anthropic:claude-sonnet-5-5", "openai:gpt-4.1-mini"]
             )
     assert result.text == "from the backup"
     assert len(std.requests) == 1
@@ -156,7 +169,7 @@ async def test_refusal_stop_reason(std: AnthropicStandIn) -> None:
     std.script(refusal())
     async with ModelClient(settings_for(anthropic=std)) as client:
         with pytest.raises(ProviderError) as caught:
-            await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-4-5"])
+            await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-5-5"])
     assert caught.value.outcome == "refused"
 
 
@@ -164,7 +177,7 @@ async def test_bad_key_is_one_sentence_without_the_key(std: AnthropicStandIn) ->
     settings = settings_for(anthropic=std, anthropic_api_key="sk-ant-api03-WRONGWRONGWRONG")
     async with ModelClient(settings) as client:
         with pytest.raises(ProviderError) as caught:
-            await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-4-5"])
+            await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-5-5"])
     message = caught.value.user_message
     assert message == "Anthropic refused the API key (401): check ANTHROPIC_API_KEY on the server."
     assert "WRONG" not in message and "WRONG" not in (caught.value.attempts[0].usage.error or "")
@@ -178,7 +191,7 @@ async def test_stand_in_requires_the_version_header(std: AnthropicStandIn) -> No
             f"{std.base_url}/v1/messages",
             headers={"x-api-key": std.api_key},
             json={
-                "model": "claude-sonnet-4-5",
+                "model": "claude-sonnet-5-5",
                 "max_tokens": 5,
                 "messages": [{"role": "user", "content": "hi"}],
             },

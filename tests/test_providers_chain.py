@@ -27,6 +27,7 @@ from standins.providers import (
     rate_limited,
     server_error,
 )
+from standins.providers.openai_chat import OPENAI_CHAT_MODELS
 from standins.providers.testing import settings_for
 
 CONTEXT = UsageContext(installation_id=42, repository="octo/book", command="generate chapter 3")
@@ -37,7 +38,10 @@ def stands() -> Iterator[dict[str, OpenAIChatStandIn]]:
     servers = {
         "openrouter": OpenAIChatStandIn("openrouter", api_key="sk-or-v1-secretsecret"),
         "together": OpenAIChatStandIn("together", api_key="tgp_v1_secretsecret"),
-        "openai": OpenAIChatStandIn("openai", api_key="sk-proj-secretsecret"),
+        # gpt-7 plays a model newer than the price table.
+        "openai": OpenAIChatStandIn(
+            "openai", api_key="sk-proj-secretsecret", known_models=OPENAI_CHAT_MODELS | {"gpt-7"}
+        ),
     }
     for server in servers.values():
         server.start()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import yaml
 from openai.types.image_generate_params import ImageGenerateParamsNonStreaming
 from sqlalchemy import select
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.db import Database, Usage
 from bot.providers import ImageRequest, ModelClient, ProviderError, VideoRequest
+from bot.providers.prices import PriceTable
 from bot.usage import UsageContext
 from standins.providers import (
     Behaviour,
@@ -26,16 +28,45 @@ from standins.providers import (
     rate_limited,
 )
 from standins.providers.images import TINY_MP4, tiny_png
+from standins.providers.openai_images import IMAGE_MODELS
 from standins.providers.replicate import problem
 from standins.providers.testing import settings_for
 from standins.providers.validation import check
 
 PNG = tiny_png(3, 3, (1, 2, 3))
 
+# Prices for these tests' arithmetic (the shipped table follows the providers' lists and
+# changes; what is tested here is how a price becomes a cost).
+PRICES = PriceTable.from_mapping(
+    yaml.safe_load(
+        """
+models:
+  openai:gpt-image-2.6-flare: {input: 5.00, output: 40.00}
+  openai:dall-e-3:
+    per_image: 0.04
+    per_image_by:
+      standard 1024x1024: 0.04
+      standard 1024x1792: 0.08
+      standard 1792x1024: 0.08
+      hd 1024x1024: 0.08
+      hd 1024x1792: 0.12
+      hd 1792x1024: 0.12
+  openai:dall-e-2: {per_image: 0.02}
+  stability:core: {per_image: 0.03}
+  stability:ultra: {per_image: 0.08}
+  replicate:black-forest-labs/flux-schnell: {per_image: 0.003}
+  runway:gen4_turbo: {per_second: 0.05}
+"""
+    )
+)
+# DALL·E was retired from OpenAI's API on 2026-05-12: this stand-in plays a gateway that
+# still serves it, next to the current GPT image models.
+LEGACY_IMAGE_MODELS = IMAGE_MODELS | {"dall-e-2", "dall-e-3"}
+
 
 @pytest.fixture(scope="module")
 def images_std() -> Iterator[OpenAIImagesStandIn]:
-    with OpenAIImagesStandIn() as std:
+    with OpenAIImagesStandIn(known_models=LEGACY_IMAGE_MODELS) as std:
         yield std  # type: ignore[misc]
 
 
@@ -63,15 +94,15 @@ def _fresh(
 
 async def test_gpt_image_is_priced_by_tokens(images_std: OpenAIImagesStandIn) -> None:
     images_std.script(Behaviour(image=PNG))
-    async with ModelClient(settings_for(openai=images_std)) as client:
+    async with ModelClient(settings_for(openai=images_std), prices=PRICES) as client:
         image = await client.generate_image(
             ImageRequest(prompt="A lighthouse", size="1536x1024", output_format="webp"),
-            ["openai:gpt-image-1"],
+            ["openai:gpt-image-2.6-flare"],
         )
     (seen,) = images_std.requests
     check(ImageGenerateParamsNonStreaming, seen.body)
     assert seen.body == {
-        "model": "gpt-image-1",
+        "model": "gpt-image-2.6-flare",
         "prompt": "A lighthouse",
         "n": 1,
         "size": "1536x1024",
@@ -84,7 +115,7 @@ async def test_gpt_image_is_priced_by_tokens(images_std: OpenAIImagesStandIn) ->
 
 
 async def test_dall_e_asks_for_base64_and_costs_per_image(images_std: OpenAIImagesStandIn) -> None:
-    async with ModelClient(settings_for(openai=images_std)) as client:
+    async with ModelClient(settings_for(openai=images_std), prices=PRICES) as client:
         image = await client.generate_image(
             ImageRequest(prompt="A cat", size="1920x1080"), ["openai:dall-e-3"]
         )
@@ -111,7 +142,7 @@ async def test_dall_e_asks_for_base64_and_costs_per_image(images_std: OpenAIImag
 async def test_dall_e_3_is_priced_by_size_and_quality(
     images_std: OpenAIImagesStandIn, size: str, quality: str | None, cost: str
 ) -> None:
-    async with ModelClient(settings_for(openai=images_std)) as client:
+    async with ModelClient(settings_for(openai=images_std), prices=PRICES) as client:
         image = await client.generate_image(
             ImageRequest(prompt="A cat", size=size, quality=quality), ["openai:dall-e-3"]
         )
@@ -126,7 +157,7 @@ async def test_stability_multipart_and_moderation_fallback(
     stability_std.script(Behaviour(image=PNG), Behaviour(refusal="filtered"))
     settings = settings_for(stability=stability_std, openai=images_std)
     context = UsageContext(installation_id=9, command="generate figure")
-    async with ModelClient(settings, None, database) as client:
+    async with ModelClient(settings, None, database, prices=PRICES) as client:
         image = await client.generate_image(
             ImageRequest(prompt="A map", size="1600x900", negative_prompt="text", seed=7),
             ["stability:core"],
@@ -165,7 +196,7 @@ async def test_stability_multipart_and_moderation_fallback(
 async def test_openrouter_image_output() -> None:
     with OpenAIChatStandIn("openrouter") as std:
         std.script(answer("Here is your image.", cost=0.039, image=PNG))
-        async with ModelClient(settings_for(openrouter=std)) as client:
+        async with ModelClient(settings_for(openrouter=std), prices=PRICES) as client:
             image = await client.generate_image(
                 ImageRequest(prompt="A diagram", size="1024x768"),
                 ["openrouter:google/gemini-2.5-flash-image-preview"],
@@ -182,7 +213,7 @@ async def test_replicate_polls_until_succeeded_then_downloads(
 ) -> None:
     replicate_std.script(Behaviour(polls=2, image=PNG))
     settings = settings_for(replicate=replicate_std, poll_interval_s=0.02)
-    async with ModelClient(settings) as client:
+    async with ModelClient(settings, prices=PRICES) as client:
         image = await client.generate_image(
             ImageRequest(prompt="A fox", output_format="png"),
             ["replicate:black-forest-labs/flux-schnell"],
@@ -210,7 +241,7 @@ async def test_replicate_polls_until_succeeded_then_downloads(
 async def test_replicate_answers_at_once_with_prefer_wait_and_by_version(
     replicate_std: ReplicateStandIn,
 ) -> None:
-    async with ModelClient(settings_for(replicate=replicate_std)) as client:
+    async with ModelClient(settings_for(replicate=replicate_std), prices=PRICES) as client:
         image = await client.generate_image(
             ImageRequest(prompt="A fox"), ["replicate:someone/sdxl:abc123"]
         )
@@ -225,7 +256,9 @@ async def test_replicate_failures(replicate_std: ReplicateStandIn) -> None:
         Behaviour(job_status="failed", job_error="NSFW content detected. Try a different prompt."),
         Behaviour(job_status="failed", job_error="CUDA out of memory"),
     )
-    async with ModelClient(settings_for(replicate=replicate_std, poll_interval_s=0.02)) as client:
+    async with ModelClient(
+        settings_for(replicate=replicate_std, poll_interval_s=0.02), prices=PRICES
+    ) as client:
         with pytest.raises(ProviderError) as refused:
             await client.generate_image(
                 ImageRequest(prompt="x"), ["replicate:black-forest-labs/flux-schnell"]
@@ -242,7 +275,7 @@ async def test_replicate_failures(replicate_std: ReplicateStandIn) -> None:
 
 async def test_image_rate_limit_is_retried(stability_std: StabilityStandIn) -> None:
     stability_std.script(rate_limited(retry_after_ms=20), Behaviour(image=PNG))
-    async with ModelClient(settings_for(stability=stability_std)) as client:
+    async with ModelClient(settings_for(stability=stability_std), prices=PRICES) as client:
         image = await client.generate_image(ImageRequest(prompt="x"), ["stability:ultra"])
     assert image.attempts[0].tries == 2 and image.usage.cost_usd == Decimal("0.08")
 
@@ -250,7 +283,9 @@ async def test_image_rate_limit_is_retried(stability_std: StabilityStandIn) -> N
 async def test_runway_image_to_video() -> None:
     with RunwayStandIn() as std:
         std.script(Behaviour(polls=1))
-        async with ModelClient(settings_for(runway=std, poll_interval_s=0.02)) as client:
+        async with ModelClient(
+            settings_for(runway=std, poll_interval_s=0.02), prices=PRICES
+        ) as client:
             video = await client.generate_video(
                 VideoRequest(
                     prompt="The camera pans slowly",
@@ -269,7 +304,7 @@ async def test_runway_image_to_video() -> None:
 
 
 async def test_text_models_cannot_draw(images_std: OpenAIImagesStandIn) -> None:
-    async with ModelClient(settings_for(openai=images_std)) as client:
+    async with ModelClient(settings_for(openai=images_std), prices=PRICES) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_image(ImageRequest(prompt="x"), ["anthropic:claude-sonnet-4-5"])
     assert caught.value.user_message == (
@@ -325,7 +360,7 @@ async def test_a_failed_runway_poll_is_polled_again_not_a_new_task(database: Dat
         std.file_failures = 1
         settings = settings_for(runway=std, poll_interval_s=0.02)
         context = UsageContext(installation_id=5)
-        async with ModelClient(settings, None, database) as client:
+        async with ModelClient(settings, None, database, prices=PRICES) as client:
             video = await client.generate_video(VIDEO, ["runway:gen4_turbo"], context=context)
         creates = std.calls("/v1/image_to_video")
         sent = std.calls("")
@@ -345,7 +380,7 @@ async def test_a_failed_replicate_poll_is_polled_again_not_a_new_prediction() ->
         std.script(Behaviour(polls=1, image=PNG))
         std.poll_failures = 1
         settings = settings_for(replicate=std, poll_interval_s=0.02)
-        async with ModelClient(settings) as client:
+        async with ModelClient(settings, prices=PRICES) as client:
             image = await client.generate_image(
                 ImageRequest(prompt="A fox"), ["replicate:black-forest-labs/flux-schnell"]
             )
@@ -360,7 +395,7 @@ async def test_a_poll_that_keeps_failing_ends_the_attempt_without_a_new_task() -
         std.script(Behaviour(polls=1))
         std.poll_failures = 100
         settings = settings_for(runway=std, poll_interval_s=0.02, retry_max_tries=3)
-        async with ModelClient(settings) as client:
+        async with ModelClient(settings, prices=PRICES) as client:
             with pytest.raises(ProviderError) as caught:
                 await client.generate_video(VIDEO, ["runway:gen4_turbo"])
         creates = std.calls("/v1/image_to_video")
@@ -378,7 +413,7 @@ async def test_the_poll_deadline_is_final() -> None:
         settings = settings_for(
             runway=runway, replicate=replicate, poll_interval_s=0.02, poll_timeout_s=0.2
         )
-        async with ModelClient(settings) as client:
+        async with ModelClient(settings, prices=PRICES) as client:
             with pytest.raises(ProviderError) as video:
                 await client.generate_video(VIDEO, ["runway:gen4_turbo"])
             with pytest.raises(ProviderError) as image:

@@ -22,13 +22,16 @@ from standins.providers import (
     refusal,
     slow,
 )
+from standins.providers.openai_chat import OPENAI_CHAT_MODELS
 from standins.providers.testing import settings_for
 from standins.providers.validation import check
 
 
 @pytest.fixture(scope="module")
 def openai_std() -> Iterator[OpenAIChatStandIn]:
-    with OpenAIChatStandIn("openai") as std:
+    # It also plays the custom OpenAI-compatible servers (Ollama, a gateway) and their models.
+    known = OPENAI_CHAT_MODELS | {"llama3.1:8b", "some-model"}
+    with OpenAIChatStandIn("openai", known_models=known) as std:
         yield std  # type: ignore[misc]
 
 

@@ -109,7 +109,11 @@ class PriceTable:
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> PriceTable:
         """Read a YAML price file (see `prices.yml` for the format)."""
-        raw = yaml.safe_load(path.read_text()) or {}
+        return cls.from_mapping(yaml.safe_load(path.read_text()) or {})
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> PriceTable:
+        """A table from the parsed YAML's `models` and `ceilings`."""
         prices = {str(name): _price(entry) for name, entry in (raw.get("models") or {}).items()}
         ceilings = {str(name): _price(entry) for name, entry in (raw.get("ceilings") or {}).items()}
         return cls(prices, ceilings)

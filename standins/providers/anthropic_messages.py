@@ -65,7 +65,9 @@ _ERROR_TYPES = {
 }
 _MESSAGES = {
     401: "invalid x-api-key",
-    402: "Your credit balance is too low to access the Anthropic API.",
+    # The API answers an exhausted balance with 400 invalid_request_error (not 402).
+    402: "Your credit balance is too low to access the Anthropic API. Please go to Plans & "
+    "Billing to upgrade or purchase credits.",
     429: "Number of request tokens has exceeded your per-minute rate limit.",
     500: "Internal server error",
     529: "Overloaded",
@@ -85,8 +87,31 @@ def error(
     return JSONResponse(body, status, headers=headers)
 
 
+# Claude models on the API as of 2026-12 (platform.claude.com models, pricing and
+# deprecations pages): Sonnet 4.5, Sonnet 4 and Opus 4/4.1 and Haiku 3.5 are retired.
+CLAUDE_MODELS = frozenset(
+    {
+        "claude-fable-5-1",
+        "claude-fable-5",
+        "claude-opus-5-5",
+        "claude-opus-5",
+        "claude-opus-4-8",
+        "claude-opus-4-7",
+        "claude-opus-4-6",
+        "claude-opus-4-5",
+        "claude-sonnet-5-5",
+        "claude-sonnet-5",
+        "claude-sonnet-4-6",
+        "claude-haiku-5-5",
+        "claude-haiku-4-5",
+    }
+)
+
+
 class AnthropicStandIn(StandIn):
     """The Messages API."""
+
+    KNOWN_MODELS = CLAUDE_MODELS
 
     def __init__(self, api_key: str = "sk-ant-test-key", **kwargs: Any) -> None:
         super().__init__(api_key=api_key, **kwargs)
@@ -118,9 +143,13 @@ class AnthropicStandIn(StandIn):
             if exc.kind == "message":
                 return error(400, exc.message)
             return error(400, f"{exc.param}: {exc.detail}")
+        if not self.knows(body["model"]):
+            return error(404, f"model: {body['model']}")
         b = self.next_behaviour()
         if b.delay:
             await asyncio.sleep(b.delay)
+        if b.status == 402:
+            return error(400, b.message or _MESSAGES[402], "invalid_request_error", b.headers)
         if b.status >= 400:
             return error(
                 b.status, b.message or _MESSAGES.get(b.status, "Error"), b.error_type, b.headers
@@ -136,6 +165,15 @@ class AnthropicStandIn(StandIn):
             raise Invalid("body: Input should be an object", kind="message")
         body = dict(body)
         model = str(body.get("model", ""))
+        max_tokens = body.get("max_tokens")
+        if max_tokens is not None:
+            if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+                raise Invalid("max_tokens", "max_tokens", detail="Input should be a valid integer")
+            # 0 is allowed: it writes the prompt cache without generating (API reference).
+            if max_tokens < 0:
+                raise Invalid(
+                    "max_tokens", "max_tokens", detail="Input should be greater than or equal to 0"
+                )
         if version in SAMPLING_VERSIONS:
             for name, (low, high, default) in _SAMPLING.items():
                 if name not in body:
@@ -159,9 +197,29 @@ class AnthropicStandIn(StandIn):
             MessageCreateParamsStreaming if body.get("stream") else MessageCreateParamsNonStreaming,
             body,
         )
+        messages = body["messages"]
+        if not messages:
+            raise Invalid("messages: at least one message is required", kind="message")
         previous = None
-        for i, message in enumerate(body["messages"]):
+        for i, message in enumerate(messages):
             role = message.get("role")
+            content = message.get("content")
+            last_assistant = i == len(messages) - 1 and role == "assistant"
+            if isinstance(content, str) and not content and not last_assistant:
+                raise Invalid(
+                    f"messages.{i}: all messages must have non-empty content except for the "
+                    "optional final assistant message",
+                    kind="message",
+                )
+            if isinstance(content, list):
+                if not content and not last_assistant:
+                    raise Invalid(
+                        f"messages.{i}: all messages must have non-empty content except for "
+                        "the optional final assistant message",
+                        kind="message",
+                    )
+                if any(b.get("type") == "text" and not b.get("text") for b in content):
+                    raise Invalid("messages: text content blocks must be non-empty", kind="message")
             if role == "system":
                 if _NO_SYSTEM_ROLE.match(model):
                     raise Invalid("role 'system' is not supported on this model", kind="message")

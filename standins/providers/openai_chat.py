@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -60,14 +61,71 @@ _STATUS_TEXT = {
 }
 
 
+# OpenAI's chat models as of 2026-12 (developers.openai.com models and deprecations pages):
+# the GPT-6 and GPT-5.6 families, GPT-5 (shut down 2026-12-11) and GPT-4.1/4o (2027-01-14).
+OPENAI_CHAT_MODELS = frozenset(
+    {
+        "gpt-6.2-sol",
+        "gpt-6.1-sol",
+        "gpt-6.1-terra",
+        "gpt-6-sol",
+        "gpt-6-luna",
+        "gpt-5.6-sol",
+        "gpt-5.6-terra",
+        "gpt-5.6-luna",
+        "gpt-5",
+        "gpt-5-mini",
+        "gpt-5-nano",
+        "gpt-5-pro",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4o",
+        "gpt-4o-mini",
+    }
+)
+_JSON_TYPES = {
+    str: "a string",
+    bool: "a boolean",
+    list: "an array",
+    dict: "an object",
+    int: "an integer",
+    float: "a number",
+}
+# OpenAI models that take `max_completion_tokens` only (reasoning models).
+_COMPLETION_TOKENS_ONLY = re.compile(r"^(?:gpt-[5-9]|o\d)")
+# Numeric fields and their documented ranges: (integer?, minimum, maximum).
+_RANGES: dict[str, tuple[bool, float | None, float | None]] = {
+    "temperature": (False, 0, 2),
+    "top_p": (False, 0, 1),
+    "presence_penalty": (False, -2, 2),
+    "frequency_penalty": (False, -2, 2),
+    "n": (True, 1, 128),
+    "max_tokens": (True, 1, None),
+    "max_completion_tokens": (True, 1, None),
+    "top_logprobs": (True, 0, 20),
+    "seed": (True, None, None),
+}
+
+
 class OpenAIChatStandIn(StandIn):
-    """Chat completions as OpenAI, OpenRouter or Together serve them."""
+    """Chat completions as OpenAI, OpenRouter or Together serve them.
+
+    The `openai` flavour knows OpenAI's current chat models (`OPENAI_CHAT_MODELS`) and
+    answers 404 `model_not_found` for others; OpenRouter and Together know any name unless
+    given `known_models` (their catalogues are hundreds long).
+    """
 
     def __init__(
-        self, flavour: Flavour = "openai", api_key: str = "sk-test-key", **kwargs: Any
+        self,
+        flavour: Flavour = "openai",
+        api_key: str = "sk-test-key",
+        known_models: Any = None,
+        **kwargs: Any,
     ) -> None:
         self.flavour = flavour
-        super().__init__(api_key=api_key, **kwargs)
+        if known_models is None and flavour == "openai":
+            known_models = OPENAI_CHAT_MODELS
+        super().__init__(api_key=api_key, known_models=known_models, **kwargs)
 
     @property
     def prefix(self) -> str:
@@ -181,7 +239,9 @@ class OpenAIChatStandIn(StandIn):
         try:
             wants_image = self.validate(body)
         except Invalid as exc:
-            return self.error(400, exc.message, param=exc.param, code=None)
+            return self.error(400, exc.message, param=exc.param, code=exc.code)
+        if not self.knows(body["model"]):
+            return self.unknown_model(body["model"])
         b = self.next_behaviour()
         if b.delay:
             await asyncio.sleep(b.delay)
@@ -192,10 +252,28 @@ class OpenAIChatStandIn(StandIn):
             return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
         return JSONResponse(self.completion(body, b, text, wants_image))
 
+    def unknown_model(self, model: str) -> JSONResponse:
+        """The answer for a model this provider does not serve."""
+        if self.flavour == "openrouter":
+            return self.error(400, f"{model} is not a valid model ID")
+        if self.flavour == "together":
+            return self.error(
+                404,
+                f"Unable to access model {model}. Please visit https://api.together.ai/models "
+                "to view the list of supported models.",
+                code="model_not_available",
+            )
+        return self.error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
+
     def validate(self, body: Any) -> bool:
         """Check the body as the real server would; True when image output is asked for."""
         if not isinstance(body, dict):
             raise Invalid("The request body must be a JSON object.")
+        check_values(body, self.flavour)
         body = dict(body)
         wants_image = False
         if self.flavour == "openrouter":
@@ -327,6 +405,69 @@ class OpenAIChatStandIn(StandIn):
         if include_usage:
             yield chunk({}, usage=self.usage(body, b, text), choices=False)
         yield sse("[DONE]")
+
+
+def check_values(body: dict[str, Any], flavour: Flavour) -> None:
+    """The documented value rules the SDK's types do not express, worded as OpenAI's API
+    words them (`Invalid 'x': …` with a code); OpenRouter and Together share them."""
+    for name, (integer, low, high) in _RANGES.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            got = _JSON_TYPES.get(type(value), "a value")
+            raise Invalid(
+                f"Invalid type for '{name}': expected {kind}, but got {got} instead.",
+                name,
+                code="invalid_type",
+            )
+        what = "integer" if integer else "decimal"
+        if low is not None and value < low:
+            raise Invalid(
+                f"Invalid '{name}': {what} below minimum value. Expected a value >= {low:g}, "
+                f"but got {value:g} instead.",
+                name,
+                code=f"{what}_below_min_value",
+            )
+        if high is not None and value > high:
+            raise Invalid(
+                f"Invalid '{name}': {what} above maximum value. Expected a value <= {high:g}, "
+                f"but got {value:g} instead.",
+                name,
+                code=f"{what}_above_max_value",
+            )
+    if body.get("messages") == []:
+        raise Invalid(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but "
+            "got an empty array instead.",
+            "messages",
+            code="empty_array",
+        )
+    if body.get("stream_options") is not None and not body.get("stream"):
+        raise Invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+        )
+    if body.get("max_tokens") is not None and body.get("max_completion_tokens") is not None:
+        raise Invalid(
+            "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+            "max_tokens",
+            code="invalid_parameter_combination",
+        )
+    model = body.get("model")
+    if (
+        flavour == "openai"
+        and body.get("max_tokens") is not None
+        and isinstance(model, str)
+        and _COMPLETION_TOKENS_ONLY.match(model)
+    ):
+        raise Invalid(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+            "'max_completion_tokens' instead.",
+            "max_tokens",
+            code="unsupported_parameter",
+        )
 
 
 def _strip_cache_control(message: Any) -> Any:

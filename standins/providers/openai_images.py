@@ -26,6 +26,45 @@ from standins.providers.validation import Invalid, check
 # Output tokens gpt-image-1 reports for a 1024×1024 image at medium quality.
 IMAGE_TOKENS = 1056
 
+# The image models on the API as of 2026-12 (the SDK's `ImageModel` notes and OpenAI's
+# deprecations page): gpt-image-1 shut down 2026-10-23, gpt-image-1.5/1-mini 2026-12-01,
+# DALL·E 2 and 3 2026-05-12. `known_models` brings a retired one back for a gateway that
+# still serves it.
+IMAGE_MODELS = frozenset(
+    {
+        "gpt-image-2",
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.5-flare",
+        "gpt-image-2.6-sunburst",
+        "gpt-image-2.6-flare",
+    }
+)
+_GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
+# Sizes and qualities each family takes (API reference; GPT image 2 and later also take any
+# WIDTHxHEIGHT with sides divisible by 16, a ratio within 1:3..3:1, up to 3840x2160).
+_FAMILIES: dict[str, dict[str, Any]] = {
+    "dall-e-3": {
+        "sizes": ("1024x1024", "1792x1024", "1024x1792"),
+        "qualities": ("standard", "hd"),
+        "max_n": 1,
+    },
+    "dall-e-2": {"sizes": ("256x256", "512x512", "1024x1024"), "qualities": ("standard",)},
+    "gpt-image-1": {
+        "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+        "qualities": _GPT_IMAGE_QUALITIES,
+    },
+    "gpt-image-2": {
+        "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+        "qualities": _GPT_IMAGE_QUALITIES,
+        "free_size": True,
+    },
+    "gpt-image-2.5": {
+        "sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"),
+        "qualities": (*_GPT_IMAGE_QUALITIES, "xhigh", "max"),
+        "free_size": True,
+    },
+}
+
 
 def error(
     status: int,
@@ -42,8 +81,71 @@ def error(
     )
 
 
+def _family(model: str) -> dict[str, Any]:
+    if model.startswith(("gpt-image-2.5", "gpt-image-2.6")):
+        return _FAMILIES["gpt-image-2.5"]
+    if model.startswith("gpt-image-2"):
+        return _FAMILIES["gpt-image-2"]
+    if model.startswith("gpt-image") or model == "chatgpt-image-latest":
+        return _FAMILIES["gpt-image-1"]
+    return _FAMILIES.get(model, _FAMILIES["gpt-image-2"])
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
+def _free_size(size: str) -> bool:
+    try:
+        width, height = (int(x) for x in size.split("x"))
+    except ValueError:
+        return False
+    return (
+        width % 16 == 0
+        and height % 16 == 0
+        and 1 / 3 <= width / height <= 3
+        and width * height <= 3840 * 2160
+        and max(width, height) <= 3840
+    )
+
+
+def check_values(model: str, body: dict[str, Any]) -> None:
+    """The documented per-model rules the SDK's types do not express."""
+    family = _family(model)
+    n = body.get("n")
+    if isinstance(n, int) and not isinstance(n, bool):
+        top = family.get("max_n", 10)
+        if n < 1 or n > top:
+            what = "below minimum" if n < 1 else "above maximum"
+            bound = ">= 1" if n < 1 else f"<= {top}"
+            raise Invalid(
+                f"Invalid 'n': integer {what} value. Expected a value {bound}, but got {n} "
+                "instead.",
+                "n",
+                code=f"integer_{'below_min' if n < 1 else 'above_max'}_value",
+            )
+    size = body.get("size")
+    if size is not None and size not in family["sizes"]:
+        if not (family.get("free_size") and isinstance(size, str) and _free_size(size)):
+            raise Invalid(
+                f"Invalid value: '{size}'. Supported values are: {_one_of(family['sizes'])}.",
+                "size",
+                code="invalid_value",
+            )
+    quality = body.get("quality")
+    if quality is not None and quality not in family["qualities"]:
+        raise Invalid(
+            f"Invalid value: '{quality}'. Supported values are: {_one_of(family['qualities'])}.",
+            "quality",
+            code="invalid_value",
+        )
+
+
 class OpenAIImagesStandIn(StandIn):
     """Image generation as OpenAI serves it."""
+
+    KNOWN_MODELS = IMAGE_MODELS
 
     def __init__(self, api_key: str = "sk-test-key", **kwargs: Any) -> None:
         super().__init__(api_key=api_key, **kwargs)
@@ -78,8 +180,16 @@ class OpenAIImagesStandIn(StandIn):
                     f"Unknown parameter: 'response_format' is not supported with {model}.",
                     "response_format",
                 )
+            check_values(model, body)
         except Invalid as exc:
-            return error(400, exc.message, "invalid_request_error", param=exc.param)
+            return error(400, exc.message, "invalid_request_error", exc.code, exc.param)
+        if not self.knows(model):
+            return error(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                "invalid_request_error",
+                "model_not_found",
+            )
         b = self.next_behaviour()
         if b.delay:
             await asyncio.sleep(b.delay)

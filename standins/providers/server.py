@@ -3,23 +3,31 @@ loopback port in a background thread, a script of behaviours, and a record of re
 
 A stand-in answers each request with the next scripted `Behaviour` (or its default when the
 script is empty), so a test says "429 twice, then answer" and then reads back exactly what
-the client sent.
+the client sent. It knows a set of model names (`known_models`; None: any) and answers others
+the way its provider says a model does not exist; and it counts the requests it is serving
+at once (`in_flight`, `peak_in_flight`, also at `GET /_standin/stats`), so a test or a bench
+can see how many calls really were in flight at the provider.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from standins.providers.behaviour import Behaviour
 
@@ -35,20 +43,57 @@ class Recorded:
     at: float = field(default_factory=time.time)
 
 
-class StandIn:
-    """Base class: subclasses give `routes()` and answer with `self.next_behaviour()`."""
+# A dated snapshot of a model: `-YYYYMMDD` (Anthropic) or `-YYYY-MM-DD` (OpenAI).
+_DATED = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
 
-    def __init__(self, api_key: str = "test-key", host: str = "127.0.0.1", port: int = 0) -> None:
+
+class StandIn:
+    """Base class: subclasses give `routes()` and answer with `self.next_behaviour()`.
+
+    `known_models` replaces the subclass's `KNOWN_MODELS` (None: every name is known).
+    """
+
+    # The model names this provider serves, with their dated snapshots; None: any name.
+    KNOWN_MODELS: frozenset[str] | None = None
+
+    def __init__(
+        self,
+        api_key: str = "test-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        known_models: Iterable[str] | None = None,
+    ) -> None:
         self.api_key = api_key
         self.host = host
         self.port = port
+        self.known_models: frozenset[str] | None = (
+            frozenset(known_models) if known_models is not None else self.KNOWN_MODELS
+        )
         self.default = Behaviour()
         self.requests: list[Recorded] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.app = Starlette(routes=self.routes())
+        routes = [*self.routes(), Route("/_standin/stats", self._stats, methods=["GET"])]
+        self.app: ASGIApp = _Counting(Starlette(routes=routes), self)
+
+    def knows(self, model: str) -> bool:
+        """Whether this provider serves `model` (a known name or a dated snapshot of one)."""
+        if self.known_models is None:
+            return True
+        return model in self.known_models or _DATED.sub("", model) in self.known_models
+
+    async def _stats(self, request: Request) -> JSONResponse:
+        with self._lock:
+            stats = {
+                "requests": len(self.requests),
+                "in_flight": self.in_flight - 1,  # not counting this request
+                "peak_in_flight": self.peak_in_flight,
+            }
+        return JSONResponse(stats)
 
     # -- what subclasses provide ------------------------------------------------------------
 
@@ -87,6 +132,7 @@ class StandIn:
         with self._lock:
             self.requests.clear()
             self._script.clear()
+            self.peak_in_flight = self.in_flight
         self.default = Behaviour()
 
     # -- serving ----------------------------------------------------------------------------
@@ -140,3 +186,26 @@ class StandIn:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class _Counting:
+    """ASGI wrapper that counts the HTTP requests being served (a streamed answer counts
+    until its last byte is sent)."""
+
+    def __init__(self, app: ASGIApp, standin: StandIn) -> None:
+        self.app = app
+        self.standin = standin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        standin = self.standin
+        with standin._lock:
+            standin.in_flight += 1
+            standin.peak_in_flight = max(standin.peak_in_flight, standin.in_flight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with standin._lock:
+                standin.in_flight -= 1
