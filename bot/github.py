@@ -24,6 +24,21 @@ from bot.settings import Settings
 USER_AGENT = "liquidbook"
 
 
+class RedactedKey(str):
+    """The app's private key as the text githubkit signs with, shown as `'<redacted>'`.
+
+    githubkit's auth strategies are dataclasses whose repr prints `private_key` in full
+    (`AppAuthStrategy(app_id=1, private_key='-----BEGIN RSA PRIVATE KEY-----…')`), and the
+    same object travels to each installation's strategy and to its httpx auth flow. A repr
+    in a log line, an error message or a debugger's view must never carry the key.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
 class EncryptedRedisCache(AsyncBaseCache):
     """githubkit's async token cache, kept in Redis, encrypted at rest.
 
@@ -104,7 +119,7 @@ class GitHubApp:
         self.app_id = settings.github_app_id
         self.slug = settings.github_app_slug
         self.api_url = settings.github_api_url
-        self._auth = AppAuthStrategy(settings.github_app_id, settings.private_key_pem)
+        self._auth = AppAuthStrategy(settings.github_app_id, RedactedKey(settings.private_key_pem))
         self._cache = EncryptedRedisCacheStrategy(redis_client, settings.fernet_key())
         self.app = GitHub(
             self._auth,
