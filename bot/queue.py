@@ -16,6 +16,9 @@ from arq.connections import RedisSettings
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "liquidbook:queue"
+# Acknowledgements (👀, permission, status comment) have a queue and a worker of their own,
+# so a job queue full of chapters being written never delays the first answer to a comment.
+ACK_QUEUE_NAME = "liquidbook:ack"
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -37,9 +40,15 @@ class Queue:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
 
-    async def enqueue(self, function: str, *args: Any, job_id: str, **kwargs: Any) -> bool:
-        """Enqueue `function(*args, **kwargs)` once per `job_id`; False if it already exists."""
-        job = await self.redis.enqueue_job(function, *args, _job_id=job_id, **kwargs)
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str, queue_name: str = QUEUE_NAME, **kwargs: Any
+    ) -> bool:
+        """Enqueue `function(*args, **kwargs)` once per `job_id`; False if it already exists.
+
+        `queue_name` is `QUEUE_NAME` for jobs, `ACK_QUEUE_NAME` for acknowledgements."""
+        job = await self.redis.enqueue_job(
+            function, *args, _job_id=job_id, _queue_name=queue_name, **kwargs
+        )
         if job is None:
             log.info("job %s already queued, running or done", job_id)
         return job is not None

@@ -1,4 +1,9 @@
-"""The arq worker that runs jobs: in the server process by default, or alone (`liquidbook worker`).
+"""The arq workers that run jobs: in the server process by default, or alone (`liquidbook worker`).
+
+A process runs two arq workers together (`Workers`): one for the job queue (writing chapters,
+outlines, the setup PR: up to `LIQUIDBOOK_MAX_JOBS` at once, minutes each) and one for the
+acknowledgement queue (👀, the permission check, the status comment: a second each). A job
+queue whose every slot is busy with slow model calls never delays an acknowledgement.
 
 Jobs receive the process's `Services` in `ctx["services"]`. A job function is registered in
 `bot/jobs/__init__.py`; its id is chosen by whoever enqueues it (see `bot.queue`).
@@ -16,12 +21,16 @@ from typing import Any
 
 from arq import Worker
 
-from bot.jobs import FUNCTIONS
+from bot.jobs import ACK_FUNCTIONS, FUNCTIONS
 from bot.metrics import JOB_SECONDS
-from bot.queue import QUEUE_NAME, redis_settings
+from bot.queue import ACK_QUEUE_NAME, QUEUE_NAME, redis_settings
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+# Acknowledgements at once per process, and the time limit of one (it makes a few calls).
+ACK_MAX_JOBS = 20
+ACK_TIMEOUT_SECONDS = 120
 
 
 def timed(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -45,22 +54,78 @@ def build_worker(
     burst: bool = False,
     handle_signals: bool = False,
     poll_delay: float = 0.1,
-) -> Worker:
-    """An arq `Worker` on its own Redis connection, running the app's job functions."""
-    return Worker(
-        functions=[timed(f) for f in FUNCTIONS],  # type: ignore[misc]
+) -> Workers:
+    """The job worker and the acknowledgement worker, each on its own Redis connection."""
+    settings = services.settings
+    common: dict[str, Any] = {
         # Its own connection: arq closes the pool it runs on when the worker closes.
-        redis_settings=redis_settings(services.redis_url),
+        "redis_settings": redis_settings(services.redis_url),
+        "ctx": {"services": services},
+        "burst": burst,
+        "poll_delay": poll_delay,
+        "keep_result": 3600,
+        "max_tries": 5,
+    }
+    jobs = Worker(
+        functions=[timed(f) for f in FUNCTIONS],  # type: ignore[misc]
         queue_name=QUEUE_NAME,
-        ctx={"services": services},
-        burst=burst,
         handle_signals=handle_signals,
-        poll_delay=poll_delay,
-        max_jobs=services.settings.liquidbook_max_jobs,
-        job_timeout=services.settings.liquidbook_job_timeout,
-        keep_result=3600,
-        max_tries=5,
+        max_jobs=settings.liquidbook_max_jobs,
+        job_timeout=settings.liquidbook_job_timeout,
+        **common,
     )
+    acknowledgements = Worker(
+        functions=[timed(f) for f in ACK_FUNCTIONS],  # type: ignore[misc]
+        queue_name=ACK_QUEUE_NAME,
+        handle_signals=False,  # the job worker's handler stops both (`Workers`)
+        max_jobs=ACK_MAX_JOBS,
+        job_timeout=ACK_TIMEOUT_SECONDS,
+        **common,
+    )
+    return Workers(jobs, acknowledgements)
+
+
+class Workers:
+    """The two arq workers of a process, run and stopped as one (what `liquidbook worker`
+    and the server's in-process worker run).
+
+    With `handle_signals`, arq's SIGTERM/SIGINT handler on the job worker also stops the
+    acknowledgement worker (`on_stop`). If either worker's loop ends on an error (Redis
+    away), the other is stopped too and the error is raised, so a supervisor restarts both.
+    """
+
+    def __init__(self, jobs: Worker, acknowledgements: Worker) -> None:
+        self.jobs = jobs
+        self.acknowledgements = acknowledgements
+        jobs.on_stop = acknowledgements.handle_sig
+
+    @property
+    def all(self) -> tuple[Worker, Worker]:
+        return (self.jobs, self.acknowledgements)
+
+    async def async_run(self) -> None:
+        """Run both until both end (burst mode), one fails, or this is cancelled."""
+        tasks = [
+            asyncio.create_task(worker.async_run(), name=f"arq-{worker.queue_name}")
+            for worker in self.all
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Close both (each even if the other fails)."""
+        errors = []
+        for worker in self.all:
+            try:
+                await worker.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 class SupervisedWorker:
@@ -77,7 +142,7 @@ class SupervisedWorker:
         self.max_backoff = max_backoff
         self.state = "starting"
         self.restarts = 0
-        self.worker: Worker | None = None
+        self.worker: Workers | None = None
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

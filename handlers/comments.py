@@ -1,8 +1,9 @@
 """Slash-commands in issue and PR comments: recognise them, and queue the acknowledgement.
 
 The handler never talks to GitHub: it checks who wrote the comment, parses it (pure, fast),
-and enqueues one `acknowledge_command` job keyed by the comment id, which reacts with 👀,
-checks the author's permission and posts the status comment within a second. Comments by
+and enqueues one `acknowledge_command` job keyed by the comment id on the acknowledgement
+queue (its own worker, never behind long jobs), which reacts with 👀, checks the author's
+permission and posts the status comment within a second. Comments by
 bots (the app itself included) are ignored. Only `created` is handled: an edited comment
 does not run its commands a second time.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.commands import parse_commands
+from bot.queue import ACK_QUEUE_NAME
 from bot.routing import Event, Router
 from bot.services import Services
 
@@ -64,4 +66,5 @@ async def comment_created(event: Event, services: Services) -> None:
         "acknowledge_command",
         request,
         job_id=f"ack:{request['repository']}:{request['comment_id']}",
+        queue_name=ACK_QUEUE_NAME,
     )

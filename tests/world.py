@@ -129,6 +129,28 @@ class World:
         )
         return installation
 
+    def add_chapters(self, chapters: list[tuple[str, str]], settings: str | None = None) -> None:
+        """Add `(title, summary)` stub chapters after the skeleton's chapter 1, in this order
+        (pushed to main as alice); `settings` replaces `.github/liquidbook.yml`."""
+        files: dict[str, str | bytes | None] = {}
+        toc = []
+        for number, (title, summary) in enumerate(chapters, start=2):
+            slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+            path = f"chapters/{number:02d}-{slug}.md"
+            toc.append(f"    - file: {path}\n")
+            files[path] = (
+                f"---\ntitle: {title}\nlabel: chapter-{number}\nsummary: {summary}\n---\n\n"
+                "% liquidbook: stub\n"
+            )
+        myst = self.github.read_file(REPO, "main", "myst.yml")
+        assert myst is not None
+        last = "    - file: chapters/01-getting-started.md\n"
+        assert last in myst.decode()
+        files["myst.yml"] = myst.decode().replace(last, last + "".join(toc))
+        if settings is not None:
+            files[".github/liquidbook.yml"] = settings
+        self.github.push(REPO, "main", files, user="alice", message="More chapters")
+
     def status_comments(self, issue: int, repo: str = REPO) -> list[dict[str, Any]]:
         return [
             c
