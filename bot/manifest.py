@@ -12,14 +12,17 @@ Once an app is configured, both pages refuse, so nobody can swap the app's crede
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
+import ipaddress
 import json
 import logging
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -29,7 +32,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bot.resources import resource_path
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +85,104 @@ def _failed(headline: str, detail: str, status: int, *, forget: bool = True) -> 
     return response
 
 
+def _github_com(settings: Settings) -> bool:
+    """Whether people register the app on github.com (not GitHub Enterprise Server, whose
+    webhooks may well reach private addresses, nor a stand-in)."""
+    return urlsplit(settings.github_web_url).hostname in ("github.com", "www.github.com")
+
+
+def _not_public(address: str) -> bool:
+    """Loopback, private, link-local, unspecified, reserved: nothing GitHub can reach."""
+    try:
+        return not ipaddress.ip_address(address.split("%", 1)[0]).is_global
+    except ValueError:
+        return False
+
+
+async def webhook_problem(settings: Settings) -> tuple[str, bool] | None:
+    """Why github.com could not deliver webhooks to this server, and whether that is certain.
+
+    github.com refuses to register a webhook URL "not reachable over the public Internet".
+    The decision:
+
+    - **Refuse** (no button) when that is certain: `LIQUIDBOOK_PUBLIC_URL` is unset (the
+      default `http://HOST:PORT` is this machine), or it names `localhost` or a loopback,
+      private or link-local address literally. GitHub would reject the manifest, so the
+      button could only lead to its error page; the setup page says what to set instead.
+    - **Warn** (the button stays) when the address is a name that resolves, from this
+      server, only to such addresses: split-horizon DNS may give GitHub a public address for
+      the same name, so the server cannot be sure.
+    - Nothing for GitHub Enterprise Server or a stand-in (`GITHUB_WEB_URL` other than
+      github.com), which can reach private networks.
+    """
+    if not _github_com(settings):
+        return None
+    if settings.liquidbook_public_url is None:
+        return (
+            f"LIQUIDBOOK_PUBLIC_URL is not set, so the app would be registered with webhooks "
+            f"to {settings.public_url}, an address of this machine",
+            True,
+        )
+    host = (urlsplit(settings.public_url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost") or _not_public(host):
+        return (
+            f"LIQUIDBOOK_PUBLIC_URL is {settings.public_url}, a loopback, private or "
+            "link-local address",
+            True,
+        )
+    try:
+        found = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), 3)
+    except (OSError, TimeoutError):
+        return None  # the name may resolve elsewhere; GitHub says so itself if not
+    addresses = {info[4][0] for info in found}
+    if addresses and all(_not_public(str(a)) for a in addresses):
+        return (
+            f"LIQUIDBOOK_PUBLIC_URL is {settings.public_url}, whose name resolves from this "
+            f"server only to private addresses ({', '.join(sorted(map(str, addresses)))})",
+            False,
+        )
+    return None
+
+
+def _webhook_advice(settings: Settings, why: str, certain: bool) -> str:
+    port = settings.port
+    fix = (
+        "Set <code>LIQUIDBOOK_PUBLIC_URL</code> to a public https address that reaches this "
+        "server, for example a tunnel's (<code>cloudflared tunnel --url "
+        f"http://127.0.0.1:{port}</code>, <code>ngrok http {port}</code>); it must carry "
+        "the browser's return to <code>/setup/callback</code> too, not only webhooks. Then "
+        "restart <code>liquidbook serve</code> and open this page again."
+    )
+    if certain:
+        return (
+            "<p role=alert><b>github.com cannot send webhooks to this server.</b> "
+            f"{html.escape(why)}, which GitHub does not accept: it sends webhooks only to "
+            f"addresses reachable over the public internet.</p><p>{fix}</p>"
+        )
+    return (
+        "<p role=alert><b>github.com may not be able to send webhooks to this server.</b> "
+        f"{html.escape(why)}. If GitHub cannot reach it either, it will refuse to create the "
+        f"app.</p><p>{fix}</p>"
+    )
+
+
 async def setup_page(request: Request) -> Response:
-    """The page with the button that creates the app on GitHub (for a user or `?org=`)."""
+    """The page with the button that creates the app on GitHub (for a user or `?org=`).
+
+    On github.com, with a webhook address GitHub cannot reach, the page says so before the
+    button, or instead of it when that is certain (see `webhook_problem`).
+    """
     services = request.app.state.services
     settings = services.settings
     if services.github is not None:
         return _already_configured()
+    problem = await webhook_problem(settings)
+    if problem is not None and problem[1]:
+        return _page(
+            "Set up Liquid Book",
+            "<h1>Set up Liquid Book</h1>" + _webhook_advice(settings, *problem),
+        )
+    warning = _webhook_advice(settings, *problem) if problem is not None else ""
     state = secrets.token_urlsafe(24)
     await services.redis.set(STATE_PREFIX + state, b"1", ex=STATE_SECONDS)
     org = request.query_params.get("org", "").strip()
@@ -102,6 +197,7 @@ async def setup_page(request: Request) -> Response:
         "<h1>Set up Liquid Book</h1><p>No GitHub App is configured yet. This creates one on "
         f"{'the organization <b>' + html.escape(org) + '</b>' if org else 'your account'} "
         "from <code>app.yml</code>, with the least permissions the app needs.</p>"
+        f"{warning}"
         f"<form method=post action='{html.escape(target)}?state={state}'>"
         f"<input type=hidden name=manifest value='{html.escape(manifest, quote=True)}'>"
         "<button type=submit>Create the GitHub App</button></form>"

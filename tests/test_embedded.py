@@ -14,9 +14,12 @@ def test_serve_on_embedded_defaults(tmp_path: Path) -> None:
         health = httpx.get(app.url + "/healthz", timeout=10)
         assert health.status_code == 200, health.text
         assert health.json()["github_app"].startswith("not configured")
+        # The setup page: on github.com (the default) it first needs a public address,
+        # since GitHub sends webhooks only to one reachable from the internet.
         page = httpx.get(app.url + "/", timeout=10)
-        assert page.status_code == 200 and "Create the GitHub App" in page.text
-        assert "settings/apps/new" in page.text
+        assert page.status_code == 200 and "Set up Liquid Book" in page.text
+        assert "LIQUIDBOOK_PUBLIC_URL is not set" in page.text
+        assert "<form" not in page.text
         # Without a secret, no delivery can be verified: all are refused.
         refused = httpx.post(app.url + "/api/github/webhooks", content=b"{}", timeout=10)
         assert refused.status_code == 401

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bot.manifest import load_manifest
 from standins.github import GitHubStandIn
 from tests.servers import ROOT, AppProcess, free_port
 
@@ -192,3 +193,129 @@ def test_github_out_of_reach_is_a_clear_page(tmp_path: Path) -> None:
         assert "Could not reach GitHub" in failed.text and "ConnectError" in failed.text
         assert not (tmp_path / "app" / ".env").exists()
     assert "Traceback" not in app.log()
+
+
+def _setup_page(tmp_path: Path, redis_url: str, **env: str) -> tuple[httpx.Response, str]:
+    """The setup page of a server with `env`, and that server's log."""
+    base = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
+    with AppProcess(tmp_path, {**base, **env}, ("serve", "--no-worker")) as app:
+        page = httpx.get(app.url + "/setup", timeout=10)
+    return page, app.log()
+
+
+def test_on_github_com_a_webhook_address_github_cannot_reach_is_refused(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """github.com refuses webhook URLs that are not reachable from the public internet:
+    with no LIQUIDBOOK_PUBLIC_URL, or one naming a private address, the page says so and
+    how to fix it, and offers no button that could only lead to GitHub's error."""
+    for n, public_url in enumerate([None, "http://192.168.1.20:3000", "http://localhost:3000"]):
+        env = {"LIQUIDBOOK_PUBLIC_URL": public_url} if public_url else {}
+        page, log = _setup_page(tmp_path / str(n), redis_url, **env)
+        assert page.status_code == 200, page.text
+        text = html.unescape(page.text)
+        assert "github.com cannot send webhooks to this server" in text
+        assert "reachable over the public internet" in text
+        assert "Set LIQUIDBOOK_PUBLIC_URL to a public https address" in re.sub("<[^>]+>", "", text)
+        assert "<form" not in page.text and "set-cookie" not in page.headers
+        if public_url is None:
+            assert "LIQUIDBOOK_PUBLIC_URL is not set" in text
+        else:
+            assert public_url in text
+        assert "Traceback" not in log
+
+
+def test_on_github_com_a_name_that_resolves_privately_is_warned_about(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A name that resolves, from here, only to private addresses may still be public to
+    GitHub (split-horizon DNS): a warning before the button, and the button."""
+    import ipaddress
+    import socket
+
+    name = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    assert not any(ipaddress.ip_address(a).is_global for a in addresses), addresses
+    page, _ = _setup_page(tmp_path, redis_url, LIQUIDBOOK_PUBLIC_URL=f"http://{name}:3000")
+    text = html.unescape(page.text)
+    assert "github.com may not be able to send webhooks to this server" in text
+    assert text.index("may not be able") < text.index("<form")
+    assert "Create the GitHub App" in text
+
+
+def test_a_public_address_or_another_github_gets_no_warning(tmp_path: Path, redis_url: str) -> None:
+    public, _ = _setup_page(tmp_path / "a", redis_url, LIQUIDBOOK_PUBLIC_URL="https://140.82.112.3")
+    enterprise, _ = _setup_page(tmp_path / "b", redis_url, GITHUB_WEB_URL="https://ghe.example.org")
+    for page in (public, enterprise):
+        assert page.status_code == 200 and "<form" in page.text
+        assert "send webhooks" not in page.text
+    manifest = json.loads(
+        html.unescape(re.search(r"name=manifest value='([^']+)'", public.text).group(1))
+    )
+    assert manifest["hook_attributes"]["url"] == "https://140.82.112.3/api/github/webhooks"
+
+
+def test_the_standin_checks_a_manifest_as_github_does(tmp_path: Path) -> None:
+    valid = {
+        "name": "Valid",
+        "url": "https://book.example.org",
+        "hook_attributes": {"url": "https://book.example.org/api/github/webhooks"},
+        "default_permissions": {"contents": "write", "metadata": "read"},
+        "default_events": ["issue_comment"],
+    }
+    broken = [
+        ({**valid, "url": None}, "Url can't be blank"),
+        ({**valid, "url": "ftp://book.example.org"}, "Url must be a valid http or https URL"),
+        ({**valid, "hook_attributes": {"active": True}}, "Hook url can't be blank"),
+        (
+            {**valid, "hook_attributes": {"url": "book.example.org/hook"}},
+            "Hook url must be a valid http or https URL",
+        ),
+        (
+            {**valid, "default_permissions": {"contents": "write", "repo": "write"}},
+            "Default permission repo is not a permission GitHub Apps can request",
+        ),
+        (
+            {**valid, "default_permissions": {"metadata": "admin"}},
+            "Default permission metadata cannot be 'admin' (one of: read, write)",
+        ),
+        (
+            {**valid, "default_events": ["issue_comment", "pushes"]},
+            "Default event pushes is not a webhook event GitHub Apps receive",
+        ),
+    ]
+    with GitHubStandIn(tmp_path / "github") as gh:
+        for manifest, error in broken:
+            code = gh.manifest_code(manifest)
+            answer = httpx.post(f"{gh.api_url}/app-manifests/{code}/conversions", timeout=10)
+            assert answer.status_code == 422, answer.text
+            body = answer.json()
+            assert body["message"] == "Validation Failed" and body["errors"] == [error]
+            assert body["documentation_url"].startswith("https://docs.github.com/")
+        assert gh.hub.state.apps == {}
+        # Ours, as the setup page fills it in, is one GitHub accepts.
+        ours = load_manifest("https://book.example.org")
+        code = gh.manifest_code(ours)
+        made = httpx.post(f"{gh.api_url}/app-manifests/{code}/conversions", timeout=10)
+        assert made.status_code == 201, made.text
+        assert made.json()["events"] == ours["default_events"]
+
+
+def test_the_standins_manifest_rules_are_githubs(npm_dir: Path) -> None:
+    """The stand-in's lists of permissions and events are those of GitHub's REST description."""
+    from standins.github.app_manifest import APP_EVENTS, APP_PERMISSIONS
+
+    spec = json.loads((npm_dir / "@octokit/openapi/generated/api.github.com.json").read_text())
+    permissions = spec["components"]["schemas"]["app-permissions"]["properties"]
+    assert APP_PERMISSIONS == {name: tuple(p["enum"]) for name, p in permissions.items()}
+    events = set()
+    for webhook in spec["x-webhooks"].values():
+        operation = webhook["post"]
+        if "app" in operation["x-github"].get("supported-webhook-types", []):
+            [event] = [
+                p["example"]
+                for p in operation["parameters"]
+                if p["name"].lower() == "x-github-event"
+            ]
+            events.add(event)
+    assert APP_EVENTS == events

@@ -15,7 +15,8 @@ class ApiError(Exception):
         status: int,
         message: str,
         documentation_url: str = DOCS,
-        errors: list[dict[str, Any]] | None = None,
+        # Objects (`resource`, `field`, `code`), or sentences (`validation-error-simple`).
+        errors: list[dict[str, Any]] | list[str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)

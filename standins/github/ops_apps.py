@@ -6,6 +6,8 @@ import re
 import secrets
 from typing import Any
 
+from .app_manifest import DOCS as MANIFEST_DOCS
+from .app_manifest import manifest_errors
 from .auth import LEVELS, TOKEN_LIFETIME, generate_private_key, random_token
 from .errors import ApiError, not_found
 from .hub import Hub
@@ -247,12 +249,22 @@ def find_installation(state: State, app: AppRecord, inst_id: int) -> Installatio
 
 
 def convert_manifest(hub: Hub, code: str) -> dict[str, Any]:
-    """Register the app a manifest describes (the manifest flow's last step); single use."""
+    """Register the app a manifest describes (the manifest flow's last step); single use.
+
+    The manifest reached the stand-in as GitHub's browser form does (`manifest_code`); it is
+    checked here as GitHub checks it (`url` and `hook_attributes.url` present and http(s),
+    permissions and levels GitHub Apps can request, webhook events that exist), and a
+    manifest GitHub would refuse gets GitHub's 422 "Validation Failed" with one sentence per
+    problem (`validation-error-simple` in its REST description), and no app.
+    """
     state = hub.state
     with state.lock:
         manifest = state.manifests.pop(code, None)
     if manifest is None:
         raise not_found()
+    errors = manifest_errors(manifest)
+    if errors:
+        raise ApiError(422, "Validation Failed", MANIFEST_DOCS, errors=errors)
     hook = manifest.get("hook_attributes") or {}
     name = str(manifest.get("name") or "app")
     slug = slugify(name)
