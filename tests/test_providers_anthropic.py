@@ -277,3 +277,20 @@ async def test_the_client_sends_temperature_only_where_the_api_takes_it(
     assert ("temperature" in seen.body) is sent
     # The system prompt is the top-level field, never a message.
     assert [m["role"] for m in seen.body["messages"]] == ["user"]
+
+
+async def test_direct_calls_to_current_models_are_priced(std: AnthropicStandIn) -> None:
+    """Current models have a price line: a direct call is recorded at its cost, not as
+    `ok:unpriced` at $0."""
+    std.script(answer("Priced.", prompt_tokens=1_000, completion_tokens=100))
+    with OpenAIChatStandIn("openai") as openai_std:
+        openai_std.script(answer("Priced too.", prompt_tokens=1_000, completion_tokens=100))
+        settings = settings_for(anthropic=std, openai=openai_std)
+        async with ModelClient(settings) as client:
+            claude = await client.generate_text(
+                TextRequest(prompt="x"), ["anthropic:claude-sonnet-5-5"]
+            )
+            gpt = await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-6.2-sol"])
+    # $2 / $10 per million for both.
+    assert claude.usage.outcome == gpt.usage.outcome == "ok"
+    assert claude.usage.cost_usd == gpt.usage.cost_usd == Decimal("0.003")

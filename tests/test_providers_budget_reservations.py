@@ -14,7 +14,7 @@ from bot.providers import BudgetExceeded, ModelClient, TextRequest
 from bot.providers.budget import BudgetGuard, Reservations
 from bot.usage import UsageContext, UsageRow, month_spend, record_usage
 from standins.providers import Behaviour, OpenAIChatStandIn
-from standins.providers.testing import settings_for
+from standins.providers.testing import TEST_PRICES, settings_for
 
 CONTEXT = UsageContext(installation_id=77, repository="octo/book", command="generate chapter all")
 KEY = f"liquidbook:budget:reserved:{CONTEXT.installation_id}"
@@ -100,7 +100,7 @@ async def test_continuations_in_flight_together_stay_within_the_budget(
         std.default = Behaviour(text="Part of it.", truncated=True, completion_tokens=4096)
         settings = settings_for(openai=std)
         redis_clients = [redis.asyncio.Redis.from_url(redis_url) for _ in range(2)]
-        workers = [ModelClient(settings, r, database) for r in redis_clients]
+        workers = [ModelClient(settings, r, database, prices=TEST_PRICES) for r in redis_clients]
         try:
             results = await asyncio.gather(
                 *(

@@ -28,7 +28,7 @@ from standins.providers import (
     server_error,
 )
 from standins.providers.openai_chat import OPENAI_CHAT_MODELS
-from standins.providers.testing import settings_for
+from standins.providers.testing import TEST_PRICES, settings_for
 
 CONTEXT = UsageContext(installation_id=42, repository="octo/book", command="generate chapter 3")
 
@@ -68,7 +68,7 @@ async def test_three_model_chain_ends_on_the_third_with_three_usage_rows(
         "together:meta-llama/Llama-3.3-70B-Instruct-Turbo",
         "openai:gpt-4.1",
     ]
-    async with ModelClient(settings, None, database) as client:
+    async with ModelClient(settings, None, database, prices=TEST_PRICES) as client:
         result = await client.generate_text(TextRequest(prompt="Write."), models, context=CONTEXT)
 
     assert result.text == "Third time lucky." and result.model == "openai:gpt-4.1"
@@ -97,7 +97,7 @@ async def test_three_model_chain_ends_on_the_third_with_three_usage_rows(
 async def test_retry_after_seconds_is_honoured(stands: dict[str, OpenAIChatStandIn]) -> None:
     stands["openai"].script(rate_limited(retry_after="1"), answer("after the wait"))
     # Backoff alone would wait milliseconds: the second request must wait the full second.
-    async with ModelClient(settings_for(openai=stands["openai"])) as client:
+    async with ModelClient(settings_for(openai=stands["openai"]), prices=TEST_PRICES) as client:
         result = await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"])
     first, second = stands["openai"].requests
     assert second.at - first.at >= 0.95
@@ -107,7 +107,7 @@ async def test_retry_after_seconds_is_honoured(stands: dict[str, OpenAIChatStand
 
 async def test_retry_after_ms_is_honoured(stands: dict[str, OpenAIChatStandIn]) -> None:
     stands["openai"].script(Behaviour(status=503, headers={"retry-after-ms": "300"}), answer("ok"))
-    async with ModelClient(settings_for(openai=stands["openai"])) as client:
+    async with ModelClient(settings_for(openai=stands["openai"]), prices=TEST_PRICES) as client:
         await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"])
     first, second = stands["openai"].requests
     assert 0.28 <= second.at - first.at < 10  # milliseconds, not 300 seconds
@@ -120,7 +120,7 @@ async def test_a_retry_after_beyond_the_wait_budget_moves_on(
     stands["together"].script(answer("elsewhere"))
     settings = settings_for(**stands, retry_max_wait_s=5)
     started = time.monotonic()
-    async with ModelClient(settings) as client:
+    async with ModelClient(settings, prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(prompt="x"), ["openai:gpt-4.1", "together:deepseek-ai/DeepSeek-V3"]
         )
@@ -130,7 +130,7 @@ async def test_a_retry_after_beyond_the_wait_budget_moves_on(
 
 async def test_no_retry_on_400(stands: dict[str, OpenAIChatStandIn]) -> None:
     stands["openai"].script(Behaviour(status=400, message="max_tokens is too large: 999999."))
-    async with ModelClient(settings_for(openai=stands["openai"])) as client:
+    async with ModelClient(settings_for(openai=stands["openai"]), prices=TEST_PRICES) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"])
     assert len(stands["openai"].requests) == 1
@@ -143,7 +143,9 @@ async def test_no_retry_on_400(stands: dict[str, OpenAIChatStandIn]) -> None:
 
 async def test_persistent_5xx_is_bounded(stands: dict[str, OpenAIChatStandIn]) -> None:
     stands["openai"].default = server_error(502)
-    async with ModelClient(settings_for(openai=stands["openai"], retry_max_tries=3)) as client:
+    async with ModelClient(
+        settings_for(openai=stands["openai"], retry_max_tries=3), prices=TEST_PRICES
+    ) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"])
     assert len(stands["openai"].requests) == 3
@@ -156,7 +158,7 @@ async def test_quota_moves_on_without_retrying(stands: dict[str, OpenAIChatStand
     stands["openai"].script(quota_exhausted())  # OpenAI's 429 insufficient_quota
     stands["openrouter"].script(quota_exhausted())  # OpenRouter's 402
     stands["together"].script(answer("paid for"))
-    async with ModelClient(settings_for(**stands)) as client:
+    async with ModelClient(settings_for(**stands), prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(prompt="x"),
             ["openai:gpt-4.1", "openrouter:openai/gpt-4.1", "together:deepseek-ai/DeepSeek-V3"],
@@ -177,7 +179,7 @@ async def test_all_failed_is_one_sentence_naming_each_model(
     settings = settings_for(
         openai=stands["openai"], openrouter=stands["openrouter"], retry_max_tries=2
     )
-    async with ModelClient(settings) as client:
+    async with ModelClient(settings, prices=TEST_PRICES) as client:
         with pytest.raises(AllModelsFailed) as caught:
             await client.generate_text(
                 TextRequest(prompt="x"),
@@ -192,7 +194,7 @@ async def test_all_failed_is_one_sentence_naming_each_model(
 
 
 async def test_missing_key_sentence() -> None:
-    async with ModelClient(settings_for()) as client:
+    async with ModelClient(settings_for(), prices=TEST_PRICES) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(
                 TextRequest(prompt="x"), ["together:deepseek-ai/DeepSeek-V3"]
@@ -204,7 +206,7 @@ async def test_missing_key_sentence() -> None:
 
 
 async def test_unknown_provider_and_bad_names() -> None:
-    async with ModelClient(settings_for()) as client:
+    async with ModelClient(settings_for(), prices=TEST_PRICES) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x"), ["nosuch:model"])
         assert caught.value.user_message == (
@@ -220,7 +222,7 @@ async def test_wrong_key_never_leaks(
     stands: dict[str, OpenAIChatStandIn], database: Database
 ) -> None:
     settings = settings_for(openai=stands["openai"], openai_api_key="sk-proj-WRONGKEY123456")
-    async with ModelClient(settings, None, database) as client:
+    async with ModelClient(settings, None, database, prices=TEST_PRICES) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"], context=CONTEXT)
     assert caught.value.user_message == (
@@ -237,7 +239,7 @@ async def test_budget_refuses_before_any_request(
     stands: dict[str, OpenAIChatStandIn], database: Database
 ) -> None:
     await record_usage(database, CONTEXT, UsageRow("openai", "gpt-4.1", cost_usd=Decimal("19.99")))
-    async with ModelClient(settings_for(**stands), None, database) as client:
+    async with ModelClient(settings_for(**stands), None, database, prices=TEST_PRICES) as client:
         with pytest.raises(BudgetExceeded) as caught:
             await client.generate_text(
                 TextRequest(prompt="Write a chapter.", max_tokens=16000),
@@ -260,7 +262,7 @@ async def test_budget_default_comes_from_settings_and_fits_cheaper_models(
     await record_usage(database, CONTEXT, UsageRow("openai", "gpt-4.1", cost_usd=Decimal("0.97")))
     stands["together"].script(answer("cheap enough"))
     settings = settings_for(**stands, liquidbook_monthly_budget_usd=Decimal("1"))
-    async with ModelClient(settings, None, database) as client:
+    async with ModelClient(settings, None, database, prices=TEST_PRICES) as client:
         # gpt-4.1 could cost 4096 × $8/M ≈ $0.033 > $0.03 left; Llama 3.3 ≈ $0.0036 fits.
         result = await client.generate_text(
             TextRequest(prompt="Write.", max_tokens=4096),
@@ -285,7 +287,7 @@ async def test_unpriced_paid_models_cannot_bypass_the_budget(
         custom_api_keys={"local": stands["together"].api_key},
     )
     request = TextRequest(prompt="Write.", max_tokens=4096)
-    async with ModelClient(settings, None, database) as client:
+    async with ModelClient(settings, None, database, prices=TEST_PRICES) as client:
         # Not in prices.yml: estimated at OpenAI's ceiling (4096 × $75/M ≈ $0.31 > $0.10 left).
         with pytest.raises(BudgetExceeded) as caught:
             await client.generate_text(
@@ -311,7 +313,7 @@ async def test_truncated_openai_output_is_continued_or_flagged(
 ) -> None:
     std = stands["openai"]
     std.script(Behaviour(text="Half", truncated=True), Behaviour(text=" and the rest."))
-    async with ModelClient(settings_for(openai=std)) as client:
+    async with ModelClient(settings_for(openai=std), prices=TEST_PRICES) as client:
         whole = await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"])
         std.script(Behaviour(text="Cut", truncated=True))
         cut = await client.generate_text(
@@ -337,7 +339,9 @@ async def test_calls_in_flight_together_stay_within_the_budget(
     std.default = Behaviour(text="A chapter.", delay=0.5)
     client_redis = redis.asyncio.Redis.from_url(redis_url)
     try:
-        async with ModelClient(settings_for(openai=std), client_redis, database) as client:
+        async with ModelClient(
+            settings_for(openai=std), client_redis, database, prices=TEST_PRICES
+        ) as client:
             calls = [
                 client.generate_text(
                     TextRequest(prompt="Write.", max_tokens=4096),

@@ -23,7 +23,7 @@ from standins.providers import (
     slow,
 )
 from standins.providers.openai_chat import OPENAI_CHAT_MODELS
-from standins.providers.testing import settings_for
+from standins.providers.testing import TEST_PRICES, settings_for
 from standins.providers.validation import check
 
 
@@ -63,7 +63,7 @@ async def test_openai_request_matches_sdk_params_and_is_priced_from_the_table(
     openai_std.script(
         answer("Chapter text.", prompt_tokens=1000, completion_tokens=500, cached_tokens=200)
     )
-    async with ModelClient(settings_for(openai=openai_std)) as client:
+    async with ModelClient(settings_for(openai=openai_std), prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(
                 system="Be brief.", prompt="Write.", max_tokens=600, temperature=0.3, stop=["END"]
@@ -95,7 +95,7 @@ async def test_long_outputs_stream_with_usage(openai_std: OpenAIChatStandIn) -> 
     openai_std.script(slow(text, chunk_delay=0.06, chunks=10))
     # A read timeout shorter than the whole answer but longer than the gap between chunks.
     settings = settings_for(openai=openai_std, read_timeout_s=0.4, stream_min_tokens=1000)
-    async with ModelClient(settings) as client:
+    async with ModelClient(settings, prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(prompt="Write.", max_tokens=4000), ["openai:gpt-4.1"]
         )
@@ -111,7 +111,7 @@ async def test_openrouter_attribution_cost_and_cache_breakpoint(
     openrouter_std: OpenAIChatStandIn,
 ) -> None:
     openrouter_std.script(answer("ok", cost=0.01234))
-    async with ModelClient(settings_for(openrouter=openrouter_std)) as client:
+    async with ModelClient(settings_for(openrouter=openrouter_std), prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(stable_prefix="OUTLINE " * 100, system="Write chapter 3.", prompt="Go."),
             ["openrouter:anthropic/claude-sonnet-4.5"],
@@ -134,7 +134,7 @@ async def test_openrouter_attribution_cost_and_cache_breakpoint(
 
 async def test_openrouter_streamed_cost(openrouter_std: OpenAIChatStandIn) -> None:
     openrouter_std.script(answer("streamed", cost=0.5))
-    async with ModelClient(settings_for(openrouter=openrouter_std)) as client:
+    async with ModelClient(settings_for(openrouter=openrouter_std), prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(prompt="Go.", stream=True), ["openrouter:openai/gpt-4.1"]
         )
@@ -144,7 +144,7 @@ async def test_openrouter_streamed_cost(openrouter_std: OpenAIChatStandIn) -> No
 
 async def test_together_uses_max_tokens_and_its_key(together_std: OpenAIChatStandIn) -> None:
     together_std.script(answer("hola"))
-    async with ModelClient(settings_for(together=together_std)) as client:
+    async with ModelClient(settings_for(together=together_std), prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(prompt="Hi", max_tokens=50),
             ["together:meta-llama/Llama-3.3-70B-Instruct-Turbo"],
@@ -162,7 +162,7 @@ async def test_any_named_openai_compatible_server(openai_std: OpenAIChatStandIn)
         custom_base_urls={"ollama": openai_std.base_url},
         custom_api_keys={"ollama": "sk-test-key"},
     )
-    async with ModelClient(settings) as client:
+    async with ModelClient(settings, prices=TEST_PRICES) as client:
         result = await client.generate_text(TextRequest(prompt="Hi"), ["ollama:llama3.1:8b"])
     assert result.text == "local"
     assert openai_std.requests[0].body["model"] == "llama3.1:8b"
@@ -241,7 +241,7 @@ async def test_refusal_and_moderation_fall_back(
     openrouter_std.script(moderated())
     together_std.script(answer("fine"))
     settings = settings_for(openai=openai_std, openrouter=openrouter_std, together=together_std)
-    async with ModelClient(settings) as client:
+    async with ModelClient(settings, prices=TEST_PRICES) as client:
         result = await client.generate_text(
             TextRequest(prompt="x"),
             [
@@ -258,7 +258,7 @@ async def test_refusal_and_moderation_fall_back(
 
 async def test_streamed_refusal(openai_std: OpenAIChatStandIn) -> None:
     openai_std.script(refusal("No."))
-    async with ModelClient(settings_for(openai=openai_std)) as client:
+    async with ModelClient(settings_for(openai=openai_std), prices=TEST_PRICES) as client:
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x", stream=True), ["openai:gpt-4.1"])
     assert caught.value.outcome == "refused"

@@ -81,8 +81,8 @@ async def test_with_retries_counts_and_bounds() -> None:
 
 def test_prices_match_dated_snapshots_and_price_cache_reads() -> None:
     table = default_table()
-    assert table.lookup("anthropic:claude-sonnet-4-5-20250929") is table.lookup(
-        "anthropic:claude-sonnet-4-5"
+    assert table.lookup("anthropic:claude-sonnet-5-5-20260928") is table.lookup(
+        "anthropic:claude-sonnet-5-5"
     )
     assert table.lookup("openai:gpt-4.1-mini") is not table.lookup("openai:gpt-4.1")
     assert table.lookup("openai:unknown-model") is None
@@ -96,12 +96,21 @@ def test_prices_match_dated_snapshots_and_price_cache_reads() -> None:
 
 
 def test_only_dated_snapshots_fall_back_to_their_family() -> None:
-    table = default_table()
+    table = PriceTable.from_mapping(
+        {
+            "models": {
+                "openai:gpt-4o": {"input": "2.50", "output": 10},
+                "openai:gpt-4o-2024-05-13": {"input": 5, "output": 15},
+                "openai:gpt-5": {"input": "1.25", "output": 10},
+                "openai:gpt-5-pro": {"input": 15, "output": 120},
+                "anthropic:claude-sonnet-5-5": {"input": 2, "output": 10},
+            }
+        }
+    )
     gpt4o = table.lookup("openai:gpt-4o")
     assert gpt4o is not None and table.lookup("openai:gpt-4o-2024-08-06") is gpt4o
-    assert table.lookup("openai:gpt-4.1-2025-04-14") is table.lookup("openai:gpt-4.1")
-    assert table.lookup("anthropic:claude-3-5-haiku-20241022") is table.lookup(
-        "anthropic:claude-3-5-haiku"
+    assert table.lookup("anthropic:claude-sonnet-5-5-20260928") is table.lookup(
+        "anthropic:claude-sonnet-5-5"
     )
     # A snapshot priced apart from its family has its own line.
     launch = table.lookup("openai:gpt-4o-2024-05-13")
@@ -128,11 +137,24 @@ def test_unpriced_paid_models_are_estimated_at_their_providers_ceiling() -> None
     # Every paid hosted provider has a ceiling; custom servers (Ollama, vLLM) are free.
     assert set(table.ceilings) == set(KNOWN_PROVIDERS)
     assert estimate_text(table, "ollama:llama3.1:8b", text) == 0
-    # A priced model is estimated at its own price, DALL·E 3 at its dearest variant.
+    # A priced model is estimated at its own price.
     assert estimate_text(table, "openai:gpt-4.1", text) == Decimal("0.0082")
-    assert estimate_image(table, "openai:dall-e-3", image) == Decimal("0.12")
     # The recorded cost of an unpriced model stays 0 (its row says `ok:unpriced`).
     assert table.lookup("openai:gpt-7") is None
+
+
+def test_an_image_priced_by_variant_is_estimated_at_its_dearest() -> None:
+    table = PriceTable.from_mapping(
+        {
+            "models": {
+                "openai:dall-e-3": {
+                    "per_image": "0.04",
+                    "per_image_by": {"standard 1024x1024": "0.04", "hd 1792x1024": "0.12"},
+                }
+            }
+        }
+    )
+    assert estimate_image(table, "openai:dall-e-3", ImageRequest(prompt="a fox")) == Decimal("0.12")
 
 
 def test_price_table_is_data(tmp_path: Path) -> None:
@@ -142,19 +164,50 @@ def test_price_table_is_data(tmp_path: Path) -> None:
     assert price is not None and price.output == 2
 
 
-def test_every_price_line_reads() -> None:
+def test_the_shipped_prices_are_current() -> None:
+    """The table names the providers' current models and none they have retired, with the
+    date it was checked; a model whose price could not be confirmed is left out."""
     table = default_table()
-    assert len(table.prices) >= 30
-    for provider in (
-        "openai",
-        "anthropic",
-        "openrouter",
-        "together",
-        "stability",
-        "replicate",
-        "runway",
+    for current in (
+        "anthropic:claude-sonnet-5-5",
+        "anthropic:claude-opus-5-5",
+        "anthropic:claude-haiku-5-5",
+        "anthropic:claude-haiku-4-5",
+        "openai:gpt-6.2-sol",
+        "openai:gpt-6-luna",
+        "openrouter:anthropic/claude-sonnet-5.5",
+        "replicate:black-forest-labs/flux-schnell",
     ):
-        assert any(name.startswith(provider + ":") for name in table.prices), provider
+        assert table.lookup(current) is not None, current
+    for retired in (
+        "anthropic:claude-sonnet-4-5",
+        "anthropic:claude-sonnet-4",
+        "anthropic:claude-opus-4-1",
+        "anthropic:claude-3-5-haiku",
+        "openai:gpt-image-1",
+        "openai:dall-e-3",
+        "openai:o1",
+        "openai:o4-mini",
+        "openai:gpt-4.1-nano",
+    ):
+        assert table.lookup(retired) is None, retired
+    assert (
+        "Checked 2026-12-03" in (Path(__file__).parents[1] / "bot/providers/prices.yml").read_text()
+    )
+
+
+def test_a_long_prompt_is_priced_at_the_long_rate_for_the_whole_request() -> None:
+    table = default_table()
+    sol = table.lookup("openai:gpt-6.2-sol")
+    assert sol is not None
+    short = Completion("", "stop", False, tokens_in=272_000, tokens_out=1_000)
+    long = Completion("", "stop", False, tokens_in=272_001, tokens_out=1_000)
+    assert sol.text_cost(short) == Decimal("0.554")  # 272K at $2 + 1K at $10
+    assert sol.text_cost(long) == Decimal("1.103004")  # all at $4 in, $15 out
+    haiku = table.lookup("anthropic:claude-haiku-5-5")
+    assert haiku is not None
+    assert haiku.max_text_cost(200_000, 1_000) == Decimal("0.1025")  # $0.50 / $2.50 tier
+    assert haiku.max_text_cost(50_000, 1_000) == Decimal("0.0055")
 
 
 async def test_sse_framing() -> None:

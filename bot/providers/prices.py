@@ -40,6 +40,10 @@ class Price:
 
     `per_image_by` prices images by how they were made, keyed `"<quality> <size>"` as the
     provider names them (DALL·E 3: `hd 1792x1024`); `per_image` covers any other variant.
+
+    `long` prices a whole request whose prompt (cached and cache-written tokens included)
+    is longer than `long_above` tokens: OpenAI's GPT-6 models above 272K input tokens,
+    Claude Haiku 5.5 above 100K.
     """
 
     input: Decimal = Decimal(0)
@@ -49,9 +53,20 @@ class Price:
     per_image: Decimal = Decimal(0)
     per_second: Decimal = Decimal(0)
     per_image_by: dict[str, Decimal] = field(default_factory=dict)
+    long_above: int | None = None
+    long: Price | None = None
+
+    def for_prompt(self, prompt_tokens: int) -> Price:
+        """The price that applies to a request with `prompt_tokens` of prompt."""
+        if self.long is not None and self.long_above is not None:
+            if prompt_tokens > self.long_above:
+                return self.long
+        return self
 
     def text_cost(self, c: Completion) -> Decimal:
         """Cost of a text reply; `tokens_in` includes cached and cache-written tokens."""
+        if self.for_prompt(c.tokens_in) is not self:
+            return self.for_prompt(c.tokens_in).text_cost(c)
         fresh = max(0, c.tokens_in - c.cached_tokens - c.cache_write_tokens)
         cached = self.cached_input if self.cached_input is not None else self.input
         written = self.cache_write if self.cache_write is not None else self.input
@@ -82,11 +97,21 @@ class Price:
         )
         return total.quantize(CENT_MILLIONTHS)
 
-    def max_text_cost(self, prompt_tokens: int, max_tokens: int) -> Decimal:
-        """The most a call could cost: no cache hits and every allowed token written."""
-        return ((prompt_tokens * self.input + max_tokens * self.output) / MILLION).quantize(
-            CENT_MILLIONTHS
-        )
+    def max_text_cost(
+        self, prompt_tokens: int, max_tokens: int, cache_written_tokens: int = 0
+    ) -> Decimal:
+        """The most a call could cost: no cache hits, every allowed token written, and
+        `cache_written_tokens` of the prompt written to the cache (at the dearer of the
+        cache-write and input prices)."""
+        price = self.for_prompt(prompt_tokens)
+        written = min(cache_written_tokens, prompt_tokens)
+        write_price = max(price.input, price.cache_write or price.input)
+        total = (
+            (prompt_tokens - written) * price.input
+            + written * write_price
+            + max_tokens * price.output
+        ) / MILLION
+        return total.quantize(CENT_MILLIONTHS)
 
 
 def _price(entry: dict[str, Any] | None) -> Price:
@@ -94,6 +119,10 @@ def _price(entry: dict[str, Any] | None) -> Price:
     for key, value in (entry or {}).items():
         if key == "per_image_by":
             fields[key] = {str(k): Decimal(str(v)) for k, v in (value or {}).items()}
+        elif key == "above":
+            tier = dict(value)
+            fields["long_above"] = int(tier.pop("tokens"))
+            fields["long"] = _price(tier)
         else:
             fields[key] = Decimal(str(value))
     return Price(**fields)
