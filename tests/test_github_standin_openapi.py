@@ -169,7 +169,11 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
         .json()["token"]
     )
     code = gh.manifest_code(
-        {"name": "Walker", "hook_attributes": {"url": "http://127.0.0.1:9/hook"}}
+        {
+            "name": "Walker",
+            "url": "http://127.0.0.1:9",
+            "hook_attributes": {"url": "http://127.0.0.1:9/hook"},
+        }
     )
     httpx.post(f"{gh.api_url}/app-manifests/{code}/conversions").raise_for_status()
 
