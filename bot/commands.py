@@ -7,8 +7,14 @@ Rules, in the author's terms:
   never trigger anything, and a `/` in the middle of a line is just prose.
 - `/outline` and `/generate chapter` take the lines after them (up to the next command) as more
   description or instructions.
-- An unknown `/word` is reported only when it is a likely typo of a command (a small edit
-  distance, like `/genrate`); anything else (`/usr/bin/env`, `/shrug`) is prose and ignored.
+- An unknown `/word` is reported only when it is a likely typo of a command: a small edit
+  distance that counts two swapped letters as one edit (`/genrate`, `/hepl`, `/usgae`) and
+  allows more edits in longer words, a prefix that names one command (`/gen`), a colon after
+  it (`/outline: …`) or words joined by a dash (`/generate-chapter 1`). Such a line gets a
+  suggestion and never runs; anything else (`/usr/bin/env`, `/shrug`) is prose and ignored.
+  A likely typo on a line below `/outline` or `/generate chapter` is reported too, not sent
+  to the model as part of the description or instructions.
+- Words after a command that takes none (`/help me`) are ignored, and the answer says so.
 
 Commands are data (`COMMANDS`): a new one (`/generate quiz chapter N`, `/revise`, `/publish`)
 is one `CommandSpec` with its builder, and `help_text` lists it automatically.
@@ -21,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.book.markdown import code_mask
 from bot.book.selector import ChapterSelector, SelectorError, split_selector
@@ -44,12 +50,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Help:
-    """`/help`: answer with the table of commands."""
+    """`/help`: answer with the table of commands. `ignored`: words typed after it."""
+
+    ignored: str = ""
 
 
 @dataclass(frozen=True)
 class Init:
     """`/init`: open the setup PR (skeleton book, settings, workflow)."""
+
+    ignored: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,8 @@ class GenerateChapter:
 @dataclass(frozen=True)
 class Usage:
     """`/usage`: this month's tokens and cost."""
+
+    ignored: str = ""
 
 
 Command = Help | Init | Outline | GenerateChapter | Usage
@@ -126,6 +138,14 @@ def _outline(argument: str, more: str) -> Command:
 
 
 def _generate_chapter(argument: str, more: str) -> Command:
+    listed = _LEADING_NUMBERS.match(argument)
+    numbers = re.findall(r"\d+", listed.group(1)) if listed else []
+    joined = listed is not None and (
+        listed.end() == len(argument) or re.search(r",|&|\band\b", listed.group(1), re.I)
+    )
+    if len(numbers) > 1 and joined:
+        # `/generate chapter 2, 3` or `3 4`: not chapter 2 with ", 3" as instructions.
+        raise _several_chapters(numbers, argument[listed.end() :] if listed else "")
     try:
         selector, rest = split_selector(argument)
     except SelectorError as error:
@@ -135,29 +155,42 @@ def _generate_chapter(argument: str, more: str) -> Command:
             fixed = f"/generate chapter {range_match.group(2)}-{range_match.group(1)}{range_match.group(3)}"
         raise _Invalid(error.sentence(), fixed) from None
     if selector.kind != "title" and _MORE_NUMBERS.match(rest):
-        # `/generate chapter 3 4` or `3, 5`: not chapter 3 with "4" as instructions.
-        numbers = re.findall(r"\d+", f"{argument}")
-        raise _Invalid(
-            "One command names one chapter, a range or `all`. Put each chapter on its own "
-            "line, or write a range.",
-            f"/generate chapter {numbers[0]}-{numbers[-1]}"
-            if all(int(b) == int(a) + 1 for a, b in itertools.pairwise(numbers))
-            else None,
-        )
+        # `/generate chapter 2-4, 6`: a range and more numbers.
+        raise _several_chapters([str(selector), *re.findall(r"\d+", rest)])
     return GenerateChapter(selector, _join(rest, more))
 
 
+def _several_chapters(parts: list[str], tail: str = "") -> _Invalid:
+    """One command, several chapters (`2`, `5`, `2-4`): suggest the range they make, or one
+    line per chapter."""
+    parts = list(dict.fromkeys(parts))
+    ordered = sorted(int(part) for part in parts if part.isdigit())
+    if len(ordered) == len(parts) > 1 and all(b == a + 1 for a, b in itertools.pairwise(ordered)):
+        return _Invalid(
+            "One command names one chapter, a range or `all`; these chapters make a range.",
+            f"/generate chapter {ordered[0]}-{ordered[-1]} {tail.strip()}".strip(),
+        )
+    lines = " and ".join(f"`/generate chapter {part}`" for part in parts[:4])
+    more = ", …" if len(parts) > 4 else ""
+    return _Invalid(
+        "One command names one chapter, a range or `all`. Put each chapter on its own "
+        f"line ({lines}{more}), or write a range."
+    )
+
+
+# A run of chapter numbers at the start of the argument: `2, 3`, `3 4`, `2 and 5`.
+_LEADING_NUMBERS = re.compile(r"^\s*((?:\d+(?![\d–—.-])\s*(?:,|&|\band\b)?\s*)+)", re.I)
 _MORE_NUMBERS = re.compile(r"^(?:,\s*|and\s+|&\s*)?\d+(?:\s*(?:,|and|&)?\s*\d+)*\s*$", re.I)
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(("help",), "", "List the commands.", "/help", lambda a, m: Help()),
+    CommandSpec(("help",), "", "List the commands.", "/help", lambda a, m: Help(a)),
     CommandSpec(
         ("init",),
         "",
         "Set the repository up as a book: skeleton, settings, build workflow.",
         "/init",
-        lambda a, m: Init(),
+        lambda a, m: Init(a),
     ),
     CommandSpec(
         ("outline",),
@@ -181,20 +214,43 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "",
         "This month's AI tokens and cost for this installation.",
         "/usage",
-        lambda a, m: Usage(),
+        lambda a, m: Usage(a),
     ),
 )
 
-_COMMAND_LINE = re.compile(r"^/([A-Za-z][\w-]*)(?=\s|$)(.*)$")
+# `/word`, then a colon (a typo: `/outline: …`) or a space or the end of the line.
+_COMMAND_LINE = re.compile(r"^/([A-Za-z][\w-]*)(:?)(?=\s|$)(.*)$")
+_MIN_PREFIX = 3
 
 
-def _near(word: str, choices: list[str]) -> str | None:
-    """The choice within a typo's distance of `word` (about one edit per three letters)."""
+def _allowed_edits(word: str) -> int:
+    """How many edits still make `word` a typo of a command: more in longer words."""
     if len(word) < 3:
-        return None
-    allowed = max(1, len(word) // 3)
-    scored = sorted((Levenshtein.distance(word, choice), choice) for choice in choices)
-    return scored[0][1] if scored and scored[0][0] <= allowed else None
+        return 0
+    if len(word) <= 5:
+        return 1
+    return 2 if len(word) <= 8 else 3
+
+
+def _near(word: str, choices: list[str], min_prefix: int = _MIN_PREFIX) -> str | None:
+    """The one choice `word` is a typo of: within `_allowed_edits` (a transposition of two
+    neighbouring letters counts as one edit, so `/hepl` is one edit from `/help`), or the
+    only choice it is a prefix of (`/gen`). None when no choice, or two, are that close."""
+    allowed = _allowed_edits(word)
+    if allowed:
+        scored = sorted((OSA.distance(word, choice), choice) for choice in choices)
+        best = [choice for distance, choice in scored if distance == scored[0][0]]
+        if scored and scored[0][0] <= allowed and len(best) == 1:
+            return best[0]
+    if len(word) >= min_prefix:
+        prefixed = [choice for choice in choices if choice.startswith(word)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+    return None
+
+
+def _firsts() -> list[str]:
+    return list(dict.fromkeys(spec.words[0] for spec in COMMANDS))
 
 
 def _resolve(text: str) -> tuple[CommandSpec, str] | None:
@@ -202,20 +258,33 @@ def _resolve(text: str) -> tuple[CommandSpec, str] | None:
     match = _COMMAND_LINE.match(text)
     if match is None:
         return None
-    word, rest = match.group(1).lower(), match.group(2).strip()
-    firsts = list(dict.fromkeys(spec.words[0] for spec in COMMANDS))
-    if word not in firsts:
-        near = _near(word, firsts)
-        if near is None:
-            return None
-        fixed = f"/{near} {rest}".strip()
-        try:
-            resolved = _resolve(fixed)
-        except _Invalid as error:
-            fixed = error.suggestion or fixed
-        else:
-            fixed = _canonical(*resolved) if resolved else fixed
-        raise _Invalid(f"`/{word}` is not a command.", fixed)
+    typed, colon, rest = match.group(1), match.group(2), match.group(3).strip()
+    word = typed.lower()
+    firsts = _firsts()
+    if word in firsts and not colon:
+        return _resolve_words(word, rest)
+    why = "."
+    if colon and word in firsts:
+        fixed: str | None = word
+        why = ": write it without the colon."
+    elif re.search(r"[-_]", word):
+        head, *tail = re.split(r"[-_]+", word)
+        near = head if head in firsts else _near(head, firsts)
+        fixed = " ".join([near, *tail]) if near else None
+        why = ": the words of a command are separated by spaces."
+    else:
+        fixed = _near(word, firsts)
+    if fixed is None:
+        return None
+    suggestion, problem = _suggest(f"/{fixed} {rest}".strip())
+    message = f"`/{typed}{colon}` is not a command{why}"
+    if suggestion is None and problem:
+        message = f"{message} {problem}"
+    raise _Invalid(message, suggestion)
+
+
+def _resolve_words(word: str, rest: str) -> tuple[CommandSpec, str]:
+    """The command starting with the (correct) first word `word`."""
     specs = [spec for spec in COMMANDS if spec.words[0] == word]
     for spec in specs:
         if len(spec.words) == 1:
@@ -225,12 +294,30 @@ def _resolve(text: str) -> tuple[CommandSpec, str] | None:
     if sub.lower() in subs:
         return subs[sub.lower()], after.strip()
     options = ", ".join(f"`{spec.name} {spec.argument}`" for spec in specs)
-    near = _near(sub.lower(), list(subs))
+    bare = sub.lower().rstrip(":")
+    near = bare if bare in subs else _near(bare, list(subs), min_prefix=2)
     if near is not None:
-        raise _Invalid(f"`/{word} {sub}` is not a command.", f"/{word} {near} {after}".strip())
+        suggestion, _ = _suggest(f"/{word} {near} {after}".strip())
+        raise _Invalid(f"`/{word} {sub}` is not a command.", suggestion)
     guess = f"{specs[0].name} {rest}" if rest and rest[0].isdigit() else None
+    if guess is not None:
+        guess = _suggest(guess)[0] or guess
     what = f"`/{word} {sub}` is not a command" if sub else f"`/{word}` needs more"
     raise _Invalid(f"{what}; write {options}.", guess)
+
+
+def _suggest(line: str) -> tuple[str | None, str]:
+    """A corrected line as it would run (`/generate chapter 2-3`), or None and what is still
+    wrong with it."""
+    try:
+        resolved = _resolve(line)
+        if resolved is None:
+            return None, ""
+        spec, argument = resolved
+        spec.build(argument, "")
+    except _Invalid as error:
+        return error.suggestion, error.message
+    return _canonical(spec, argument), ""
 
 
 def _canonical(spec: CommandSpec, argument: str) -> str:

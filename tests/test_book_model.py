@@ -139,7 +139,11 @@ def test_chapter_selectors(book_dir: Path, selector: object, numbers: list[int])
         ("6-9", "This book has 7 chapters; there is no chapters 6-9."),
         ("0", "Chapters are numbered from 1; there is no chapter 0."),
         ("Prior", 'No chapter is titled "Prior". Did you mean "Priors" (chapter 2)?'),
-        ("Quantum chromodynamics", 'No chapter is titled "Quantum chromodynamics".'),
+        (
+            "Quantum chromodynamics",
+            'No chapter is titled "Quantum chromodynamics". The chapters are: 1. Why Bayes?; '
+            "2. Priors; 3. The likelihood; 4. Details; 5. Missing; 6. Appendix A; 7. Appendix B.",
+        ),
     ],
 )
 def test_selector_errors_are_sentences(book_dir: Path, selector: object, message: str) -> None:

@@ -38,7 +38,9 @@ def error(body: str) -> CommandError:
         ("  /help  ", Help()),
         ("/init", Init()),
         ("/usage", Usage()),
-        ("/Usage please", Usage()),
+        ("/Usage please", Usage("please")),
+        ("/help me", Help("me")),
+        ("/init now", Init("now")),
         ("/outline A book on moths", Outline("A book on moths")),
         ("/generate chapter 3", GenerateChapter(ChapterSelector("number", 3, 3))),
         ("/Generate Chapter 3", GenerateChapter(ChapterSelector("number", 3, 3))),
@@ -121,6 +123,10 @@ def test_outline_description_may_start_on_the_next_line() -> None:
         "/usr/bin/env python3",
         "/home/me/book",
         "/shrug",
+        "/hello",
+        "/use",
+        "/in",
+        "/tmp/notes.txt",
         "/s",
         "/",
         "/ help",
@@ -156,6 +162,29 @@ def test_a_quoted_reply_does_not_trigger_but_the_new_line_does() -> None:
         ("/usge", "/usage"),
         ("/int", "/init"),
         ("/generate chapter 5-2", "/generate chapter 2-5"),
+        # Two neighbouring letters swapped count as one edit.
+        ("/hepl", "/help"),
+        ("/inti", "/init"),
+        ("/usgae", "/usage"),
+        ("/uasge", "/usage"),
+        ("/genreate chapter 1", "/generate chapter 1"),
+        # Longer words allow more edits.
+        ("/genrat chapter 1", "/generate chapter 1"),
+        ("/outlien A book", "/outline A book"),
+        # A colon, joined words, an unambiguous prefix.
+        ("/outline: tide pools", "/outline tide pools"),
+        ("/help:", "/help"),
+        ("/generate-chapter 1", "/generate chapter 1"),
+        ("/generate_chapter 1", "/generate chapter 1"),
+        ("/gen chapter 1", "/generate chapter 1"),
+        ("/gen-chapter all", "/generate chapter all"),
+        ("/out A book on moths", "/outline A book on moths"),
+        ("/generate ch 3", "/generate chapter 3"),
+        ("/Generate Chapter: 3", "/generate chapter 3"),
+        # Several chapters in one command: the range they make.
+        ("/generate chapter 2, 3", "/generate chapter 2-3"),
+        ("/generate chapters 2, 3", "/generate chapter 2-3"),
+        ("/generate chapter 2, 3 shorter", "/generate chapter 2-3 shorter"),
     ],
 )
 def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None:
@@ -175,7 +204,10 @@ def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None
         ("/generate chapter 1000", "no chapter 1000; books here stop at 999"),
         ('/generate chapter "unterminated', "has no closing"),
         ('/generate chapter ""', "title is empty"),
-        ("/generate chapter 3,5", "not a chapter number or range"),
+        ("/generate chapter 3,5", "(`/generate chapter 3` and `/generate chapter 5`)"),
+        ("/generate chapter 2-4, 6", "(`/generate chapter 2-4` and `/generate chapter 6`)"),
+        ("/gen", "`/generate` needs more"),
+        ("/outline: ", "write it without the colon"),
         ("/generate", "`/generate` needs more"),
         ("/generate quiz chapter 3", "`/generate quiz` is not a command"),
         ("/outline", "needs a description"),
@@ -183,6 +215,32 @@ def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None
 )
 def test_errors_explain_themselves(body: str, fragment: str) -> None:
     assert fragment in error(body).message
+
+
+@pytest.mark.parametrize(
+    ("body", "command"),
+    [
+        ("/generate chapter 1\n/usgae", GenerateChapter(ChapterSelector("number", 1, 1))),
+        (
+            "/generate chapter 1\nShorter.\n/hepl",
+            GenerateChapter(ChapterSelector("number", 1, 1), "Shorter."),
+        ),
+        ("/outline Moths\n/generate-chapter 1", Outline("Moths")),
+    ],
+)
+def test_a_near_miss_below_a_command_is_reported_not_sent_to_the_model(
+    body: str, command: object
+) -> None:
+    first, second = parse_commands(body)
+    assert first == command
+    assert isinstance(second, CommandError) and second.suggestion is not None
+    assert second.line == body.splitlines()[-1]
+
+
+def test_prose_lines_below_a_command_stay_instructions() -> None:
+    found = one("/generate chapter 1\n/shrug, make it short\n/usr/bin/env is fine")
+    assert isinstance(found, GenerateChapter)
+    assert found.instructions == "/shrug, make it short\n/usr/bin/env is fine"
 
 
 def test_errors_carry_their_line_number_and_do_not_stop_parsing() -> None:
@@ -228,6 +286,8 @@ def test_tabs_separate_like_spaces() -> None:
         ("/generate chapter 2 and 3", "/generate chapter 2-3"),
         ("/generate chapter 2 3 4", "/generate chapter 2-4"),
         ("/generate chapter 2 & 5", None),
+        ("/generate chapter 2, 5", None),
+        ("/generate chapter 4 3", "/generate chapter 3-4"),
     ],
 )
 def test_several_chapter_numbers_are_an_error_not_instructions(
@@ -238,9 +298,16 @@ def test_several_chapter_numbers_are_an_error_not_instructions(
     assert found.suggestion == suggestion
 
 
-def test_numbers_inside_instructions_are_instructions() -> None:
-    found = one("/generate chapter 3 with 2 worked examples")
-    assert isinstance(found, GenerateChapter) and found.instructions == "with 2 worked examples"
+@pytest.mark.parametrize(
+    ("body", "instructions"),
+    [
+        ("/generate chapter 3 with 2 worked examples", "with 2 worked examples"),
+        ("/generate chapter 1 2024 edition", "2024 edition"),
+    ],
+)
+def test_numbers_inside_instructions_are_instructions(body: str, instructions: str) -> None:
+    found = one(body)
+    assert isinstance(found, GenerateChapter) and found.instructions == instructions
 
 
 @pytest.mark.parametrize(

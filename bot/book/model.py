@@ -31,6 +31,7 @@ from bot.book.selector import ChapterSelector, SelectorError, parse_selector
 
 ROOT_PAGE_NAMES = frozenset({"intro", "index", "readme"})
 _CHAPTER_SUFFIXES = (".md", ".ipynb", ".myst.md")
+_TITLES_LISTED = 30  # chapter titles named when a title matches none of them
 
 
 class BookError(Exception):
@@ -100,10 +101,17 @@ class Book:
                 return chapter
         titles = [chapter.title for chapter in self.toc]
         match = process.extractOne(title, titles, scorer=fuzz.WRatio, score_cutoff=60)
-        hint = ""
         if match is not None:
             hint = f' Did you mean "{match[0]}" (chapter {match[2] + 1})?'
-        raise BookError(f'No chapter is titled "{title}".{hint}')
+        else:
+            shown = "; ".join(f"{c.number}. {c.title}" for c in self.toc[:_TITLES_LISTED])
+            more = (
+                f"; and {len(self.toc) - _TITLES_LISTED} more"
+                if len(titles) > _TITLES_LISTED
+                else ""
+            )
+            hint = f" The chapters are: {shown}{more}."
+        raise BookError(f'No chapter is titled "{_short(title)}".{hint}')
 
     def labels(self, except_path: str | None = None) -> set[str]:
         """Every cross-reference target in the book: page labels and `(label)=` targets.
@@ -127,6 +135,12 @@ class Book:
             text = bib.read_text("utf-8", errors="replace")
             keys |= set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", text))
         return keys
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """A title typed in a comment, short enough to quote back."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_root_page(file: str) -> bool:
