@@ -156,3 +156,100 @@ async def test_a_cleaned_messy_answer_builds_cleanly(book: Book) -> None:
 def test_a_body_between_two_bare_code_blocks_is_not_unwrapped(book: Book) -> None:
     answer = "```\nfirst\n```\n\nProse between.\n\n```\nsecond\n```"
     assert clean(book, answer) == (answer + "\n", [])
+
+
+UNKNOWN = """## Things jupyter-book does not have
+
+```{unknowndirective}
+Some **text** in it.
+```
+
+:::{versionadded} 2.0
+:class: small
+New in this edition.
+:::
+
+```{jupyter-execute}
+print("tide")
+```
+
+Call {func}`numpy.mean` on {kbd}`Ctrl` and {sub}`2` values.
+
+```{include} /etc/hostname
+```
+
+```{literalinclude} ../../secrets.txt
+:language: text
+```
+
+```{figure} ~/.ssh/id_rsa.png
+:alt: no
+```
+
+```{csv-table} Data
+:file: /proc/self/environ
+```
+
+```{note}
+A note stays a note.
+```
+
+```python
+# inside code nothing changes: {func}`x`
+```
+"""
+
+
+def test_unknown_directives_and_roles_are_repaired(book: Book) -> None:
+    body, fixes = clean(book, UNKNOWN)
+    assert "```{admonition} Unknowndirective\nSome **text** in it.\n```" in body
+    assert ":::{admonition} 2.0\nNew in this edition.\n:::" in body
+    assert '```python\nprint("tide")\n```' in body
+    assert "Call `numpy.mean` on {kbd}`Ctrl` and {sub}`2` values." in body
+    assert "```{note}\nA note stays a note.\n```" in body
+    assert "# inside code nothing changes: {func}`x`" in body
+    for outside in ("/etc/hostname", "secrets.txt", "id_rsa", "/proc/self/environ"):
+        assert outside not in body
+    assert fixes == [
+        "Turned the `{unknowndirective}` directive, which jupyter-book does not have, into a note.",
+        "Turned the `{versionadded}` directive, which jupyter-book does not have, into a note.",
+        "Turned the `{jupyter-execute}` directive, which jupyter-book does not have, into a "
+        "code block.",
+        "Removed a `{include}` of `/etc/hostname`: it reads a file outside the book.",
+        "Removed a `{literalinclude}` of `../../secrets.txt`: it reads a file outside the book.",
+        "Removed a `{figure}` of `~/.ssh/id_rsa.png`: it reads a file outside the book.",
+        "Removed a `{csv-table}` of `/proc/self/environ`: it reads a file outside the book.",
+        "Turned the `{func}` role, which jupyter-book does not have, into inline code.",
+    ]
+
+
+async def test_a_repaired_answer_builds_cleanly(book: Book) -> None:
+    result = clean_chapter_body(UNKNOWN, book, book.toc[1])
+    chapter = book.toc[1]
+    (book.directory / chapter.path).write_text(render_chapter(chapter, result.body), "utf-8")
+    report = await check_book(book.directory)
+    assert report.ok and report.clean, report.markdown()
+
+
+@pytest.mark.parametrize(
+    ("path", "outside"),
+    [
+        ("data.csv", False),
+        ("../intro.md", False),  # chapters/../intro.md is in the book
+        ("../../x", True),
+        ("/etc/hostname", True),
+        ("~/x", True),
+        ("C:\\x", True),
+        ("https://example.org/a.png", False),
+        ("a/../../../b", True),
+    ],
+)
+def test_paths_outside_the_book(path: str, outside: bool) -> None:
+    from bot.book.clean import outside_book
+
+    assert outside_book(path, "chapters/02-priors.md") is outside
+
+
+def test_an_include_inside_the_book_is_kept(book: Book) -> None:
+    answer = "```{include} ../intro.md\n```\n"
+    assert clean(book, answer) == (answer, [])

@@ -1,12 +1,16 @@
 """Deterministic repairs of a model-written chapter body, each one listed for the PR body.
 
 Models wrap answers in fences, repeat the title as `# Title`, add front matter, mention
-`@people` (a citation in MyST) and invent cross-reference labels. None of that needs another
-model call: it is fixed here, and what was changed is said, so a reviewer can trust the diff.
+`@people` (a citation in MyST), invent cross-reference labels, and use directives and roles
+from Sphinx that MyST does not have. None of that needs another model call: it is fixed here,
+and what was changed is said, so a reviewer can trust the diff. A directive that reads a file
+(`{include}`, `{literalinclude}`, `{figure}`, `{image}`, a `:file:` option) from outside the
+book is never kept: a model answer must not be able to publish the worker's files.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +25,49 @@ _OUTER_FENCE = re.compile(r"^(`{3,}|~{3,})[ \t]*(markdown|md|myst|mystmd)?[ \t]*
 _HEADING = re.compile(r"^(#{1,6})(\s+.*)$")
 _REF = re.compile(r"\{(ref|numref)\}`([^`]*)`")
 _LINK = re.compile(r"\[([^\]]*)\]\(#([^)\s]+)\)")
+_DIRECTIVE = re.compile(
+    r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,}|:{3,})\{(?P<name>[^{}\s]+)\}(?P<arg>.*)$"
+)
+_OPTION = re.compile(r"^\s*:(?P<key>[\w-]+):(?P<value>.*)$")
+_ROLE = re.compile(
+    r"(?<![\w`\\])\{(?P<name>[A-Za-z][\w:.+-]*)\}(?P<ticks>`+)(?P<content>.+?)(?P=ticks)"
+)
+
+# The directives and roles jupyter-book 2.1.7 knows: each name was built in a page, and
+# these are the ones it did not answer with `unknown directive` / `unknown role`.
+KNOWN_DIRECTIVES = frozenset(
+    """admonition attention caution danger error hint important note seealso tip warning
+    aside margin sidebar topic blockquote epigraph pull-quote bibliography code code-block
+    sourcecode code-cell csv-table list-table table div dropdown card grid grid-item
+    grid-item-card tab-set tab-item tabSet tabItem tab embed figure image iframe include
+    literalinclude glossary math mdast myst mermaid raw raw:latex raw:tex raw:typst raw:typ
+    exercise exercise-start exercise-end solution solution-start solution-end proof
+    prf:proof prf:axiom prf:theorem prf:lemma prf:algorithm prf:definition prf:remark
+    prf:conjecture prf:corollary prf:criterion prf:example prf:property prf:observation
+    prf:proposition prf:assumption index genindex show-index toc anywidget""".split()
+)
+KNOWN_ROLES = frozenset(
+    """abbr sub subscript sup superscript u underline del strike delete smallcaps sc kbd
+    keyboard math eq ref numref doc download term cite cite:p cite:t cite:ps cite:ts
+    cite:year cite:author cite:alp cite:yearpar button span chem si index prf:ref eval
+    raw:latex raw:typst""".split()
+)
+# Sphinx directives whose content is code, not prose: kept as a code block.
+_CODE_DIRECTIVES = {
+    "jupyter-execute": "python",
+    "ipython": "python",
+    "plot": "python",
+    "doctest": "python",
+    "testcode": "python",
+    "testoutput": "text",
+    "graphviz": "text",
+    "digraph": "text",
+    "highlight": "text",
+    "program-output": "text",
+    "command-output": "text",
+}
+# Directives whose argument is a file they read.
+_FILE_DIRECTIVES = frozenset({"include", "literalinclude", "figure", "image"})
 
 
 @dataclass
@@ -118,6 +165,107 @@ def drop_unknown_refs(text: str, known: set[str]) -> tuple[str, list[str]]:
     return "\n".join(lines), fixes
 
 
+def outside_book(path: str, chapter_path: str) -> bool:
+    """True when a file path written in `chapter_path` names something outside the book
+    (absolute, home-relative, or climbing above the book's folder). URLs are not files."""
+    path = path.strip().strip("\"'")
+    if not path or re.match(r"^[a-z][a-z0-9+.-]*://", path, re.I):
+        return False
+    if path.startswith(("/", "~", "\\")) or re.match(r"^[A-Za-z]:[\\/]", path):
+        return True
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(chapter_path), path))
+    return joined == ".." or joined.startswith("../")
+
+
+def _closing(lines: list[str], start: int, fence: str) -> int:
+    """The index of the line closing the directive opened at `start` (the end if none)."""
+    closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+    for index in range(start + 1, len(lines)):
+        if closing.match(lines[index]):
+            return index
+    return len(lines)
+
+
+def repair_directives(text: str, chapter_path: str) -> tuple[str, list[str]]:
+    """Drop directives that read files outside the book; turn unknown directives into a
+    note (`{admonition}`) or, for Sphinx's code directives, a plain code block."""
+    lines = text.split("\n")
+    mask = code_mask(lines)
+    out: list[str] = []
+    fixes: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        match = None if mask[index] else _DIRECTIVE.match(line)
+        if match is None:
+            out.append(line)
+            index += 1
+            continue
+        indent, fence, name = match["indent"], match["fence"], match["name"]
+        argument = match["arg"].strip()
+        end = _closing(lines, index, fence)
+        inside = lines[index + 1 : end]
+        count = 0
+        while count < len(inside) and _OPTION.match(inside[count]):
+            count += 1
+        options, body = inside[:count], inside[count:]
+        files = [argument] if name.lower() in _FILE_DIRECTIVES else []
+        files += [m["value"] for m in map(_OPTION.match, options) if m and m["key"] == "file"]
+        escaping = next((f.strip() for f in files if outside_book(f, chapter_path)), None)
+        if escaping is not None:
+            fixes.append(
+                f"Removed a `{{{name}}}` of `{escaping[:100]}`: it reads a file outside the book."
+            )
+            index = end + 1
+            if out and not out[-1].strip() and index < len(lines) and not lines[index].strip():
+                index += 1  # one blank line where the directive was, not two
+            continue
+        if name in KNOWN_DIRECTIVES:
+            out.append(line)
+            index += 1
+            continue
+        language = _CODE_DIRECTIVES.get(name.lower())
+        if language is not None:
+            longest = max((len(run) for run in re.findall(r"`+", "\n".join(body))), default=0)
+            ticks = "`" * max(3, longest + 1)
+            out += [f"{indent}{ticks}{language}", *body, f"{indent}{ticks}"]
+            fixes.append(
+                f"Turned the `{{{name}}}` directive, which jupyter-book does not have, into a "
+                "code block."
+            )
+            index = end + 1
+            continue
+        title = argument or name.replace("-", " ").replace(":", " ").strip().capitalize()
+        out.append(f"{indent}{fence}{{admonition}} {title}")
+        fixes.append(
+            f"Turned the `{{{name}}}` directive, which jupyter-book does not have, into a note."
+        )
+        index += 1 + count  # its options belonged to the unknown directive
+    return "\n".join(out), list(dict.fromkeys(fixes))
+
+
+def repair_roles(text: str) -> tuple[str, list[str]]:
+    """Turn roles jupyter-book does not have (`{func}`x``) into inline code."""
+    unknown: list[str] = []
+
+    def role(match: re.Match[str]) -> str:
+        if match["name"] in KNOWN_ROLES:
+            return match.group(0)
+        unknown.append(match["name"])
+        ticks = match["ticks"]
+        return f"{ticks}{match['content']}{ticks}"
+
+    lines = text.split("\n")
+    for i, in_code in enumerate(code_mask(lines)):
+        if not in_code and "{" in lines[i]:
+            lines[i] = _ROLE.sub(role, lines[i])
+    fixes = [
+        f"Turned the `{{{name}}}` role, which jupyter-book does not have, into inline code."
+        for name in dict.fromkeys(unknown)
+    ]
+    return "\n".join(lines), fixes
+
+
 def clean_chapter_body(model_text: str, book: Book | None, chapter: Chapter) -> CleanResult:
     """Repair what a model typically gets wrong in a chapter body; list every repair."""
     fixes: list[str] = []
@@ -129,6 +277,10 @@ def clean_chapter_body(model_text: str, book: Book | None, chapter: Chapter) -> 
         fixes.append("Removed front matter the model added; the chapter keeps its own.")
     text, heading_fixes = _fix_headings(text, chapter.title)
     fixes += heading_fixes
+    text, directive_fixes = repair_directives(text, chapter.path)
+    fixes += directive_fixes
+    text, role_fixes = repair_roles(text)
+    fixes += role_fixes
     keep = book.citation_keys() if book else set()
     text, escaped = escape_mentions(text, keep)
     if escaped:
