@@ -329,7 +329,8 @@ async def test_calls_in_flight_together_stay_within_the_budget(
     stands: dict[str, OpenAIChatStandIn], database: Database, redis_url: str
 ) -> None:
     """Five chapters at once, each able to cost up to ~$0.033, under $0.08 left: the ledger
-    admits two; the others are refused before any request, whichever process runs them."""
+    admits two; with no time to wait for them (`budget_wait_s=0`) the others are refused
+    before any request, whichever process runs them."""
     import asyncio
 
     import redis.asyncio
@@ -340,7 +341,7 @@ async def test_calls_in_flight_together_stay_within_the_budget(
     client_redis = redis.asyncio.Redis.from_url(redis_url)
     try:
         async with ModelClient(
-            settings_for(openai=std), client_redis, database, prices=TEST_PRICES
+            settings_for(openai=std, budget_wait_s=0), client_redis, database, prices=TEST_PRICES
         ) as client:
             calls = [
                 client.generate_text(

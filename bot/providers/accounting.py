@@ -9,17 +9,26 @@ outcome.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bot.db import Database
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.db import Database, Usage
 from bot.providers.errors import ProviderError, scrub
 from bot.providers.prices import PriceTable
 from bot.providers.types import Artifact, Completion
-from bot.usage import UsageContext, UsageRow, record_usage
+from bot.usage import UsageContext, UsageRow
+
+if TYPE_CHECKING:
+    from bot.providers.budget import BudgetGuard, Reservations
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +107,119 @@ def failure_row(
     )
 
 
-async def record(db: Database | None, context: UsageContext, row: UsageRow) -> None:
-    """Write the row (nothing without a database); a failure to write is only logged."""
-    if db is None:
-        return
-    try:
-        await record_usage(db, context, row)
-    except Exception:
-        # The answer is paid for and still worth returning; the operator sees this log.
-        log.exception("could not record usage for %s:%s", row.provider, row.model)
+_INSERT = insert(Usage)
+
+
+def usage_values(context: UsageContext, row: UsageRow, created_at: datetime) -> dict[str, Any]:
+    """The usage table's columns for `row` (as `bot.usage.record_usage` fills them)."""
+    return {
+        "installation_id": context.installation_id,
+        "repository": context.repository,
+        "command": (context.command or "")[:100] or None,
+        "provider": row.provider,
+        "model": row.model[:200],
+        "tokens_in": row.tokens_in,
+        "tokens_out": row.tokens_out,
+        "cached_tokens": row.cached_tokens,
+        "cost_usd": row.cost_usd,
+        "latency_ms": row.latency_ms,
+        "outcome": row.outcome,
+        "error": (row.error or None) and row.error[:500],
+        "created_at": created_at,
+    }
+
+
+class UsageWriter:
+    """Writes usage rows: one autocommitted INSERT (no ORM unit of work, no BEGIN/COMMIT) on
+    a connection kept for them,
+    then, with Redis, one script that adds the row's cost to the month's spend cached there
+    and gives back the call's budget holds (`Reservations.settle`), so budgets read the
+    spend without summing the table."""
+
+    def __init__(self, db: Database | None, ledger: Reservations | None = None) -> None:
+        self.db = db
+        self.ledger = ledger
+        self._engine = (
+            db.engine.execution_options(isolation_level="AUTOCOMMIT") if db is not None else None
+        )
+        # One connection kept for the rows (checked out once, not per row: no pool checkout,
+        # ping and reset each time); writes take turns on it. Reopened after an error.
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def _insert(self, values: dict[str, Any]) -> None:
+        assert self._engine is not None
+        async with self._lock:
+            for attempt in (1, 2):
+                if self._conn is None:
+                    self._conn = await self._engine.connect()
+                try:
+                    await self._conn.execute(_INSERT, values)
+                    return
+                except (DBAPIError, OSError):
+                    # A connection the server dropped: try once more on a fresh one.
+                    await self._drop()
+                    if attempt == 2:
+                        raise
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.invalidate()
+            except Exception:
+                log.debug("closing a broken usage connection failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        """Give the connection back to the pool."""
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await conn.close()
+
+    async def write(
+        self, context: UsageContext, row: UsageRow, guard: BudgetGuard | None = None
+    ) -> None:
+        """Write the row (nothing without a database) and settle `guard`'s holds; a failure
+        is only logged."""
+        if self.db is None or self._engine is None:
+            return
+        created_at = datetime.now(UTC)
+        installation = context.installation_id
+        ledger = self.ledger if installation is not None else None
+        holds = guard.take_holds() if guard is not None and guard.ledger is not None else []
+        inserted = False
+        try:
+            if ledger is not None and not holds and row.cost_usd > 0:
+                # Not from a budgeted call: hold nothing, but stop caches filling meanwhile.
+                holds = [await ledger.mark_writing(installation or 0)]
+            try:
+                await self._insert(usage_values(context, row, created_at))
+                inserted = True
+            finally:
+                if ledger is not None and holds:
+                    cost = row.cost_usd if inserted else Decimal(0)
+                    await self._settle(ledger, installation or 0, cost, created_at, holds)
+        except Exception:
+            # The answer is paid for and still worth returning; the operator sees this log.
+            log.exception("could not record usage for %s:%s", row.provider, row.model)
+
+    @staticmethod
+    async def _settle(
+        ledger: Reservations,
+        installation_id: int,
+        cost: Decimal,
+        created_at: datetime,
+        holds: list[str],
+    ) -> None:
+        try:
+            await ledger.settle(installation_id, cost, created_at, holds)
+        except Exception:
+            log.exception("could not count a call's cost in the cached spend")
+            try:
+                await ledger.forget_spend(installation_id, created_at)
+            except Exception:
+                log.exception("could not drop the cached spend")
 
 
 def ms_since(started: float) -> int:

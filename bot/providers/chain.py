@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from bot.db import Database
 from bot.providers import budget as budgets
-from bot.providers.accounting import Done, failure_row, record, success_row
+from bot.providers.accounting import Done, UsageWriter, failure_row, success_row
 from bot.providers.anthropic import Anthropic
 from bot.providers.errors import AllModelsFailed, BudgetExceeded, ProviderError
 from bot.providers.gate import Gate
@@ -96,6 +96,7 @@ class ModelClient:
         self.limiter = RateLimiter(redis, settings.ratelimit_window_s)
         # In-flight reservations against the monthly budget, shared by every process.
         self.reservations = budgets.Reservations(redis) if redis is not None else None
+        self.usage = UsageWriter(db, self.reservations)
         self.concurrency = ConcurrencyLimits()
         self.retry_policy = RetryPolicy(
             max_tries=settings.retry_max_tries,
@@ -134,8 +135,9 @@ class ModelClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections and give the usage rows' database connection back."""
         await self.http.aclose()
+        await self.usage.aclose()
 
     async def generate_text(
         self,
@@ -237,7 +239,9 @@ class ModelClient:
             if monthly_budget_usd is not None
             else self.settings.liquidbook_monthly_budget_usd
         )
-        guard = await budgets.BudgetGuard.open(self.db, context, budget, self.reservations)
+        guard = await budgets.BudgetGuard.open(
+            self.db, context, budget, self.reservations, self.settings.budget_wait_s
+        )
         attempts: list[Attempt] = []
         errors: list[ProviderError] = []
         skipped: list[str] = []
@@ -269,15 +273,15 @@ class ModelClient:
                     done = await run(name, endpoint, guard)
                 except ProviderError as exc:
                     await self._fail(
-                        context, attempts, errors, provider, model, exc, started, secrets
+                        context, attempts, errors, provider, model, exc, started, secrets, guard
                     )
                     continue
                 row = success_row(provider, model, done, started)
-                await record(self.db, context, row)
+                await self.usage.write(context, row, guard)
             finally:
-                # Released after the usage row is written (the first request's reservation and
-                # any continuation's): the cost is always counted, by the ledger or by the
-                # usage table.
+                # Given back with the usage row's cost (the first request's reservation and any
+                # continuation's), or here if no row was written: the cost is always counted,
+                # by the holds or by the spend.
                 await guard.release()
             attempts.append(Attempt(str(name), row, None, done.tries))
             return done, attempts, row, str(name)
@@ -298,9 +302,10 @@ class ModelClient:
         exc: ProviderError,
         started: float,
         secrets: list[str],
+        guard: budgets.BudgetGuard | None = None,
     ) -> None:
         row = failure_row(provider, model, exc, started, secrets)
-        await record(self.db, context, row)
+        await self.usage.write(context, row, guard)
         attempts.append(
             Attempt(f"{provider}:{model}", row, exc.user_message, exc.tries, exc.phrase)
         )

@@ -264,21 +264,31 @@ class GenerationFailed(ProviderError):
 
 
 class BudgetExceeded(ProviderError):
-    """Raised before any request is made: the call could take the month over budget."""
+    """Raised before any request is made: the call could take the month over budget.
+
+    `spent` is what this month's finished calls cost; `held` what calls still in flight hold
+    against the budget (their worst case, given back when they finish)."""
 
     outcome = "over_budget"
     fallback = False
 
     def __init__(
-        self, budget: Decimal, spent: Decimal, estimate: Decimal, resets: datetime
+        self,
+        budget: Decimal,
+        spent: Decimal,
+        estimate: Decimal,
+        resets: datetime,
+        held: Decimal = Decimal(0),
     ) -> None:
+        in_flight = f" and ${held:.2f} held by calls in flight" if held > 0 else ""
         super().__init__(
             f"This call could cost up to ${estimate:.2f} and this month's AI budget is "
-            f"${budget:.2f} with ${spent:.2f} spent, so it was not made: raise the budget or "
-            f"wait until it resets on {resets:%Y-%m-%d}."
+            f"${budget:.2f} with ${spent:.2f} spent{in_flight}, so it was not made: raise the "
+            f"budget or wait until it resets on {resets:%Y-%m-%d}."
         )
         self.budget = budget
         self.spent = spent
+        self.held = held
         self.estimate = estimate
         self.resets = resets
 

@@ -137,6 +137,8 @@ class ProviderSettings(BaseSettings):
     http_max_connections: int = Field(default=200, ge=1)
 
     liquidbook_monthly_budget_usd: Decimal = Field(default=Decimal("20"), ge=0)
+    # How long a call that would fit the budget once calls in flight finish waits for them.
+    budget_wait_s: float = Field(default=180.0, ge=0)
 
     @classmethod
     def settings_customise_sources(

@@ -118,7 +118,7 @@ class TextModels:
             try:
                 # Held like the first request's reservation (which still covers what the
                 # parts so far cost) until the chain has written the model's usage row.
-                await guard.reserve(estimate)
+                await guard.reserve(estimate, wait=False)
             except BudgetExceeded:
                 log.info("continuation of %s would pass the budget", name)
                 break
