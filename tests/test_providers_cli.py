@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from standins.providers import AnthropicStandIn, OpenAIChatStandIn, answer, server_error
+from standins.providers import AnthropicStandIn, OpenAIChatStandIn, answer, server_error, truncated
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,10 @@ def test_generate_error_is_one_sentence(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr == "No API key is set for Together: set TOGETHER_API_KEY on the server.\n"
+    usage, sentence = done.stderr.splitlines()
+    assert usage.startswith("usage provider=together model=deepseek-ai/DeepSeek-V3 ")
+    assert usage.endswith("requests=0 outcome=no_key")
+    assert sentence == "No API key is set for Together: set TOGETHER_API_KEY on the server."
 
 
 def test_generate_help_says_it_works_without_redis_or_a_database(tmp_path: Path) -> None:
@@ -133,3 +136,44 @@ def test_generate_with_a_temperature_against_anthropic(
     assert done.stdout == "Hello.\n"
     assert ("temperature" in seen.body) is not note
     assert ("takes no temperature" in done.stderr) is note
+
+
+def test_generate_failure_prints_each_attempt_then_the_sentence(
+    openai_std: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    openai_std.reset()
+    openai_std.script(server_error(), server_error())
+    env = clean_env(
+        OPENAI_BASE_URL=openai_std.base_url,
+        OPENAI_API_KEY=openai_std.api_key,
+        RETRY_MAX_TRIES="2",
+        RETRY_BASE_S="0.01",
+    )
+    done = generate(
+        "--model", "openai:gpt-4.1", "--fallback", "badname", "hi", env=env, cwd=tmp_path
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    first, second, sentence = done.stderr.strip().splitlines()
+    assert first.startswith("usage provider=openai model=gpt-4.1 tokens_in=0 tokens_out=0")
+    assert first.endswith("requests=2 outcome=server_error")
+    assert second.startswith("usage provider=badname model=unknown ")
+    assert second.endswith("requests=0 outcome=unknown_model")
+    assert sentence.startswith(
+        "All 2 models failed: openai:gpt-4.1 had a server error (500) (2 tries); badname is "
+        "unknown (write it as provider:model"
+    )
+    assert "badname:" not in sentence
+
+
+def test_generate_exits_non_zero_on_a_cut_off_answer(
+    openai_std: OpenAIChatStandIn, tmp_path: Path
+) -> None:
+    openai_std.reset()
+    openai_std.script(truncated("Half of it"))
+    env = clean_env(OPENAI_BASE_URL=openai_std.base_url, OPENAI_API_KEY=openai_std.api_key)
+    done = generate("--model", "openai:gpt-4.1", "--max-tokens", "5", "hi", env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == "Half of it\n"
+    usage, note = done.stderr.strip().splitlines()
+    assert usage.endswith("outcome=ok:truncated")
+    assert note == "The answer was cut off at 5 tokens: raise --max-tokens."

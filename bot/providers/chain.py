@@ -306,8 +306,8 @@ class ModelClient:
     ) -> None:
         row = failure_row(provider, model, exc, started, secrets)
         await self.usage.write(context, row, guard)
-        attempts.append(
-            Attempt(f"{provider}:{model}", row, exc.user_message, exc.tries, exc.phrase)
-        )
+        # A name that is not `provider:model` is shown as it was written.
+        label = f"{provider}:{model}" if provider and model else f"{provider}{model}" or "?"
+        attempts.append(Attempt(label, row, exc.user_message, exc.tries, exc.phrase))
         errors.append(exc)
         log.info("%s:%s failed: %s", provider, model, exc.outcome)

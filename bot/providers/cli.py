@@ -31,7 +31,14 @@ with other processes (this process limits itself) and no usage rows are written.
 REDIS_URL set, the limits are shared with the running app; with DATABASE_URL set (a migrated
 database), each model tried gets a usage row with command "cli generate". No budget is
 checked: the call belongs to no installation.
+
+Exit status: 0 with a whole answer, 2 when it was cut off at --max-tokens (printed anyway),
+1 when no model answered (each attempt's usage line, then one sentence saying why).
 """
+
+
+# The exit status when the answer came back cut off at the length limit (1: no answer).
+TRUNCATED = 2
 
 
 def register(subparsers: Any) -> None:
@@ -98,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_generate(settings, request, models))
     except ProviderError as exc:
+        # What each model tried used, as on success, then the one sentence.
+        for attempt in exc.attempts:
+            print(usage_line(attempt), file=sys.stderr)
         print(exc.user_message, file=sys.stderr)
         return 1
 
@@ -132,6 +142,7 @@ async def _generate(settings: ProviderSettings, request: TextRequest, models: li
             f"The answer was cut off at {request.max_tokens} tokens: raise --max-tokens.",
             file=sys.stderr,
         )
+        return TRUNCATED
     return 0
 
 
