@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from bot.providers import ModelClient, ProviderError, TextRequest
 from bot.providers.prices import PriceTable
 from standins.providers import (
     AnthropicStandIn,
+    Behaviour,
     OpenAIChatStandIn,
     answer,
     overloaded,
@@ -294,3 +296,32 @@ async def test_direct_calls_to_current_models_are_priced(std: AnthropicStandIn) 
     # $2 / $10 per million for both.
     assert claude.usage.outcome == gpt.usage.outcome == "ok"
     assert claude.usage.cost_usd == gpt.usage.cost_usd == Decimal("0.003")
+
+
+async def test_the_last_model_overloaded_is_retried_honouring_retry_after(
+    std: AnthropicStandIn,
+) -> None:
+    """With no model left to move on to, 529 overloaded is retried with backoff, waiting as
+    long as Retry-After says."""
+    std.script(overloaded(retry_after_ms=300), overloaded(retry_after_ms=300), answer("At last."))
+    async with ModelClient(settings_for(anthropic=std)) as client:
+        result = await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-haiku-4-5"])
+    first, second, third = std.requests
+    assert result.text == "At last." and result.attempts[0].tries == 3
+    assert second.at - first.at >= 0.28 and third.at - second.at >= 0.28
+    assert result.usage.outcome == "ok" and result.usage.error == "3 requests"
+
+
+async def test_an_overloaded_model_with_a_fallback_moves_on_at_once(std: AnthropicStandIn) -> None:
+    std.script(overloaded(retry_after="30"))
+    with OpenAIChatStandIn("openai") as backup:
+        backup.script(Behaviour(status=529), answer("the fallback, retried"))
+        settings = settings_for(anthropic=std, openai=backup)
+        async with ModelClient(settings) as client:
+            started = time.monotonic()
+            result = await client.generate_text(
+                TextRequest(prompt="x"), ["anthropic:claude-haiku-4-5", "openai:gpt-4.1"]
+            )
+    assert time.monotonic() - started < 5  # did not sit out the 30 s
+    assert len(std.requests) == 1  # the first model is not retried: there is a next one
+    assert result.text == "the fallback, retried" and result.attempts[1].tries == 2

@@ -158,7 +158,9 @@ class ModelClient:
             context or UsageContext(),
             monthly_budget_usd,
             lambda model: budgets.estimate_text(self.prices, model, request),
-            lambda name, endpoint, guard: self._text.complete(name, endpoint, request, guard),
+            lambda name, endpoint, guard, last: self._text.complete(
+                name, endpoint, request, guard, last
+            ),
             self._text.provider,
         )
         completion = done.value
@@ -185,7 +187,7 @@ class ModelClient:
             context or UsageContext(),
             monthly_budget_usd,
             lambda model: budgets.estimate_image(self.prices, model, request),
-            lambda name, endpoint, guard: self._media.image(name, endpoint, request),
+            lambda name, endpoint, guard, last: self._media.image(name, endpoint, request, last),
             self._media.image_provider,
         )
         return ImageResult(
@@ -210,7 +212,7 @@ class ModelClient:
             context or UsageContext(),
             monthly_budget_usd,
             lambda model: budgets.estimate_video(self.prices, model, request),
-            lambda name, endpoint, guard: self._media.video(name, endpoint, request),
+            lambda name, endpoint, guard, last: self._media.video(name, endpoint, request, last),
             self._media.video_provider,
         )
         return VideoResult(
@@ -229,7 +231,7 @@ class ModelClient:
         context: UsageContext,
         monthly_budget_usd: Decimal | None,
         estimate: Callable[[str], Decimal],
-        run: Callable[[ModelName, Endpoint, budgets.BudgetGuard], Awaitable[Done[T]]],
+        run: Callable[[ModelName, Endpoint, budgets.BudgetGuard, bool], Awaitable[Done[T]]],
         supports: Callable[[ModelName, Endpoint], object],
     ) -> tuple[Done[T], list[Attempt], UsageRow, str]:
         if not models:
@@ -247,7 +249,7 @@ class ModelClient:
         skipped: list[str] = []
         over_budget: list[BudgetExceeded] = []
         secrets = self.settings.secrets()
-        for raw in models:
+        for index, raw in enumerate(models):
             started = time.monotonic()
             provider, _, model = raw.strip().partition(":")
             try:
@@ -270,7 +272,9 @@ class ModelClient:
                 continue
             try:
                 try:
-                    done = await run(name, endpoint, guard)
+                    # Overloaded moves on at once; the last model has nowhere to move on to,
+                    # so it is retried with backoff there.
+                    done = await run(name, endpoint, guard, index == len(models) - 1)
                 except ProviderError as exc:
                     await self._fail(
                         context, attempts, errors, provider, model, exc, started, secrets, guard

@@ -157,14 +157,24 @@ class Refused(ProviderError):
 
 
 class Overloaded(ProviderError):
+    """Anthropic's 529 (or an `overloaded_error` event): the chain moves on to the next model
+    at once, and retries it (`RetryPolicy`, honouring Retry-After) only on the last model."""
+
     outcome = "overloaded"
 
-    def __init__(self, provider: str, detail: str | None = None, status: int | None = 529) -> None:
+    def __init__(
+        self,
+        provider: str,
+        detail: str | None = None,
+        status: int | None = 529,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(
             f"{display_name(provider)} is overloaded right now: try again in a few minutes or "
             "add a fallback model.",
             status=status,
             detail=detail,
+            retry_after=retry_after,
             phrase="was overloaded",
         )
 

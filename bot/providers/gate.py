@@ -40,19 +40,25 @@ class Gate:
             yield
 
     async def send(
-        self, endpoint: Endpoint, request: Callable[[], Awaitable[T]], *, counted: bool = True
+        self,
+        endpoint: Endpoint,
+        request: Callable[[], Awaitable[T]],
+        *,
+        counted: bool = True,
+        retry_overloaded: bool = False,
     ) -> tuple[T, int]:
         """`request` through a slot, retried until it succeeds or fails for good.
 
         Returns its value and the tries made; on giving up, the last `ProviderError` is
-        raised with `.tries` set. `counted=False` takes no place in the per-minute limit.
+        raised with `.tries` set. `counted=False` takes no place in the per-minute limit;
+        `retry_overloaded` retries an overloaded provider too (the chain's last model).
         """
 
         async def once() -> T:
             async with self.slot(endpoint, counted):
                 return await request()
 
-        return await with_retries(once, self.retry_policy)
+        return await with_retries(once, self.retry_policy, retry_overloaded=retry_overloaded)
 
 
 class Requests:
@@ -65,9 +71,10 @@ class Requests:
     jobs). `tries` is 1 plus every retry made, as a one-request model counts its tries.
     """
 
-    def __init__(self, gate: Gate, endpoint: Endpoint) -> None:
+    def __init__(self, gate: Gate, endpoint: Endpoint, retry_overloaded: bool = False) -> None:
         self.gate = gate
         self.endpoint = endpoint
+        self.retry_overloaded = retry_overloaded
         self.retries = 0
 
     @property
@@ -84,7 +91,9 @@ class Requests:
 
     async def _send(self, request: Callable[[], Awaitable[T]], counted: bool) -> T:
         try:
-            value, tries = await self.gate.send(self.endpoint, request, counted=counted)
+            value, tries = await self.gate.send(
+                self.endpoint, request, counted=counted, retry_overloaded=self.retry_overloaded
+            )
         except ProviderError as exc:
             self.retries += exc.tries - 1
             exc.tries = self.tries

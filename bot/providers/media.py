@@ -66,21 +66,28 @@ class MediaModels:
         raise NotSupported(str(name), "make videos")
 
     async def image(
-        self, name: ModelName, endpoint: Endpoint, request: ImageRequest
+        self, name: ModelName, endpoint: Endpoint, request: ImageRequest, last: bool = False
     ) -> Done[Artifact]:
-        """One image from the model, with what it used and cost."""
+        """One image from the model, with what it used and cost (`last`: the chain's last
+        model, whose "overloaded" is retried)."""
         provider = self.image_provider(name, endpoint)
         return await self._artifact(
-            name, endpoint, lambda requests: provider.image(endpoint, name.model, request, requests)
+            name,
+            endpoint,
+            lambda requests: provider.image(endpoint, name.model, request, requests),
+            last,
         )
 
     async def video(
-        self, name: ModelName, endpoint: Endpoint, request: VideoRequest
+        self, name: ModelName, endpoint: Endpoint, request: VideoRequest, last: bool = False
     ) -> Done[Artifact]:
         """One video from the model, with what it used and cost."""
         provider = self.video_provider(name, endpoint)
         return await self._artifact(
-            name, endpoint, lambda requests: provider.video(endpoint, name.model, request, requests)
+            name,
+            endpoint,
+            lambda requests: provider.video(endpoint, name.model, request, requests),
+            last,
         )
 
     async def _artifact(
@@ -88,8 +95,9 @@ class MediaModels:
         name: ModelName,
         endpoint: Endpoint,
         make: Callable[[Requests], Awaitable[Artifact]],
+        last: bool,
     ) -> Done[Artifact]:
-        requests = Requests(self.gate, endpoint)
+        requests = Requests(self.gate, endpoint, retry_overloaded=last)
         try:
             artifact = await make(requests)
         except ProviderError as exc:

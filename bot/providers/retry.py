@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from bot.providers.errors import ProviderError
+from bot.providers.errors import Overloaded, ProviderError
 
 T = TypeVar("T")
 
@@ -71,10 +71,14 @@ async def with_retries(
     call: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    retry_overloaded: bool = False,
 ) -> tuple[T, int]:
     """Run `call` until it succeeds or fails for good; return its value and the tries made.
 
-    On giving up, the last error is raised with `.tries` set to the number of tries.
+    `retry_overloaded` retries "overloaded" too (for the last model of a chain, which has
+    no other model to move on to). On giving up, the last error is raised with `.tries` set
+    to the number of tries.
     """
     tries = 0
     waited = 0.0
@@ -84,7 +88,8 @@ async def with_retries(
             return await call(), tries
         except ProviderError as exc:
             exc.tries = tries
-            if not exc.retryable or tries >= policy.max_tries:
+            retryable = exc.retryable or (retry_overloaded and isinstance(exc, Overloaded))
+            if not retryable or tries >= policy.max_tries:
                 raise
             delay = policy.delay(tries, exc.retry_after)
             if waited + delay > policy.max_wait_s:

@@ -64,11 +64,13 @@ class TextModels:
         endpoint: Endpoint,
         request: TextRequest,
         guard: budgets.BudgetGuard,
+        last: bool = False,
     ) -> Done[Completion]:
         """The model's answer, its parts joined, with what all its requests used and cost.
 
         Raises the first request's `ProviderError`; a failed continuation only ends the
-        answer early (truncated).
+        answer early (truncated). `last`: the chain's last model, whose "overloaded" is
+        retried (with nothing to move on to).
         """
         provider = self.provider(name, endpoint)
         stream = (
@@ -92,7 +94,7 @@ class TextModels:
                 return await provider.complete(endpoint, name.model, request, messages, stream)
 
             try:
-                completion, tries = await self.gate.send(endpoint, once)
+                completion, tries = await self.gate.send(endpoint, once, retry_overloaded=last)
             except ProviderError as exc:
                 if not parts:
                     raise

@@ -163,7 +163,7 @@ def classify(
     retry_after = parse_retry_after(headers)
     full_name = f"{provider}:{model}"
     if status == 529 or kind == "overloaded_error":
-        return Overloaded(provider, detail, status)
+        return Overloaded(provider, detail, status, retry_after)
     if status == 402 or kind == "billing_error" or "insufficient_quota" in words:
         return QuotaExhausted(provider, status, detail)
     if status == 401:

@@ -74,8 +74,13 @@ def server_error(status: int = 500) -> Behaviour:
     return Behaviour(status=status)
 
 
-def overloaded() -> Behaviour:
-    return Behaviour(status=529)
+def overloaded(retry_after: str | None = None, retry_after_ms: int | None = None) -> Behaviour:
+    headers = {}
+    if retry_after is not None:
+        headers["retry-after"] = retry_after
+    if retry_after_ms is not None:
+        headers["retry-after-ms"] = str(retry_after_ms)
+    return Behaviour(status=529, headers=headers)
 
 
 def truncated(text: Text, **kwargs: Any) -> Behaviour:
