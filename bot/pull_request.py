@@ -72,12 +72,37 @@ def _split(full_name: str) -> tuple[str, str]:
     return owner, repo
 
 
-def clip(text: str, limit: int = MAX_BODY) -> str:
+# How much of a person's text (an outline's description, a chapter's instructions) a PR body
+# or a status comment quotes; the whole text stays in the comment it came from.
+QUOTE_LIMIT = 3000
+CLIP_NOTE = "\n\n… (cut to fit GitHub's 65,536-character limit)"
+
+
+def clip(text: str, limit: int = MAX_BODY, note: str = CLIP_NOTE) -> str:
     """GitHub rejects bodies over 65,536 characters: cut with a visible note instead."""
     if len(text) <= limit:
         return text
-    note = "\n\n… (cut to fit GitHub's 65,536-character limit)"
-    return text[: limit - len(note)] + note
+    return text[: max(0, limit - len(note))] + note
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT, where: str = "the comment") -> str:
+    """A person's text, quoted up to `limit` characters, with a note saying where the rest is."""
+    if len(text) <= limit:
+        return text
+    note = f" … (shortened from {len(text):,} characters; the whole text is in {where})"
+    cut = text[: max(0, limit - len(note))]
+    space = cut.rfind(" ")
+    if space > len(cut) * 0.8:
+        cut = cut[:space]  # end on a word when one ends near the limit
+    return cut.rstrip() + note
+
+
+def fit(text: str, footer: str, limit: int = MAX_BODY) -> str:
+    """`text` then `footer` within `limit` characters: the footer (what the app says about
+    the change: build check, files, model, the issue it answers) is never cut, `text` is.
+    A footer longer than half the limit is itself clipped first, so text always shows."""
+    footer = clip(footer, limit // 2)
+    return clip(text, limit - len(footer)) + footer
 
 
 async def base_commit(gh: GitHub, full_name: str, branch: str) -> BaseCommit:
@@ -127,6 +152,7 @@ async def commit_files(
     *,
     branch_exists: bool = False,
     memory: KnownPullRequests | None = None,
+    head_is_ours: bool = False,
 ) -> str:
     """Create one commit with `files` on top of `base` and point `branch` at it.
 
@@ -134,6 +160,8 @@ async def commit_files(
     fallback (GitHub answers 422 either way), so a wrong guess costs one call, not a failure.
     An existing branch is moved only when its head is a commit the app wrote: one of the
     shas `memory` recorded for it, or, with no such record, a commit carrying COMMIT_MARK.
+    `head_is_ours` says the caller has just seen that (its PR's head is such a commit), which
+    saves reading the branch.
     """
     if not branch.startswith(BRANCH_PREFIX) or branch == base.branch:
         raise WriteRefused(
@@ -144,7 +172,7 @@ async def commit_files(
     owner, repo = _split(full_name)
     if COMMIT_MARK not in message:
         message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
-    if branch_exists and not await _replaceable(gh, full_name, branch, memory):
+    if branch_exists and not head_is_ours and not await _replaceable(gh, full_name, branch, memory):
         branch_exists = False  # it was deleted since: create it
     tree = await gh.arequest(
         "POST",
@@ -219,6 +247,72 @@ async def _replaceable(
         return True
     author = (head.get("author") or {}).get("login")
     raise BranchEdited(branch, message, author)
+
+
+async def commit_and_open(
+    gh: GitHub,
+    full_name: str,
+    base: BaseCommit,
+    branch: str,
+    files: Mapping[str, str | bytes | None],
+    *,
+    title: str,
+    body: str,
+    known_number: int | None,
+    memory: KnownPullRequests | None,
+) -> PullRequest:
+    """One commit with `files` on `branch` (its message: `title`), and its open PR.
+
+    A first run costs four calls: tree, commit, ref, PR. A re-run with the PR remembered
+    reads that PR first: when it is still open for this branch and its head is a commit the
+    app wrote, that one read stands for the branch check too (five calls: PR, tree, commit,
+    ref, PR edit). Otherwise the branch is checked as `commit_files` does, and a closed PR
+    is left as it was reviewed while a new one is opened.
+    """
+    pull = None
+    if known_number is not None:
+        pull = await _open_pull(gh, full_name, known_number, branch)
+    head_is_ours = (
+        pull is not None
+        and memory is not None
+        and str(pull.get("head", {}).get("sha")) in await memory.written(branch)
+    )
+    await commit_files(
+        gh,
+        full_name,
+        base,
+        branch,
+        files,
+        title,
+        branch_exists=known_number is not None,
+        memory=memory,
+        head_is_ours=head_is_ours,
+    )
+    if pull is None:
+        return await open_or_update_pull_request(
+            gh, full_name, branch=branch, base=base.branch, title=title, body=body
+        )
+    owner, repo = _split(full_name)
+    updated = await gh.arequest(
+        "PATCH",
+        f"/repos/{owner}/{repo}/pulls/{pull['number']}",
+        json={"title": title, "body": clip(body)},
+    )
+    return PullRequest(int(pull["number"]), updated.json()["html_url"])
+
+
+async def _open_pull(gh: GitHub, full_name: str, number: int, branch: str) -> dict[str, Any] | None:
+    """PR `number` when it is still open with `branch` as its head; None otherwise."""
+    owner, repo = _split(full_name)
+    try:
+        current = (await gh.arequest("GET", f"/repos/{owner}/{repo}/pulls/{number}")).json()
+    except RequestFailed as exc:
+        if exc.response.status_code != 404:
+            raise
+        return None
+    if current.get("state") == "open" and current.get("head", {}).get("ref") == branch:
+        return dict(current)
+    return None
 
 
 async def open_or_update_pull_request(

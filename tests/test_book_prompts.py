@@ -90,3 +90,35 @@ def test_written_chapter_is_given_to_improve(book: Book) -> None:
     assert "previous chapter" not in first.user
     last = chapter_prompt(book, book.toc[3])
     assert "next chapter" not in last.user
+
+
+def test_build_problems_go_back_with_lines_of_the_models_own_text(book: Book) -> None:
+    from bot.book.check import BuildIssue, BuildReport
+    from bot.book.prompts import repair_request
+    from bot.book.render import render_chapter
+    from bot.jobs.generate import _problems_in_body
+
+    chapter = book.toc[1]
+    body = "## One\n\nText.\n\n```{bad}\nx\n```\n"
+    content = render_chapter(chapter, body)
+    line_in_file = content.splitlines().index("```{bad}") + 1
+    report = BuildReport(
+        False,
+        errors=[
+            BuildIssue("error", chapter.path, line_in_file, "unknown directive: bad"),
+            BuildIssue("error", chapter.path, None, "Include Directive: Could not find x.md"),
+            BuildIssue("error", "intro.md", 3, "something else"),
+        ],
+        warnings=[BuildIssue("warning", None, None, "book-wide")],
+    )
+    problems = _problems_in_body(report, chapter, content, body)
+    assert problems == [
+        "⛔️ line 5: unknown directive: bad",
+        "⛔️ Include Directive: Could not find x.md",
+        "⛔️ in `intro.md`: something else",
+        "⚠️ book-wide",
+    ]
+    assert body.splitlines()[4] == "```{bad}"
+    request = repair_request(problems)
+    assert "- ⛔️ line 5: unknown directive: bad\n" in request
+    assert "whole corrected chapter body" in request

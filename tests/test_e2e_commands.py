@@ -63,7 +63,8 @@ async def test_generate_chapter_opens_one_pr_that_builds(world: World, tmp_path:
     # The status comment was edited to the final answer: PR link, model, tokens, cost, time.
     assert pr["html_url"] in status["body"] and "openai:gpt-4.1" in status["body"]
     assert "tokens in" in status["body"] and "$" in status["body"]
-    # The model was asked with the style guide, the outline and MyST rules in view.
+    # The model was asked with the author's instructions (the style guide, the outline and
+    # the neighbours: test_the_model_sees_style_guide_outline_and_neighbours).
     sent = world.model.calls("/chat/completions")[-1].body
     assert sent["model"] == "gpt-4.1" and "Keep it short." in json.dumps(sent)
 
@@ -79,10 +80,40 @@ async def test_generate_chapter_opens_one_pr_that_builds(world: World, tmp_path:
     assert len(job) <= 8, job
     assert calls[: created + 1] == [
         "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-        "GET /repos/{owner}/{repo}/contents/{path}",
         "GET /repos/{owner}/{repo}/collaborators/{username}/permission",
+        "GET /repos/{owner}/{repo}/contents/{path}",
         "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
     ]
+
+
+def test_the_model_sees_style_guide_outline_and_neighbours(world: World) -> None:
+    style = "Write like a patient naturalist, in short sentences."
+    world.add_chapters(
+        [
+            ("Rock pools", "Pools carved in rock, and what survives in them."),
+            ("Sand flats", "Wide wet sand at low tide, full of burrows."),
+        ],
+        settings=f"type: course\naudience: Curious teenagers\nstyle_guide: {style}\n",
+    )
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Chapter 2")
+    gh.comment(REPO, issue, "alice", "/generate chapter 2\nAdd one worked example.")
+    [status] = world.wait_final(issue)
+    assert "✅" in status["body"], status["body"]
+    [call] = world.model.calls("/chat/completions")
+    system, user = call.body["messages"]
+    assert system["role"] == "system" and user["role"] == "user"
+    # The style guide and audience are the system prompt, with the outline of the whole book.
+    assert style in system["content"] and "Curious teenagers" in system["content"]
+    for number, title in enumerate(("Getting started", "Rock pools", "Sand flats"), start=1):
+        assert f"{number}. {title}" in system["content"]
+    # The chapter to write, its own summary, both neighbours' summaries and the instructions.
+    prompt = user["content"]
+    assert "Write chapter 2, Rock pools." in prompt
+    assert "Pools carved in rock, and what survives in them." in prompt
+    assert "The previous chapter, 1. Getting started: What this book is for" in prompt
+    assert "The next chapter, 3. Sand flats: Wide wet sand at low tide" in prompt
+    assert "Add one worked example." in prompt
 
 
 async def test_redelivery_and_repeat_update_the_same_pr(world: World) -> None:
@@ -206,23 +237,31 @@ def test_people_without_the_role_bots_and_the_app_trigger_nothing(world: World) 
     gh.set_permission(REPO, "helper-bot[bot]", "admin")
     bot = gh.comment(REPO, issue, "helper-bot[bot]", "/generate chapter 1")
     assert bot.status_code == 200
+    # The app's own bot user, as GitHub names it, with a command a person would run.
+    own_login = f"{world.app.slug}[bot]"
+    gh.set_permission(REPO, own_login, "admin")
+    own = gh.comment(REPO, issue, own_login, "/help")
+    assert own.status_code == 200 and own.payload["sender"]["type"] == "Bot"
     refused = gh.comment(REPO, issue, "mallory", "/generate chapter 1")
     polite = world.wait_for(
         lambda: [c for c in gh.comments(REPO, issue) if "Sorry @mallory" in c["body"]],
         what="the polite refusal",
     )
     assert len(polite) == 1 and "write" in polite[0]["body"]
-    assert gh.reactions(bot.payload["comment"]["id"]) == []
-    # The app's own comment (the refusal, and any status comment) triggers nothing either:
-    # every comment of the app came with a delivery the app answered and ignored.
-    own = [
-        d
-        for d in gh.deliveries
-        if d.event == "issue_comment" and d.payload["sender"]["type"] == "Bot"
-    ]
-    assert own and all(d.status_code == 200 for d in own)
-    assert gh.pulls(REPO) == [] and world.status_comments(issue) == []
     assert refused.status_code == 200
+    # A handler enqueues before it answers the webhook: no job exists for the bots' comments.
+    with Redis.from_url(world.redis_url) as redis:
+        for delivery in (bot, own):
+            assert redis.keys(f"arq:*:{REPO}:{delivery.payload['comment']['id']}*") == []
+    gh.comment(REPO, issue, "alice", "/help")
+    [answer] = world.wait_final(issue)
+    assert "requested by @alice" in answer["body"]
+    for delivery in (bot, own):
+        assert gh.reactions(delivery.payload["comment"]["id"]) == []
+    assert gh.pulls(REPO) == [] and len(world.status_comments(issue)) == 1
+    with Redis.from_url(world.redis_url) as redis:
+        alice = redis.keys(f"arq:*:{REPO}:*")
+    assert alice, "the same check finds the job of alice's comment"
 
 
 def test_edited_comment_does_not_run_again(world: World) -> None:

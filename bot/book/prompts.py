@@ -142,3 +142,16 @@ def chapter_prompt(book: Book, chapter: Chapter, instructions: str = "") -> Prom
         task += ["", f"The author's instructions for this chapter: {instructions.strip()}"]
     user = f"{prefix}\n\n" + "\n".join(task) + "\n"
     return Prompt(system_prompt(book.config), user, prefix)
+
+
+def repair_request(problems: list[str]) -> str:
+    """The follow-up turn after a chapter failed the build check: what the build said about
+    the answer just given (line numbers counted in that answer), and what to send back."""
+    listed = "\n".join(f"- {problem}" for problem in problems)
+    return (
+        "The book's build check (`jupyter-book build --strict`) found these problems in "
+        "the chapter you wrote (line numbers count from the first line of your answer):\n\n"
+        f"{listed}\n\n"
+        "Answer with the whole corrected chapter body, following the same rules; change only "
+        "what these problems need."
+    )

@@ -1,9 +1,11 @@
 """The first answer to a command: 👀 at once, a permission check, then one status comment each.
 
-Runs within a second of the webhook. It reads only the book's settings file (for the role
-allowed to run commands), asks GitHub for the author's permission (never trusting
-`author_association` alone), and hands each command to its job with the status comment that
-job will keep editing. `/help`, `/usage` and malformed commands are answered right here.
+Runs within a second of the webhook, on a queue and a worker of its own (`bot.worker`). It
+asks GitHub for the author's permission (never trusting `author_association` alone), reads
+the book's settings file for the role allowed to run commands (not needed when the author is
+an admin, who passes any role, and no `/usage` needs the book's budget: the jobs read the
+settings with the book anyway), and hands each command to its job with the status comment
+that job will keep editing. `/help`, `/usage` and malformed commands are answered right here.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import contextlib
 import dataclasses
 import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +36,7 @@ from bot.commands import (
 from bot.jobs.proposal import budget_for
 from bot.jobs.usage import usage_report
 from bot.providers.ratelimit import RateLimiter
+from bot.pull_request import shorten
 from bot.services import Services
 from bot.status import StatusComment, create_status_comment
 
@@ -104,8 +108,17 @@ def role_of(permission: dict[str, Any]) -> str:
 def command_text(command: Command) -> str:
     """The command as a person would type it (for the status comment's heading)."""
     if isinstance(command, GenerateChapter):
-        return f"/generate chapter {command.selector}"
+        return shorten(f"/generate chapter {command.selector}", 200, "the comment")
     return {Help: "/help", Init: "/init", Outline: "/outline", Usage: "/usage"}[type(command)]
+
+
+def ignored_note(command: Command) -> str:
+    """A line for the status comment when words after a command were left unused."""
+    ignored = getattr(command, "ignored", "")
+    if not ignored:
+        return ""
+    quoted = shorten(" ".join(ignored.split()), 200)
+    return f"ℹ️ `{command_text(command)}` takes nothing after it, so “{quoted}” was ignored."
 
 
 def command_payload(command: Command) -> dict[str, Any]:
@@ -122,6 +135,11 @@ def command_payload(command: Command) -> dict[str, Any]:
 
 def heading(command: Command, author: str) -> str:
     return f"`{command_text(command)}` — requested by @{author}"
+
+
+def error_title(error: CommandError) -> str:
+    """The heading of the answer to a line that is not a valid command."""
+    return f"`{shorten(error.line.strip(), 200)}`"
 
 
 JOB_FOR = {Outline: "outline_book", GenerateChapter: "generate_chapters", Init: "setup_repository"}
@@ -160,16 +178,22 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
     if not await react(gh, full_name, request["comment_id"]):
         return "comment deleted"
 
+    items = parse_commands(request["body"])
+    role = await repository_role(gh, full_name, author)
     config_problem: ConfigError | None = None
     min_role = "write"
     book_budget: Decimal | None = None
-    try:
-        config = parse_config(await read_settings_file(gh, full_name, request["default_branch"]))
-        min_role = config.permissions.min_role
-        book_budget = budget_for(config, services.settings)
-    except ConfigError as exc:
-        config_problem = exc
-    role = await repository_role(gh, full_name, author)
+    # An admin passes any configured role; the settings are then read only for `/usage`
+    # (the book's budget). Command jobs read them again with the book, from the tarball.
+    if role != ROLE_ORDER[-1] or any(isinstance(item, Usage) for item in items):
+        try:
+            config = parse_config(
+                await read_settings_file(gh, full_name, request["default_branch"])
+            )
+            min_role = config.permissions.min_role
+            book_budget = budget_for(config, services.settings)
+        except ConfigError as exc:
+            config_problem = exc
     if not role_allows(role, min_role):
         owner, _, repo = full_name.partition("/")
         await gh.arequest(
@@ -185,7 +209,7 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
     started = []
     limiter = RateLimiter(services.redis, window_s=3600)
     limit = services.settings.liquidbook_commands_per_hour
-    for index, item in enumerate(parse_commands(request["body"])):
+    for index, item in enumerate(items):
         # A re-run of this job (its worker died) finds what the first run already posted.
         marker = f"liquidbook:status-of:{full_name}:{request['comment_id']}:{index}"
         try:
@@ -229,7 +253,9 @@ async def _report_failure(
     """Say so where the author looks: the command's status comment if it has one, else a
     new one."""
     full_name, issue = request["repository"], request["issue_number"]
-    title = f"`{item.line}`" if isinstance(item, CommandError) else heading(item, request["author"])
+    title = (
+        error_title(item) if isinstance(item, CommandError) else heading(item, request["author"])
+    )
     known = await services.redis.get(marker)
     if known is not None:
         await StatusComment(gh, full_name, int(known), title).finish(FAILED_TO_START)
@@ -253,17 +279,19 @@ async def _start(
     full_name, issue, author = request["repository"], request["issue_number"], request["author"]
     known = await services.redis.get(marker)
 
+    footer = ignored_note(item) if not isinstance(item, CommandError) else ""
+
     async def answer(title: str, text: str, marker: str = marker) -> int:
-        status = await create_status_comment(gh, full_name, issue, title, text)
+        status = await create_status_comment(gh, full_name, issue, title, text, footer)
         await services.redis.set(marker, str(status.comment_id), ex=7 * 24 * 3600)
         return status.comment_id
 
     if isinstance(item, CommandError):
         if known is None:
-            hint = f"\n\nDid you mean `{item.suggestion}`?" if item.suggestion else ""
+            hint = f"\n\nDid you mean `{shorten(item.suggestion, 300)}`?" if item.suggestion else ""
             await answer(
-                f"`{item.line}`",
-                f"⚠️ {item.message}{hint}\n\nComment `/help` for every command.",
+                error_title(item),
+                f"⚠️ {shorten(item.message, 2000)}{hint}\n\nComment `/help` for every command.",
             )
         return None
     title = heading(item, author)
@@ -297,7 +325,7 @@ async def _start(
                 return None
         status_id = await answer(title, "⏳ Queued: reading the book as soon as a worker is free.")
     job = JOB_FOR[type(item)]
-    status_ref = {"comment_id": status_id, "heading": title}
+    status_ref = {"comment_id": status_id, "heading": title, "footer": footer, "at": time.time()}
     if isinstance(item, Init):
         args: tuple[Any, ...] = (request["installation_id"], full_name, status_ref)
     else:

@@ -2,9 +2,12 @@
 
 The book is read once at the default branch's head; every selected chapter is written with
 the style guide, the whole outline and its neighbours' summaries in the prompt, cleaned of
-what models typically get wrong, build-checked, and proposed on its own branch
-(`liquidbook/chapter-<file>`), so a re-run updates the same PR. Chapters run in parallel,
-bounded, within the installation's budget (the provider layer refuses calls past it).
+what models typically get wrong, and build-checked. When the build has errors, the model is
+sent its chapter as checked with the ⛔️ lines and asked once for a corrected version; the
+version with fewer errors is proposed, on its own branch (`liquidbook/chapter-<file>`), so a
+re-run updates the same PR. A chapter whose build still has errors is reported ⚠️ with the
+errors, never ✅. Chapters run in parallel, bounded, within the installation's budget (the
+provider layer refuses calls past it).
 """
 
 from __future__ import annotations
@@ -16,43 +19,125 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import Any, cast
 
 from githubkit.exception import RequestFailed
 
 from bot.book.chapters import Chapter
+from bot.book.check import BuildReport
 from bot.book.clean import clean_chapter_body
 from bot.book.model import Book, BookError
-from bot.book.paths import UnsafePathError
-from bot.book.prompts import chapter_prompt
+from bot.book.paths import UnsafePathError, safe_book_path
+from bot.book.prompts import chapter_prompt, repair_request
 from bot.book.render import render_chapter, slugify
 from bot.book.selector import ChapterSelector
-from bot.book_reader import checkout
+from bot.book_reader import BookCheckout, checkout
 from bot.jobs.outline import OUTLINE_BRANCH
-from bot.jobs.proposal import budget_for, models_for, propose, text_request, usage_line
+from bot.jobs.proposal import (
+    budget_for,
+    build_problems,
+    check_change,
+    models_for,
+    propose,
+    text_request,
+    usage_line,
+    verdict,
+)
 from bot.jobs.runner import command_job
-from bot.providers import ProviderError
-from bot.pull_request import BRANCH_PREFIX, BranchEdited, KnownPullRequests, WriteRefused
+from bot.providers import ProviderError, TextResult
+from bot.pull_request import (
+    BRANCH_PREFIX,
+    BranchEdited,
+    KnownPullRequests,
+    WriteRefused,
+    shorten,
+)
 from bot.services import Services
+from bot.status import StatusComment
 from bot.usage import UsageContext
 
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 4
 CHAPTER_MAX_TOKENS = 16000
+MAX_PROBLEMS_SENT = 20  # build problems sent back to the model with its chapter
 
 
 @dataclass
 class ChapterOutcome:
     chapter: Chapter
     line: str
-    ok: bool
+    ok: bool  # a PR was opened or updated
+    clean: bool = False  # …and the build check found nothing
 
 
 def describe(chapters: list[Chapter]) -> str:
     if len(chapters) == 1:
-        return f"chapter {chapters[0].number} ({chapters[0].title})"
+        return f"chapter {chapters[0].number} ({shorten(chapters[0].title, 80)})"
     return f"{len(chapters)} chapters ({chapters[0].number}–{chapters[-1].number})"
+
+
+class Board:
+    """The status comment while chapters are written: one chapter's stage, or for several
+    each one's stage and the outcome of those done (edits throttled by `StatusComment`)."""
+
+    def __init__(self, status: StatusComment, chapters: list[Chapter], model: str) -> None:
+        self.status = status
+        self.chapters = chapters
+        self.model = model
+        self.lines = {
+            c.path: f"Chapter {c.number} ({shorten(c.title, 80)}): waiting" for c in chapters
+        }
+
+    async def stage(self, chapter: Chapter, emoji: str, single: str, several: str) -> None:
+        """`single` is the sentence for a one-chapter job; `several` the chapter's bullet."""
+        if len(self.chapters) == 1:
+            await self.status.progress(f"{emoji} {single}")
+            return
+        label = f"Chapter {chapter.number} ({shorten(chapter.title, 80)})"
+        self.lines[chapter.path] = f"{emoji} {label}: {several}"
+        await self.status.progress(self.render(), update=True)
+
+    async def done(self, outcome: ChapterOutcome) -> None:
+        self.status.done.append(outcome.line)
+        self.lines[outcome.chapter.path] = outcome.line
+        if len(self.status.done) < len(self.chapters):
+            await self.status.progress(self.render(), update=True)
+
+    def render(self) -> str:
+        header = (
+            f"✍️ Writing {describe(self.chapters)} with `{self.model}`; "
+            f"{len(self.status.done)} of {len(self.chapters)} done:"
+        )
+        return header + "\n\n" + "\n".join(f"- {line}" for line in self.lines.values())
+
+
+@dataclass
+class Draft:
+    """One version of a chapter: the file's text, what clean-up repaired, what the build said."""
+
+    content: str
+    body: str
+    fixes: list[str]
+    report: BuildReport
+
+
+def _problems_in_body(report: BuildReport, chapter: Chapter, content: str, body: str) -> list[str]:
+    """The build's problems, with line numbers of the chapter's file turned into lines of
+    the body the model wrote (the front matter comes first in the file)."""
+    start = content.rfind(body.strip())
+    offset = content[:start].count("\n") if start >= 0 else 0
+    problems = []
+    for issue in [*report.errors, *report.warnings][:MAX_PROBLEMS_SENT]:
+        if issue.file == chapter.path and issue.line is not None and issue.line > offset:
+            where = f"line {issue.line - offset}: "
+        elif issue.file and issue.file != chapter.path:
+            where = f"in `{issue.file}`: "
+        else:
+            where = ""
+        icon = "⛔️" if issue.level == "error" else "⚠️"
+        problems.append(f"{icon} {where}{issue.message}")
+    return problems
 
 
 async def _write_one(
@@ -62,8 +147,9 @@ async def _write_one(
     book: Book,
     chapter: Chapter,
     instructions: str,
-    co: Any,
+    co: BookCheckout,
     scratch: Path,
+    board: Board,
 ) -> ChapterOutcome:
     if not chapter.is_markdown:
         return ChapterOutcome(
@@ -74,20 +160,45 @@ async def _write_one(
         )
     started = time.monotonic()
     config = book.config
+    models = models_for(config, services.settings)
+    name = describe([chapter])
     prompt = chapter_prompt(book, chapter, instructions)
     context = UsageContext(
         request["installation_id"], request["repository"], f"generate chapter {chapter.number}"
     )
-    try:
-        result = await services.model_client().generate_text(
-            text_request(prompt, CHAPTER_MAX_TOKENS),
-            models=models_for(config, services.settings),
-            context=context,
-            monthly_budget_usd=budget_for(config, services.settings),
+    branch = chapter_branch(chapter)
+    path = safe_book_path(chapter.path)
+
+    async def ask(text_request_: Any) -> TextResult:
+        return cast(
+            TextResult,
+            await services.model_client().generate_text(
+                text_request_,
+                models=models,
+                context=context,
+                monthly_budget_usd=budget_for(config, services.settings),
+            ),
         )
+
+    async def draft(answer: str, again: bool) -> Draft:
+        cleaned = clean_chapter_body(answer, book, chapter)
+        content = render_chapter(chapter, cleaned.body)
+        await board.stage(
+            chapter,
+            "🔎",
+            f"Checking the build of {'the corrected ' if again else ''}{name} with `jupyter-book`…",
+            "checking the build" + (" again" if again else ""),
+        )
+        report = await check_change(co.directory, {path: content}, scratch, branch)
+        return Draft(content, cleaned.body, cleaned.fixes, report)
+
+    await board.stage(chapter, "✍️", f"Writing {name} with `{models[0]}`…", "writing")
+    results: list[TextResult] = []
+    try:
+        results.append(await ask(text_request(prompt, CHAPTER_MAX_TOKENS)))
     except ProviderError as exc:
         return ChapterOutcome(chapter, f"❌ Chapter {chapter.number}: {exc.user_message}", False)
-    if result.truncated:
+    if results[0].truncated:
         return ChapterOutcome(
             chapter,
             f"❌ Chapter {chapter.number}: the model's answer was cut off at its length limit "
@@ -95,34 +206,92 @@ async def _write_one(
             f"chapter in the lines below the command, or configure a model with a longer output.",
             False,
         )
-    cleaned = clean_chapter_body(result.text, book, chapter)
-    content = render_chapter(chapter, cleaned.body)
-    fixes = "".join(f"\n- {fix}" for fix in cleaned.fixes)
+    first = await draft(results[0].text, again=False)
+    chosen, repair_note = first, ""
+    if first.report.errors:
+        # One chance to fix what the build found: the model gets its chapter (as checked)
+        # and the problems, and the better of the two versions is proposed.
+        count = len(first.report.errors)
+        await board.stage(
+            chapter,
+            "🔧",
+            f"The build check found {_plural(count, 'error')} in {name}; asking "
+            f"`{results[0].model}` to fix them…",
+            f"fixing {_plural(count, 'build error')}",
+        )
+        follow_up = repair_request(
+            _problems_in_body(first.report, chapter, first.content, first.body)
+        )
+        try:
+            results.append(
+                await ask(text_request(prompt, CHAPTER_MAX_TOKENS, first.body, follow_up))
+            )
+        except ProviderError as exc:
+            repair_note = (
+                f"The first version failed the build check with {_plural(count, 'error')}; "
+                f"asking the model to fix them failed ({exc.user_message}), so it is proposed "
+                "as it is."
+            )
+        else:
+            second = None if results[1].truncated else await draft(results[1].text, again=True)
+            if second is not None and len(second.report.errors) <= count:
+                chosen = second
+                left = len(second.report.errors)
+                repair_note = (
+                    f"The first version failed the build check with {_plural(count, 'error')}; "
+                    "the model was sent them and asked once for a corrected version, "
+                    + (
+                        "which builds."
+                        if not left
+                        else f"which still has {_plural(left, 'error')}."
+                    )
+                )
+            else:
+                repair_note = (
+                    f"The first version failed the build check with {_plural(count, 'error')}; "
+                    "the corrected version the model sent back was no better, so the first is "
+                    "proposed."
+                )
+    report = chosen.report
+    seconds = time.monotonic() - started
+    fixes = "".join(f"\n- {fix}" for fix in chosen.fixes)
     body = (
-        f"Writes **chapter {chapter.number}, {chapter.title}** (`{chapter.path}`).\n\n"
-        + (f"Extra instructions: {instructions}\n\n" if instructions else "")
-        + f"Model: {usage_line(result, time.monotonic() - started)}\n"
-        + (f"\nRepairs made to the model's answer:{fixes}\n" if fixes else "")
+        f"Writes **chapter {chapter.number}, {shorten(chapter.title, 200)}** (`{chapter.path}`).\n\n"
+        + (
+            "Extra instructions:\n\n> " + shorten(instructions).replace("\n", "\n> ") + "\n\n"
+            if instructions
+            else ""
+        )
+        + (f"{repair_note}\n\n" if repair_note else "")
+        + (f"Repairs made to the model's answer:{fixes}\n" if fixes else "")
+    )
+    await board.stage(
+        chapter, "📬", f"Opening the pull request for {name}…", "opening the pull request"
     )
     proposal = await propose(
         gh,
         request,
         co,
-        {chapter.path: content},
-        branch=chapter_branch(chapter),
-        title=f"Write chapter {chapter.number}: {chapter.title}",
+        {path: chosen.content},
+        branch=branch,
+        title=f"Write chapter {chapter.number}: {shorten(chapter.title, 200)}",
         body=body,
+        details=f"Model: {usage_line(results, seconds)}",
         scratch=scratch,
         redis=services.redis,
+        report=report,
     )
-    mark = "✅" if proposal.report.clean else "⚠️"
-    return ChapterOutcome(
-        chapter,
-        f"{mark} Chapter {chapter.number}: {proposal.pull_request.html_url} — "
-        f"{usage_line(result, time.monotonic() - started)}"
-        + ("" if proposal.report.clean else " — the build check found problems, listed in the PR"),
-        True,
+    line = (
+        f"{'✅' if report.clean else '⚠️'} Chapter {chapter.number}: "
+        f"{proposal.pull_request.html_url} — {usage_line(results, time.monotonic() - started)}"
     )
+    if not report.clean:
+        line += f" — {verdict(report)}:\n{build_problems(report)}"
+    return ChapterOutcome(chapter, line, True, report.clean)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def chapter_branch(chapter: Chapter) -> str:
@@ -145,14 +314,17 @@ async def _guarded(
     book: Book,
     chapter: Chapter,
     instructions: str,
-    co: Any,
+    co: BookCheckout,
     scratch: Path,
+    board: Board,
 ) -> ChapterOutcome:
     """`_write_one`, with each chapter's failure kept to its own line: one chapter that
     cannot be written never stops or hides the others."""
     number = chapter.number
     try:
-        return await _write_one(services, gh, request, book, chapter, instructions, co, scratch)
+        return await _write_one(
+            services, gh, request, book, chapter, instructions, co, scratch, board
+        )
     except BranchEdited as exc:
         return ChapterOutcome(
             chapter,
@@ -199,8 +371,9 @@ async def generate_chapters(
 ) -> str:
     """Write the selected chapters and report each PR in the status comment."""
 
-    async def run(services: Services, gh: Any, status: Any) -> str:
+    async def run(services: Services, gh: Any, status: StatusComment) -> str:
         selector = ChapterSelector(**command["selector"])
+        await status.progress(f"📖 Reading the book at `{request['default_branch']}`…")
         with TemporaryDirectory(prefix="liquidbook-") as tmp:
             scratch = Path(tmp)
             co = await checkout(gh, request["repository"], request["default_branch"], scratch)
@@ -209,9 +382,9 @@ async def generate_chapters(
             except BookError as exc:
                 raise BookError(await _with_outline_hint(services, request, str(exc))) from None
             models = models_for(co.book.config, services.settings)
-            await status.progress(f"✍️ Writing {describe(chapters)} with `{models[0]}`…")
+            status.max_progress_edits = 4 if len(chapters) == 1 else len(chapters) + 2
+            board = Board(status, chapters, models[0])
             gate = asyncio.Semaphore(MAX_PARALLEL)
-            writing = f"✍️ Writing {describe(chapters)} with `{models[0]}`…"
 
             async def bounded(chapter: Chapter) -> ChapterOutcome:
                 async with gate:
@@ -224,28 +397,30 @@ async def generate_chapters(
                         command.get("instructions", ""),
                         co,
                         scratch,
+                        board,
                     )
-                status.done.append(outcome.line)
-                if len(status.done) < len(chapters):
-                    # Several chapters: show each as it lands (throttled), so a long run
-                    # says what it has done so far.
-                    so_far = "\n".join(f"- {line}" for line in status.done)
-                    await status.progress(
-                        f"{writing}\n\n{len(status.done)} of {len(chapters)} done:\n{so_far}"
-                    )
+                await board.done(outcome)
                 return outcome
 
             outcomes = await asyncio.gather(*(bounded(c) for c in chapters))
         lines = "\n".join(f"- {o.line}" for o in outcomes)
         done = sum(o.ok for o in outcomes)
-        verdict = (
-            "✅ Done"
-            if done == len(outcomes)
-            else ("⚠️ Partly done" if done else "❌ Nothing written")
-        )
-        await status.finish(
-            f"{verdict}: {done} of {len(outcomes)} pull requests opened or updated.\n\n{lines}"
-        )
-        return f"{done}/{len(outcomes)}"
+        clean = sum(o.clean for o in outcomes)
+        count = len(outcomes)
+        if clean == count:
+            verdict_line = f"✅ Done: {done} of {count} pull requests opened or updated."
+        elif done == count:
+            problems = count - clean
+            verdict_line = (
+                f"⚠️ Done, but the build check found problems: {done} of {count} pull requests "
+                f"opened or updated, {problems} of them with build problems (listed below and in "
+                f"{'its' if problems == 1 else 'their'} pull request)."
+            )
+        elif done:
+            verdict_line = f"⚠️ Partly done: {done} of {count} pull requests opened or updated."
+        else:
+            verdict_line = f"❌ Nothing written: 0 of {count} pull requests opened or updated."
+        await status.finish(f"{verdict_line}\n\n{lines}")
+        return f"{done}/{count}"
 
     return await command_job(ctx, request, status_ref, "generate_chapters", run)

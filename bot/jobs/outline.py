@@ -15,13 +15,24 @@ from typing import Any
 from bot.book.outline import outline_files, parse_outline
 from bot.book.prompts import outline_prompt
 from bot.book_reader import checkout
-from bot.jobs.proposal import budget_for, models_for, propose, text_request, usage_line
+from bot.jobs.proposal import (
+    budget_for,
+    build_problems,
+    models_for,
+    propose,
+    text_request,
+    usage_line,
+    verdict,
+)
 from bot.jobs.runner import command_job
+from bot.pull_request import shorten
 from bot.services import Services
+from bot.status import StatusComment
 from bot.usage import UsageContext
 
 OUTLINE_MAX_TOKENS = 8000
 OUTLINE_BRANCH = "liquidbook/outline"
+SUMMARY_LIMIT = 400  # of each chapter's summary in the PR body (the stub files hold it all)
 
 
 async def outline_book(
@@ -32,8 +43,9 @@ async def outline_book(
 ) -> str:
     """Ask the model for an outline and open the PR that writes it."""
 
-    async def run(services: Services, gh: Any, status: Any) -> str:
+    async def run(services: Services, gh: Any, status: StatusComment) -> str:
         started = time.monotonic()
+        await status.progress(f"📖 Reading the book at `{request['default_branch']}`…")
         with TemporaryDirectory(prefix="liquidbook-") as tmp:
             scratch = Path(tmp)
             co = await checkout(gh, request["repository"], request["default_branch"], scratch)
@@ -55,16 +67,20 @@ async def outline_book(
             outline = parse_outline(result.text)
             files = outline_files(co.book, outline, config)
             chapters = "\n".join(
-                f"{i}. **{c.title}** — {c.summary}" for i, c in enumerate(outline.chapters, 1)
+                f"{i}. **{shorten(c.title, 200)}** — {shorten(c.summary, SUMMARY_LIMIT)}"
+                for i, c in enumerate(outline.chapters, 1)
             )
             body = (
-                f"Proposes an outline for **{outline.title}** ({len(outline.chapters)} chapters):\n\n"
-                f"{chapters}\n\nThe description asked for:\n\n> "
-                + command["description"].replace("\n", "\n> ")
-                + f"\n\nFiles: {', '.join(f'`{p}`' for p in sorted(files))}\n\n"
-                f"Model: {usage_line(result, time.monotonic() - started)}\n\n"
-                "Edit the titles, order or summaries right in this PR; after merging, "
+                f"Proposes an outline for **{shorten(outline.title, 300)}** "
+                f"({len(outline.chapters)} chapters):\n\n{chapters}\n\n"
+                "The description asked for:\n\n> "
+                + shorten(command["description"]).replace("\n", "\n> ")
+                + "\n\nEdit the titles, order or summaries right in this PR; after merging, "
                 "`/generate chapter N` writes a chapter."
+            )
+            details = (
+                f"Files: {', '.join(f'`{p}`' for p in sorted(files))}\n\n"
+                f"Model: {usage_line(result, time.monotonic() - started)}"
             )
             proposal = await propose(
                 gh,
@@ -72,15 +88,20 @@ async def outline_book(
                 co,
                 files,
                 branch=OUTLINE_BRANCH,
-                title=f"Outline: {outline.title}",
+                title=f"Outline: {shorten(outline.title, 200)}",
                 body=body,
+                details=details,
                 scratch=scratch,
                 redis=services.redis,
+                status=status,
             )
-        check = "" if proposal.report.clean else "\n\n" + proposal.report.markdown(limit=10)
+        report = proposal.report
+        mark = "✅" if report.clean else "⚠️"
+        check = "" if report.clean else f" — {verdict(report)}:\n{build_problems(report)}"
         await status.finish(
-            f"✅ Outline of {len(outline.chapters)} chapters: {proposal.pull_request.html_url}\n\n"
-            f"{usage_line(result, time.monotonic() - started)}{check}"
+            f"{mark} Outline of {len(outline.chapters)} chapters: "
+            f"{proposal.pull_request.html_url}{check}\n\n"
+            f"{usage_line(result, time.monotonic() - started)}"
         )
         return f"pr #{proposal.pull_request.number}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -22,14 +22,18 @@ from bot.book.config import BookConfig
 from bot.book.paths import safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
-from bot.providers import TextRequest, TextResult
+from bot.providers import Message, TextRequest, TextResult
 from bot.pull_request import (
+    MAX_BODY,
     KnownPullRequests,
     PullRequest,
-    commit_files,
-    open_or_update_pull_request,
+    clip,
+    commit_and_open,
+    fit,
+    shorten,
 )
 from bot.settings import Settings
+from bot.status import StatusComment
 
 
 @dataclass(frozen=True)
@@ -56,42 +60,96 @@ def budget_for(config: BookConfig, settings: Settings) -> Decimal:
     return operator if value is None else min(operator, Decimal(str(value)))
 
 
-def text_request(prompt: Prompt, max_tokens: int) -> TextRequest:
-    """A model request from a book prompt, its stable prefix first so providers can cache it."""
+def text_request(
+    prompt: Prompt,
+    max_tokens: int,
+    answer: str | None = None,
+    follow_up: str | None = None,
+) -> TextRequest:
+    """A model request from a book prompt, its stable prefix first so providers can cache it.
+
+    With `answer` and `follow_up`, the conversation goes on: the model's earlier answer, then
+    what to change (a fix of what the build check found)."""
     user = prompt.user
+    stable: str | None = None
     if prompt.stable_prefix and user.startswith(prompt.stable_prefix):
-        rest = user[len(prompt.stable_prefix) :].lstrip()
+        user = user[len(prompt.stable_prefix) :].lstrip()
+        stable = prompt.stable_prefix
+    if answer is not None and follow_up is not None:
+        messages = [Message("user", user), Message("assistant", answer), Message("user", follow_up)]
         return TextRequest(
-            system=prompt.system,
-            stable_prefix=prompt.stable_prefix,
-            prompt=rest,
-            max_tokens=max_tokens,
+            system=prompt.system, stable_prefix=stable, messages=messages, max_tokens=max_tokens
         )
-    return TextRequest(system=prompt.system, prompt=user, max_tokens=max_tokens)
+    return TextRequest(
+        system=prompt.system, stable_prefix=stable, prompt=user, max_tokens=max_tokens
+    )
 
 
-def usage_line(result: TextResult, seconds: float) -> str:
-    """Model, tokens, cost and time, for status comments and PR bodies."""
-    usage = result.usage
-    cost = sum((a.usage.cost_usd for a in result.attempts), Decimal(0)) or usage.cost_usd
+def usage_line(results: TextResult | Sequence[TextResult], seconds: float) -> str:
+    """Model, tokens, cost and time (of every call, when a job made several), for status
+    comments and PR bodies."""
+    calls = [results] if isinstance(results, TextResult) else list(results)
+    attempts = [a for r in calls for a in r.attempts]
+    cost = sum((a.usage.cost_usd for a in attempts), Decimal(0)) or sum(
+        (r.usage.cost_usd for r in calls), Decimal(0)
+    )
+    tokens_in = sum(r.usage.tokens_in for r in calls)
+    tokens_out = sum(r.usage.tokens_out for r in calls)
     tried = ""
-    if len(result.attempts) > 1:
-        tried = (
-            " (after " + "; ".join(f"`{a.model}` {a.summary()}" for a in result.attempts[:-1]) + ")"
-        )
+    failed = [a for r in calls for a in r.attempts[:-1]]
+    if failed:
+        tried = " (after " + "; ".join(f"`{a.model}` {a.summary()}" for a in failed) + ")"
+    models = ", ".join(f"`{m}`" for m in dict.fromkeys(r.model for r in calls))
+    count = f" · {len(calls)} calls" if len(calls) > 1 else ""
     return (
-        f"`{result.model}`{tried} · {usage.tokens_in:,} tokens in, {usage.tokens_out:,} out · "
+        f"{models}{tried}{count} · {tokens_in:,} tokens in, {tokens_out:,} out · "
         f"${cost:.4f} · {seconds:.1f} s"
     )
 
 
 def _apply(source: Path, variant: Path, files: Mapping[str, str]) -> None:
     """A copy of the book at `variant` with `files` written over it."""
+    shutil.rmtree(variant, ignore_errors=True)
     shutil.copytree(source, variant, ignore=shutil.ignore_patterns("_build"))
     for path, text in files.items():
         target = variant / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+
+
+async def check_change(
+    directory: Path, files: Mapping[str, str], scratch: Path, name: str
+) -> BuildReport:
+    """Build the book at `directory` with `files` written over it (paths must be safe)."""
+    variant = scratch / name.replace("/", "_")
+    # File work runs in a thread: in `liquidbook serve` this loop also answers webhooks.
+    await asyncio.to_thread(_apply, directory, variant, files)
+    try:
+        return await check_book(variant)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, variant, True)
+
+
+def build_problems(report: BuildReport, limit: int = 5) -> str:
+    """The build's errors (or else warnings) as an indented Markdown list for a status line."""
+    issues = report.errors or report.warnings
+    lines = [f"  - {shorten(issue.markdown(), 300)}" for issue in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"  - … and {len(issues) - limit} more, listed in the pull request")
+    return "\n".join(lines)
+
+
+def verdict(report: BuildReport) -> str:
+    """How a PR's build check went, in a few words for a status line."""
+    if report.clean:
+        return "the book builds cleanly"
+    if report.ok:
+        return f"the build has {_count(len(report.warnings), 'warning')}"
+    return f"PR opened but the build has {_count(len(report.errors), 'error')}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 async def propose(
@@ -103,44 +161,45 @@ async def propose(
     branch: str,
     title: str,
     body: str,
+    details: str = "",
     scratch: Path,
     redis: Any,
+    report: BuildReport | None = None,
+    status: StatusComment | None = None,
 ) -> Proposal:
-    """Build-check `files` on top of the checkout, then commit them to `branch` and open the PR."""
+    """Build-check `files` on top of the checkout (unless `report` is that check's result),
+    then commit them to `branch` and open or update the PR.
+
+    The PR body is `body` (the job's account, quoting the author's text), then a footer that
+    is never cut: `details` (files, model), the build check and the request it answers."""
     safe = {safe_book_path(path): text for path, text in files.items()}
-    variant = scratch / branch.replace("/", "_")
-    # File work runs in a thread: in `liquidbook serve` this loop also answers webhooks.
-    await asyncio.to_thread(_apply, checkout.directory, variant, safe)
-    report = await check_book(variant)
-    await asyncio.to_thread(shutil.rmtree, variant, True)
+    if report is None:
+        if status is not None:
+            await status.progress("🔎 Checking the build with `jupyter-book`…")
+        report = await check_change(checkout.directory, safe, scratch, branch)
+    if status is not None:
+        await status.progress("📬 Opening the pull request…")
     known = KnownPullRequests(redis, request["repository"])
     number = await known.get(branch)
-    await commit_files(
-        gh,
-        request["repository"],
-        checkout.base,
-        branch,
-        safe,
-        title,
-        branch_exists=number is not None,
-        memory=known,
-    )
     where = f"#{request['issue_number']}"
-    full_body = (
-        f"{body}\n\n### Build check\n\n{report.markdown()}\n\n---\n"
+    footer = (
+        (f"\n\n{details.strip()}" if details.strip() else "")
+        + f"\n\n### Build check\n\n{clip(report.markdown(), MAX_BODY // 3)}\n\n---\n"
         f"Requested by @{request['author']} in {where} ({request.get('comment_url') or 'comment'}). "
         "Merge when it reads right. To have it rewritten, comment the command again with "
         "instructions on the lines below it; commits you push to this branch are never "
         "overwritten (a re-run stops and says so instead)."
     )
-    pr = await open_or_update_pull_request(
+    pr = await commit_and_open(
         gh,
         request["repository"],
-        branch=branch,
-        base=checkout.base.branch,
+        checkout.base,
+        branch,
+        safe,
         title=title,
-        body=full_body,
+        body=fit(body.rstrip(), footer),
         known_number=number,
+        memory=known,
     )
     await known.remember(branch, pr.number)
     return Proposal(pr, report)

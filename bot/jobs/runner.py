@@ -22,11 +22,24 @@ from bot.metrics import record_outcome
 from bot.providers import ProviderError
 from bot.pull_request import BranchEdited, WriteRefused
 from bot.services import Services
-from bot.status import StatusComment
+from bot.status import StatusComment, edited_at
 
 log = logging.getLogger(__name__)
 
 JobBody = Callable[[Services, Any, StatusComment], Awaitable[str]]
+
+
+def status_comment(gh: Any, full_name: str, status_ref: dict[str, Any]) -> StatusComment:
+    """The handle on the status comment the acknowledgement posted for this command."""
+    status = StatusComment(
+        gh,
+        full_name,
+        status_ref["comment_id"],
+        status_ref["heading"],
+        footer=status_ref.get("footer", ""),
+    )
+    status._last_edit = edited_at(status_ref.get("at"))
+    return status
 
 
 async def command_job(
@@ -41,9 +54,7 @@ async def command_job(
     if services.github is None:
         return "skipped: app not configured"
     gh = services.github.installation(request["installation_id"])
-    status = StatusComment(
-        gh, request["repository"], status_ref["comment_id"], status_ref["heading"]
-    )
+    status = status_comment(gh, request["repository"], status_ref)
     try:
         async with gh:  # one HTTP connection pool for the whole job
             outcome = await body(services, gh, status)
