@@ -27,9 +27,27 @@ async def test_install_on_a_repository_without_a_book_opens_the_setup_pr(
 ) -> None:
     gh = world.github
     gh.create_repo("octo-org", "notes", files={"README.md": "# Notes\n"})
-    gh.install(world.app.id, "octo-org", ["book", "notes"])
+    # A book whose toc names a missing file, without the workflow: the setup PR adds the
+    # workflow, and its build check says the book does not build.
+    gh.create_repo(
+        "octo-org",
+        "draft",
+        files={
+            "myst.yml": "version: 1\nproject:\n  title: Draft\n  toc:\n    - file: intro.md\n"
+            "    - file: missing.md\n",
+            "intro.md": "# Draft\n",
+        },
+    )
+    gh.install(world.app.id, "octo-org", ["book", "notes", "draft"])
     pr = world.wait_for(lambda: gh.pulls("octo-org/notes"), what="the setup PR")[0]
     assert pr["head"]["ref"] == "liquidbook/setup" and pr["title"] == "Set up Liquid Book"
+    # The job ran the same build check as every other job and says so in the PR.
+    assert "### Build check\n\n✅ The book builds cleanly" in pr["body"], pr["body"]
+    draft = world.wait_for(lambda: gh.pulls("octo-org/draft"), what="the draft's setup PR")[0]
+    assert "❌ The book build failed" in draft["body"] and "missing.md" in draft["body"]
+    assert world.git_in(
+        "octo-org/draft", "diff", "--name-only", "main...liquidbook/setup"
+    ).split() == [WORKFLOW_PATH]
     files = world.git_in("octo-org/notes", "diff", "--name-only", "main...liquidbook/setup").split()
     assert "myst.yml" in files and WORKFLOW_PATH in files and ".github/liquidbook.yml" in files
     myst = gh.read_file("octo-org/notes", "liquidbook/setup", "myst.yml").decode()

@@ -2,23 +2,35 @@
 
 Opened when the app is installed on a repository without a book, and on `/init`. It is the
 only job that writes under `.github/workflows/`, and what it writes comes from `actions/` in
-this package, never from a comment or a model answer.
+this package, never from a comment or a model answer. Like every other job it builds the
+book the PR leaves (the repository with the new files) before opening it, and the PR says
+what the build found.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from bot.book.bundled import WORKFLOW_PATH, skeleton_files, workflow_text
+from bot.book.check import BuildReport
+from bot.book.tarball import extract_tarball
+from bot.book_reader import download_tarball
+from bot.jobs.proposal import build_problems, check_change, verdict
+from bot.jobs.runner import status_comment
 from bot.pull_request import (
+    BaseCommit,
     BranchEdited,
     KnownPullRequests,
     base_commit,
     commit_files,
+    fit,
     open_or_update_pull_request,
 )
 from bot.services import Services
@@ -85,11 +97,7 @@ async def setup_repository(
         log.warning("setup of %s skipped: no GitHub App configured", full_name)
         return "skipped: app not configured"
     async with services.github.installation(installation_id) as gh:
-        reply = (
-            StatusComment(gh, full_name, status["comment_id"], status["heading"])
-            if status
-            else None
-        )
+        reply = status_comment(gh, full_name, status) if status else None
         try:
             return await _setup(gh, full_name, reply, KnownPullRequests(services.redis, full_name))
         except RequestFailed as exc:
@@ -106,6 +114,17 @@ async def setup_repository(
                     "`/init` again to retry."
                 )
             raise
+
+
+async def _check(
+    gh: GitHub, full_name: str, base: BaseCommit, files: dict[str, str | bytes | None]
+) -> BuildReport:
+    """Build the repository at `base` with the setup files written over it."""
+    texts = {path: text for path, text in files.items() if isinstance(text, str)}
+    with TemporaryDirectory(prefix="liquidbook-setup-") as tmp:
+        data = await download_tarball(gh, full_name, base.sha)
+        directory = await asyncio.to_thread(extract_tarball, data, Path(tmp) / "repository")
+        return await check_change(directory, texts, Path(tmp), SETUP_BRANCH)
 
 
 def _refused_message(code: int) -> str:
@@ -160,6 +179,9 @@ async def _setup(
                 "✅ This repository already has a book (`myst.yml`) and the build workflow: nothing to set up."
             )
         return "already set up"
+    if reply:
+        await reply.progress("🔎 Checking the build of the starting book with `jupyter-book`…")
+    report = await _check(gh, full_name, base, files)
     try:
         await commit_files(
             gh, full_name, base, SETUP_BRANCH, files, "Set up Liquid Book", memory=memory
@@ -175,9 +197,18 @@ async def _setup(
         branch=SETUP_BRANCH,
         base=default_branch,
         title="Set up Liquid Book",
-        body=PR_BODY.format(what="It adds:\n" + "\n".join(parts)),
+        body=fit(
+            PR_BODY.format(what="It adds:\n" + "\n".join(parts)),
+            f"\n### Build check\n\n{report.markdown()}\n",
+        ),
     )
     if reply:
-        await reply.finish(f"✅ Opened the setup pull request: {pr.html_url}")
+        if report.clean:
+            await reply.finish(f"✅ Opened the setup pull request: {pr.html_url}")
+        else:
+            await reply.finish(
+                f"⚠️ Opened the setup pull request: {pr.html_url} — {verdict(report)}:\n"
+                f"{build_problems(report)}"
+            )
     log.info("setup PR for %s: #%s", full_name, pr.number)
     return f"pr #{pr.number}"
