@@ -44,6 +44,34 @@ def test_killed_worker_ends_with_exactly_one_pr(world: World) -> None:
     assert len(world.status_comments(issue)) == 1
 
 
+def test_a_worker_killed_between_the_commit_and_the_pr_ends_with_one_pr(world: World) -> None:
+    """The branch and its commit exist, the PR is being opened when the worker dies: the job
+    runs again on another worker, moves its own branch and opens exactly one PR."""
+    world.start_app(worker=False, LIQUIDBOOK_JOB_TIMEOUT="10")
+    first = world.start_worker(LIQUIDBOOK_JOB_TIMEOUT="10")
+    world.install()
+    gh = world.github
+    # The first request to open a PR hangs in the stand-in of GitHub.
+    stuck = gh.faults.add(method="POST", path=r"^/repos/octo-org/book/pulls$", delay=15)
+    issue = gh.open_issue(REPO, "alice", "Chapter 1")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_for(lambda: stuck.hits == 1, what="the job at its PR step")
+    assert gh.calls("POST", "/repos/octo-org/book/git/refs"), "the branch was created first"
+    first.kill()
+    world.start_worker(LIQUIDBOOK_JOB_TIMEOUT="10")
+    [status] = world.wait_final(issue, timeout=120)
+    assert "✅" in status["body"], status["body"]
+    # The hung request ends too (GitHub would have carried it out): it made no second PR.
+    world.wait_for(lambda: len(gh.calls("POST", "/repos/octo-org/book/pulls")) == 2, 60)
+    pulls = gh.pulls(REPO)
+    assert len(pulls) == 1, pulls
+    branch = pulls[0]["head"]["ref"]
+    assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+    assert len(world.model.calls("/chat/completions")) == 2  # the job ran again, once
+    assert len(world.status_comments(issue)) == 1
+    assert f"{pulls[0]['html_url']}" in status["body"]
+
+
 def test_processes_share_one_encrypted_installation_token(world: World, redis_url: str) -> None:
     world.start_app(worker=False)
     world.start_worker()
