@@ -103,6 +103,10 @@ def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
     log = (workdir / "app" / "app.log").read_text("utf-8")
     assert "started embedded Redis at unix://" in log, "the sandbox brings its own Redis"
     assert processes_mentioning(str(workdir)) == [], "every child process was stopped"
+    # What to run next: the site build needs the internet; the offline check does not.
+    assert "downloads the theme: needs the internet" in output
+    assert f"-m bot.book check {book}" in output
+    assert "offline check now (jupyter-book build --site --strict): ✅" in output
 
 
 @needs_cli
@@ -115,6 +119,57 @@ def test_sandbox_fails_when_a_command_fails(tmp_path: Path) -> None:
     assert "Merged" not in output
     assert "❌" in output
     assert processes_mentioning(str(workdir)) == []
+
+
+@needs_cli
+def test_sandbox_seeds_the_books_settings_from_a_file(tmp_path: Path) -> None:
+    """An invalid settings file gets the answer an author would get."""
+    config = tmp_path / "liquidbook.yml"
+    config.write_text("type: novel\nmodles: {}\n", "utf-8")
+    workdir = tmp_path / "sandbox"
+    result = run_sandbox(
+        workdir, "--config", str(config), "--comment", "/generate chapter 1", timeout=180
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Pushed the --config file to .github/liquidbook.yml" in output
+    assert "`type`" in output and "novel" in output and "models" in output
+    settings = workdir / "book" / ".github" / "liquidbook.yml"
+    assert settings.read_text("utf-8") == config.read_text("utf-8")
+    assert processes_mentioning(str(workdir)) == []
+
+
+def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox", "--config", str(tmp_path / "nope.yml")],
+        cwd=ROOT,
+        env=clean_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--config" in result.stderr and "cannot read it" in result.stderr
+
+
+@needs_cli
+def test_the_offline_check_command(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "myst.yml").write_text(
+        "version: 1\nproject:\n  toc:\n    - file: intro.md\n    - file: chapters/a.md\n"
+    )
+    (book / "intro.md").write_text("# Intro\n")
+    (book / "chapters" / "a.md").write_text("# A\n\n```{nosuchdirective}\nx\n```\n")
+    command = [sys.executable, "-m", "bot.book", "check", str(book)]
+    env = clean_env({})
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "unknown directive: nosuchdirective" in result.stdout
+    (book / "chapters" / "a.md").write_text("# A\n\nFine.\n")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "✅ The book builds cleanly" in result.stdout
 
 
 def test_a_used_workdir_is_refused(tmp_path: Path) -> None:

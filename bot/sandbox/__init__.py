@@ -16,8 +16,11 @@ Then it plays the author: installs the app, waits for the setup PR and merges it
 issue "Write the book" and posts each comment on it, waits until every status comment of that
 comment is final, prints them and the pull requests the comment's jobs opened, and merges
 those PRs (`--no-merge` keeps every PR open), so `/outline …` then `/generate chapter 2`
-writes chapter 2 of the merged outline. At the end the book's default branch is cloned into
-`<workdir>/book` for `jupyter-book build`.
+writes chapter 2 of the merged outline. `--config FILE` puts FILE on the default branch as the
+book's `.github/liquidbook.yml` once the setup PR is merged (try an invalid one to see the
+answer an author gets). At the end the book's default branch is cloned into `<workdir>/book`
+and checked offline; `jupyter-book build --html` there needs the internet (it downloads the
+site theme).
 
 Exit status: 0 when every command ended ✅ or ⚠️, 1 otherwise, 130 when interrupted.
 """
@@ -79,6 +82,14 @@ def register(subparsers: Any) -> None:
         type=Path,
         default=None,
         help="an empty or new folder for everything (default: a new temporary folder, kept)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the book's settings (.github/liquidbook.yml) to start from, pushed by the author "
+        "after the setup PR; an invalid file shows the answer an author gets",
     )
     parser.add_argument(
         "--no-merge",

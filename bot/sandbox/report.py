@@ -1,16 +1,20 @@
 """What the sandbox prints: the app's answers, the pull requests, and where everything is.
 
-At the end the book's default branch is cloned into `<workdir>/book`, ready for
-`jupyter-book build`.
+At the end the book's default branch is cloned into `<workdir>/book` and checked offline
+(the check every job runs); `jupyter-book build --html` there needs the internet, since it
+downloads the site theme.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+from bot.book.check import check_book
 from bot.sandbox.answers import STATUS_MARKER
 from bot.sandbox.app import AppChild
 from bot.sandbox.console import say
@@ -71,7 +75,14 @@ def show_report(workdir: Path, gh: Any, app: AppChild | None, seconds: float) ->
     say(f"  bare repository:  {bare}")
     if cloned.returncode == 0:
         say(f"  the book (clone): {book}")
-        say(f"    build it:       cd {book} && jupyter-book build --html")
+        say(f"    check it offline: {sys.executable} -m bot.book check {book}")
+        say(
+            f"    build the site (downloads the theme: needs the internet): cd {book} && jupyter-book build --html"
+        )
+        if (book / "myst.yml").is_file():
+            report = asyncio.run(check_book(book))
+            first = report.markdown().splitlines()[0]
+            say(f"    offline check now (jupyter-book build --site --strict): {first}")
     else:
         say(f"  (git clone failed: {cloned.stderr.strip()})")
     if app is not None:

@@ -23,12 +23,13 @@ from bot.sandbox.session import Sandbox
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run the sandbox; stop every server and child process however it ends."""
     try:
+        config = read_config(args.config)
         workdir = prepare_workdir(args.workdir)
     except SandboxError as exc:
         print(f"liquidbook sandbox: {exc}", file=sys.stderr)
         return 2
     comments: Iterator[str] = iter(args.comment) if args.comment else read_comments(sys.stdin)
-    sandbox = Sandbox(workdir, args.port, args.timeout, merge=not args.no_merge)
+    sandbox = Sandbox(workdir, args.port, args.timeout, merge=not args.no_merge, config=config)
     started = time.monotonic()
     with _sigterm_as_interrupt():
         try:
@@ -47,6 +48,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             return 130
         finally:
             sandbox.close()
+
+
+def read_config(given: Path | None) -> str | None:
+    """The text of `--config FILE` (not checked: an invalid file is worth trying too)."""
+    if given is None:
+        return None
+    try:
+        return given.expanduser().read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SandboxError(f"--config {given}: cannot read it ({exc})") from None
 
 
 def prepare_workdir(given: Path | None) -> Path:

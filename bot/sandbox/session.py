@@ -26,8 +26,16 @@ from bot.sandbox.world import AUTHOR, REPOSITORY
 class Sandbox:
     """The stand-in GitHub, the model, the app, and the author's side of the conversation."""
 
-    def __init__(self, workdir: Path, port: int | None, timeout: float, merge: bool) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None,
+        timeout: float,
+        merge: bool,
+        config: str | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.config = config
         self.port = port or free_port()
         self.timeout = timeout
         self.merge = merge
@@ -50,6 +58,8 @@ class Sandbox:
         say(f"App: {self.app.url} (log: {self.app.log_path})")
         world.install_app(self.gh, record, self.app)
         self.handle_setup()
+        if self.config is not None:
+            world.push_config(self.gh, self.config)
 
     def handle_setup(self) -> None:
         """Wait for the setup PR the installation triggers, show it and merge it."""

@@ -18,6 +18,7 @@ REPOSITORY = "author/book"
 AUTHOR = "author"
 ISSUE_TITLE = "Write the book"
 SETUP_BRANCH = "liquidbook/setup"
+CONFIG_PATH = ".github/liquidbook.yml"
 
 
 def start_github(folder: Path) -> Any:
@@ -55,6 +56,12 @@ def install_app(gh: Any, record: Any, app: AppChild) -> int:
         )
     say(f"Installed the app on {REPOSITORY} (installation {installation}).")
     return installation
+
+
+def push_config(gh: Any, text: str) -> None:
+    """Put the book's settings file on the default branch, as the author."""
+    gh.push(REPOSITORY, "main", {CONFIG_PATH: text}, AUTHOR, "Book settings from --config")
+    say(f"Pushed the --config file to {CONFIG_PATH} on main as {AUTHOR}.")
 
 
 def open_issue(gh: Any) -> int:
