@@ -48,6 +48,10 @@ class Done(Generic[T]):
     tries: int
     truncated: bool = False
     continuations: int = 0
+    # Tokens estimated from text somewhere (no usage reported, or a stream that broke off).
+    estimated: bool = False
+    # Requests whose stream broke off after its 200, counted at an estimate.
+    dropped: int = 0
 
 
 def price_text(prices: PriceTable, model: str, completion: Completion) -> tuple[Decimal, bool]:
@@ -71,13 +75,20 @@ def price_artifact(prices: PriceTable, model: str, artifact: Artifact) -> tuple[
 def success_row(provider: str, model: str, done: Done[T], started: float) -> UsageRow:
     """The row of a model that answered: its tokens, cost, and how many requests it took."""
     outcome = (
-        "ok" + (":truncated" if done.truncated else "") + (":unpriced" if done.unpriced else "")
+        "ok"
+        + (":truncated" if done.truncated else "")
+        + (":unpriced" if done.unpriced else "")
+        + (":estimated" if done.estimated else "")
     )
     notes = []
     if done.tries > 1:
         notes.append(f"{done.tries} requests")
     if done.continuations:
         notes.append(f"{done.continuations} continuations")
+    if done.dropped:
+        notes.append(f"{done.dropped} streams broke off, counted at an estimate")
+    if done.estimated:
+        notes.append("tokens estimated from the text where the provider reported none")
     return UsageRow(
         provider=provider,
         model=model,
@@ -98,9 +109,16 @@ def failure_row(
     detail = scrub(exc.detail or exc.user_message, secrets)
     if exc.tries > 1:
         detail = f"{exc.tries} requests: {detail}"
+    tokens_in, tokens_out, cost = 0, 0, Decimal(0)
+    if exc.failed_usage is not None:
+        tokens_in, tokens_out, cost, broken = exc.failed_usage
+        detail = f"{broken} streams broke off, cost estimated from their text; {detail}"
     return UsageRow(
         provider=provider[:50] or "unknown",
         model=model or "unknown",
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=cost,
         latency_ms=ms_since(started),
         outcome=exc.outcome,
         error=detail,

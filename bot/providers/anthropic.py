@@ -23,8 +23,9 @@ import httpx
 
 from bot.providers.errors import BadResponse, Refused
 from bot.providers.settings import Endpoint, ProviderSettings
+from bot.providers.tokens import estimate_all, estimate_tokens
 from bot.providers.types import Completion, Message, TextRequest
-from bot.providers.wire import classify, error_fields, read_json, send, sse_events
+from bot.providers.wire import classify, dropped, error_fields, read_json, send, sse_events
 
 # Stop reasons of a whole answer, of one cut off at a limit; any other (a refusal, a tool
 # call or a paused turn this client never asks for, or none at all) is not an answer.
@@ -111,12 +112,16 @@ class Anthropic:
             headers=self.headers(endpoint),
             content=json.dumps(self.body(model, request, messages, stream)),
         )
+        prompt_tokens = estimate_all([request.instructions(), *(m.content for m in messages)])
         async with send(self.http, endpoint, model, http_request) as response:
             if stream:
-                return await self._read_stream(endpoint, model, response)
-            return self._read_message(endpoint, model, await read_json(response, endpoint))
+                return await self._read_stream(endpoint, model, response, prompt_tokens)
+            data = await read_json(response, endpoint)
+            return self._read_message(endpoint, model, data, prompt_tokens)
 
-    def _read_message(self, endpoint: Endpoint, model: str, data: Any) -> Completion:
+    def _read_message(
+        self, endpoint: Endpoint, model: str, data: Any, prompt_tokens: int
+    ) -> Completion:
         try:
             blocks = data["content"]
             stop = data.get("stop_reason")
@@ -125,15 +130,32 @@ class Anthropic:
         except (KeyError, TypeError, AttributeError):
             raise BadResponse(endpoint.provider, "no content or usage in the message") from None
         completion = _completion(endpoint, model, stop, text)
-        _add_usage(completion, usage)
+        _add_usage(completion, usage if isinstance(usage, dict) else {}, prompt_tokens)
         return completion
 
     async def _read_stream(
-        self, endpoint: Endpoint, model: str, response: httpx.Response
+        self, endpoint: Endpoint, model: str, response: httpx.Response, prompt_tokens: int
     ) -> Completion:
         parts: list[str] = []
-        stop: str | None = None
         usage: dict[str, Any] = {}
+        try:
+            return await self._read_events(endpoint, model, response, prompt_tokens, parts, usage)
+        except httpx.TransportError as exc:
+            # What went in is known once message_start came; what came out is estimated.
+            seen = _input_tokens(usage)
+            raise dropped(endpoint, exc, seen or prompt_tokens, "".join(parts)) from None
+
+    async def _read_events(
+        self,
+        endpoint: Endpoint,
+        model: str,
+        response: httpx.Response,
+        prompt_tokens: int,
+        parts: list[str],
+        usage: dict[str, Any],
+    ) -> Completion:
+        stop: str | None = None
+        final_usage = False
         async for event, data in sse_events(response):
             try:
                 payload = json.loads(data)
@@ -149,9 +171,9 @@ class Anthropic:
             elif kind == "message_delta":
                 stop = (payload.get("delta") or {}).get("stop_reason") or stop
                 # message_delta's usage is cumulative: it replaces what message_start said.
-                usage.update(
-                    {k: v for k, v in (payload.get("usage") or {}).items() if v is not None}
-                )
+                delta_usage = payload.get("usage") or {}
+                final_usage = final_usage or delta_usage.get("output_tokens") is not None
+                usage.update({k: v for k, v in delta_usage.items() if v is not None})
             elif kind == "message_stop":
                 break
             elif kind == "error":
@@ -159,7 +181,9 @@ class Anthropic:
                 status = _STREAM_ERROR_STATUS.get(err_type or "", 500)
                 raise classify(endpoint, model, status, {}, err_type, code, message)
         completion = _completion(endpoint, model, stop, "".join(parts))
-        _add_usage(completion, usage)
+        if not final_usage:
+            usage.pop("output_tokens", None)  # message_start's is a placeholder
+        _add_usage(completion, usage, prompt_tokens)
         return completion
 
 
@@ -182,12 +206,28 @@ def _completion(endpoint: Endpoint, model: str, stop: Any, text: str) -> Complet
     raise BadResponse(endpoint.provider, f"unexpected stop_reason {str(stop)[:40]!r}")
 
 
-def _add_usage(completion: Completion, usage: dict[str, Any]) -> None:
+def _input_tokens(usage: dict[str, Any]) -> int:
+    return sum(
+        int(usage.get(k) or 0)
+        for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    )
+
+
+def _add_usage(completion: Completion, usage: dict[str, Any], prompt_tokens: int) -> None:
     # Anthropic's input_tokens excludes cache reads and writes; the usage row's tokens_in is
-    # everything that went in, with cached_tokens the part read from the cache.
+    # everything that went in, with cached_tokens the part read from the cache. Counts the
+    # provider did not send are estimated from the text (and the row says so).
     read = int(usage.get("cache_read_input_tokens") or 0)
     written = int(usage.get("cache_creation_input_tokens") or 0)
-    completion.tokens_in = int(usage.get("input_tokens") or 0) + read + written
-    completion.tokens_out = int(usage.get("output_tokens") or 0)
     completion.cached_tokens = read
     completion.cache_write_tokens = written
+    if usage.get("input_tokens") is None:
+        completion.tokens_in = prompt_tokens
+        completion.usage_estimated = True
+    else:
+        completion.tokens_in = int(usage["input_tokens"]) + read + written
+    if usage.get("output_tokens") is None:
+        completion.tokens_out = estimate_tokens(completion.text)
+        completion.usage_estimated = True
+    else:
+        completion.tokens_out = int(usage["output_tokens"])

@@ -2,8 +2,10 @@
 
 A request is refused when this month's spend plus the most it could cost would pass the
 budget: the provider never sees it. The most a text request could cost is its prompt
-(estimated at one token per 3 characters, more than real tokenizers give for prose) at the
-input price plus every allowed output token at the output price. A model missing from the
+(estimated generously, `bot.providers.tokens`: one token per 3 ASCII characters, one per
+other character) at the input price — the part a cache may be written with at the
+cache-write price, which is dearer (Anthropic: 1.25x) — plus every allowed output token (the
+request's `max_tokens`) at the output price. A model missing from the
 price table is estimated at its provider's ceiling (`PriceTable.ceiling`): paid hosted
 providers have one, so a missing price never lets a call past the budget; custom servers
 (`<NAME>_BASE_URL`) have none and estimate at 0.
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from redis.exceptions import RedisError
 from bot.db import Database
 from bot.providers.errors import BudgetExceeded
 from bot.providers.prices import PriceTable
+from bot.providers.tokens import estimate_all, estimate_tokens
 from bot.providers.types import ImageRequest, TextRequest, VideoRequest
 from bot.usage import UsageContext, month_spend, month_start, next_month_start
 
@@ -51,17 +53,25 @@ IMAGE_OUTPUT_TOKENS = 6240
 WAIT_S = 180.0
 
 
-def estimate_prompt_tokens(chars: int) -> int:
-    """A generous token count for `chars` characters of prompt."""
-    return math.ceil(chars / 3)
-
-
 def estimate_text(prices: PriceTable, model: str, request: TextRequest) -> Decimal:
-    """The most one request to `model` could cost (its provider's ceiling when unpriced)."""
+    """The most one request to `model` could cost (its provider's ceiling when unpriced).
+
+    Where the model has a cache-write price, the prompt may be written to the cache at it:
+    up to the `cache_control` breakpoint after the stable prefix for Anthropic's models
+    (directly or through OpenRouter), the whole prompt for providers that cache by
+    themselves (OpenAI)."""
     price = prices.lookup(model) or prices.ceiling(model)
     if price is None:
         return Decimal(0)
-    return price.max_text_cost(estimate_prompt_tokens(request.prompt_chars()), request.max_tokens)
+    prompt = estimate_all(
+        [request.stable_prefix, request.system, *(m.content for m in request.conversation())]
+    )
+    written = 0
+    if price.cache_write is not None:
+        provider, _, name = model.partition(":")
+        explicit = provider == "anthropic" or name.startswith("anthropic/")
+        written = estimate_tokens(request.stable_prefix or "") if explicit else prompt
+    return price.max_text_cost(prompt, request.max_tokens, written)
 
 
 def estimate_image(prices: PriceTable, model: str, request: ImageRequest) -> Decimal:
@@ -70,7 +80,7 @@ def estimate_image(prices: PriceTable, model: str, request: ImageRequest) -> Dec
     if price is None:
         ceiling = prices.ceiling(model)
         return ceiling.max_image_price() if ceiling else Decimal(0)
-    tokens = price.max_text_cost(estimate_prompt_tokens(len(request.prompt)), IMAGE_OUTPUT_TOKENS)
+    tokens = price.max_text_cost(estimate_tokens(request.prompt), IMAGE_OUTPUT_TOKENS)
     return price.max_image_price() + (tokens if price.output else Decimal(0))
 
 

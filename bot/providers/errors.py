@@ -28,6 +28,12 @@ class ProviderError(Exception):
     fallback = True
     # HTTP requests made before giving up (set by the retry loop).
     tries = 1
+    # (tokens in, tokens out) a stream that broke off after its 200 is estimated to have
+    # been billed for (the provider counts what it processed and wrote).
+    partial: tuple[int, int] | None = None
+    # What the failed requests to the model are estimated to have cost: (tokens in, tokens
+    # out, USD, how many requests), set by the text layer for the usage row.
+    failed_usage: tuple[int, int, Decimal, int] | None = None
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ class Gate:
         *,
         counted: bool = True,
         retry_overloaded: bool = False,
+        on_failure: Callable[[ProviderError], None] | None = None,
     ) -> tuple[T, int]:
         """`request` through a slot, retried until it succeeds or fails for good.
 
@@ -58,7 +59,9 @@ class Gate:
             async with self.slot(endpoint, counted):
                 return await request()
 
-        return await with_retries(once, self.retry_policy, retry_overloaded=retry_overloaded)
+        return await with_retries(
+            once, self.retry_policy, retry_overloaded=retry_overloaded, on_failure=on_failure
+        )
 
 
 class Requests:

@@ -21,8 +21,17 @@ import httpx
 from bot.providers.errors import BadResponse, NotSupported, Refused
 from bot.providers.gate import Requests
 from bot.providers.settings import Endpoint, ProviderSettings
+from bot.providers.tokens import estimate_all, estimate_tokens
 from bot.providers.types import Artifact, Completion, ImageRequest, Message, TextRequest
-from bot.providers.wire import classify, error_fields, parse_data_url, read_json, send, sse_events
+from bot.providers.wire import (
+    classify,
+    dropped,
+    error_fields,
+    parse_data_url,
+    read_json,
+    send,
+    sse_events,
+)
 
 # OpenRouter models that cache only at explicit `cache_control` breakpoints.
 _EXPLICIT_CACHE_PREFIXES = ("anthropic/", "google/gemini")
@@ -103,13 +112,16 @@ class OpenAICompatible:
             headers=self.headers(endpoint),
             content=json.dumps(self.body(endpoint, model, request, messages, stream)),
         )
+        prompt_tokens = estimate_all([request.instructions(), *(m.content for m in messages)])
         async with send(self.http, endpoint, model, http_request) as response:
             if stream:
-                return await self._read_stream(endpoint, model, response)
+                return await self._read_stream(endpoint, model, response, prompt_tokens)
             data = await read_json(response, endpoint)
-        return self._read_completion(endpoint, model, data)
+        return self._read_completion(endpoint, model, data, prompt_tokens)
 
-    def _read_completion(self, endpoint: Endpoint, model: str, data: Any) -> Completion:
+    def _read_completion(
+        self, endpoint: Endpoint, model: str, data: Any, prompt_tokens: int
+    ) -> Completion:
         try:
             choice = data["choices"][0]
             message = choice["message"]
@@ -118,13 +130,26 @@ class OpenAICompatible:
         except (KeyError, IndexError, TypeError, AttributeError):
             raise BadResponse(endpoint.provider, "no choices[0].message") from None
         completion = _completion(endpoint, model, message.get("refusal"), finish, text)
-        _add_usage(completion, data.get("usage"))
+        _add_usage(completion, data.get("usage"), prompt_tokens)
         return completion
 
     async def _read_stream(
-        self, endpoint: Endpoint, model: str, response: httpx.Response
+        self, endpoint: Endpoint, model: str, response: httpx.Response, prompt_tokens: int
     ) -> Completion:
         parts: list[str] = []
+        try:
+            return await self._read_chunks(endpoint, model, response, prompt_tokens, parts)
+        except httpx.TransportError as exc:
+            raise dropped(endpoint, exc, prompt_tokens, "".join(parts)) from None
+
+    async def _read_chunks(
+        self,
+        endpoint: Endpoint,
+        model: str,
+        response: httpx.Response,
+        prompt_tokens: int,
+        parts: list[str],
+    ) -> Completion:
         refusal: list[str] = []
         finish: str | None = None
         usage: Any = None
@@ -151,7 +176,7 @@ class OpenAICompatible:
             if chunk.get("usage"):
                 usage = chunk["usage"]
         completion = _completion(endpoint, model, "".join(refusal) or None, finish, "".join(parts))
-        _add_usage(completion, usage)
+        _add_usage(completion, usage, prompt_tokens)
         return completion
 
     async def image(
@@ -238,8 +263,13 @@ def _completion(
     raise BadResponse(endpoint.provider, f"unexpected finish_reason {str(finish)[:40]!r}")
 
 
-def _add_usage(completion: Completion, usage: Any) -> None:
-    if not isinstance(usage, dict):
+def _add_usage(completion: Completion, usage: Any, prompt_tokens: int) -> None:
+    """The reply's usage as reported; estimated from the text when none was (a stream
+    without a usage chunk, a server that sends none)."""
+    if not isinstance(usage, dict) or usage.get("completion_tokens") is None:
+        completion.tokens_in = prompt_tokens
+        completion.tokens_out = estimate_tokens(completion.text)
+        completion.usage_estimated = True
         return
     completion.tokens_in = int(usage.get("prompt_tokens") or 0)
     completion.tokens_out = int(usage.get("completion_tokens") or 0)

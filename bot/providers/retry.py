@@ -73,12 +73,14 @@ async def with_retries(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     *,
     retry_overloaded: bool = False,
+    on_failure: Callable[[ProviderError], None] | None = None,
 ) -> tuple[T, int]:
     """Run `call` until it succeeds or fails for good; return its value and the tries made.
 
     `retry_overloaded` retries "overloaded" too (for the last model of a chain, which has
-    no other model to move on to). On giving up, the last error is raised with `.tries` set
-    to the number of tries.
+    no other model to move on to). `on_failure` sees every failed try (to count what a
+    stream that broke off cost). On giving up, the last error is raised with `.tries` set to
+    the number of tries.
     """
     tries = 0
     waited = 0.0
@@ -88,6 +90,8 @@ async def with_retries(
             return await call(), tries
         except ProviderError as exc:
             exc.tries = tries
+            if on_failure is not None:
+                on_failure(exc)
             retryable = exc.retryable or (retry_overloaded and isinstance(exc, Overloaded))
             if not retryable or tries >= policy.max_tries:
                 raise

@@ -81,6 +81,22 @@ class TextModels:
         base = request.conversation()
         parts: list[str] = []
         total = Done(Completion("", "stop", False), 0, 0, 0, Decimal(0), False, 0)
+
+        def broke_off(exc: ProviderError) -> None:
+            # A stream that broke off after its 200 was billed for what the provider read
+            # and wrote: count it at an estimate, whatever happens next.
+            if exc.partial is None:
+                return
+            tokens_in, tokens_out = exc.partial
+            lost = Completion("", "", False, tokens_in=tokens_in, tokens_out=tokens_out)
+            cost, unpriced = price_text(self.prices, str(name), lost)
+            total.tokens_in += tokens_in
+            total.tokens_out += tokens_out
+            total.cost += cost
+            total.unpriced = total.unpriced or unpriced
+            total.estimated = True
+            total.dropped += 1
+
         for round_ in range(request.continuations + 1):
             messages = base
             if parts:
@@ -94,9 +110,18 @@ class TextModels:
                 return await provider.complete(endpoint, name.model, request, messages, stream)
 
             try:
-                completion, tries = await self.gate.send(endpoint, once, retry_overloaded=last)
+                completion, tries = await self.gate.send(
+                    endpoint, once, retry_overloaded=last, on_failure=broke_off
+                )
             except ProviderError as exc:
                 if not parts:
+                    if total.dropped:
+                        exc.failed_usage = (
+                            total.tokens_in,
+                            total.tokens_out,
+                            total.cost,
+                            total.dropped,
+                        )
                     raise
                 # The first part is paid for and kept: hand it back as truncated.
                 total.tries += exc.tries
@@ -109,6 +134,7 @@ class TextModels:
             total.cached_tokens += completion.cached_tokens
             total.cost += cost
             total.unpriced = total.unpriced or unpriced
+            total.estimated = total.estimated or completion.usage_estimated
             total.continuations = round_
             parts.append(completion.text)
             total.value = completion

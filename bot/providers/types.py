@@ -60,9 +60,9 @@ class TextRequest:
         parts = [p for p in (self.stable_prefix, self.system) if p]
         return "\n\n".join(parts) or None
 
-    def prompt_chars(self) -> int:
-        """Length of everything sent, for budget estimates before the call."""
-        return len(self.instructions() or "") + sum(len(m.content) for m in self.conversation())
+    def prompt_texts(self) -> list[str]:
+        """Everything sent, for estimates of its tokens."""
+        return [self.instructions() or "", *(m.content for m in self.conversation())]
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,8 @@ class Completion:
     cache_write_tokens: int = 0
     # The provider's own figure (OpenRouter's usage.cost), preferred over the price table.
     reported_cost: Decimal | None = None
+    # True when the provider reported no usage and the tokens were estimated from the text.
+    usage_estimated: bool = False
 
 
 @dataclass

@@ -31,6 +31,7 @@ from bot.providers.errors import (
 )
 from bot.providers.retry import parse_retry_after
 from bot.providers.settings import Endpoint
+from bot.providers.tokens import estimate_tokens
 
 _MODERATION_WORDS = (
     "moderation",
@@ -72,6 +73,22 @@ async def send(
         raise ConnectionFailed(endpoint.provider, f"{type(exc).__name__} while reading") from None
     finally:
         await response.aclose()
+
+
+def dropped(
+    endpoint: Endpoint, exc: httpx.TransportError, prompt_tokens: int, text: str
+) -> ProviderError:
+    """The error for a stream that broke off (stalled past the read timeout, or the
+    connection dropped) after its 200: retried like any timeout, and carrying an estimate of
+    what the provider billed for it (the prompt, and what it wrote before it stopped)."""
+    what = f"{type(exc).__name__} while streaming"
+    error: ProviderError = (
+        Timeout(endpoint.provider, what)
+        if isinstance(exc, httpx.TimeoutException)
+        else ConnectionFailed(endpoint.provider, what)
+    )
+    error.partial = (prompt_tokens, estimate_tokens(text))
+    return error
 
 
 async def read_json(response: httpx.Response, endpoint: Endpoint) -> Any:

@@ -73,6 +73,7 @@ _MESSAGES = {
     529: "Overloaded",
 }
 _EVENTS: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
+_STREAM_MESSAGES = {"overloaded_error": "Overloaded", "api_error": "Internal server error"}
 
 
 def error(
@@ -280,7 +281,22 @@ class AnthropicStandIn(StandIn):
             }
         )
         yield sse({"type": "ping"}, "ping")
-        for piece in split(text, b.chunks):
+        for sent, piece in enumerate(split(text, b.chunks)):
+            if sent == b.drop_after:
+                raise ConnectionResetError("the stand-in drops this stream")
+            if b.stream_error is not None and sent == b.error_after:
+                # An error after the 200, as the API sends one mid-stream (overloaded).
+                yield sse(
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": b.stream_error,
+                            "message": b.message or _STREAM_MESSAGES.get(b.stream_error, "Error"),
+                        },
+                    },
+                    "error",
+                )
+                return
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
             yield event(

@@ -38,6 +38,16 @@ class Behaviour:
     delay: float = 0.0
     chunk_delay: float = 0.0
     chunks: int = 8
+    # A stream that breaks off (the connection closed without the end) after this many
+    # pieces of text; None: streams end normally.
+    drop_after: int | None = None
+    # An error sent inside a 200 stream after `error_after` pieces of text: the provider's
+    # error type (Anthropic `event: error` / OpenRouter's error chunk), with `message`.
+    stream_error: str | None = None
+    error_after: int = 2
+    # False: no usage in the answer (OpenAI-compatible servers that ignore stream_options
+    # or send none); the official APIs always report it.
+    report_usage: bool = True
     # Usage; None: estimated from the text (4 characters a token).
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

@@ -359,7 +359,7 @@ class OpenAIChatStandIn(StandIn):
                     "logprobs": None,
                 }
             ],
-            "usage": self.usage(body, b, text),
+            "usage": self.usage(body, b, text) if b.report_usage else None,
             "system_fingerprint": "fp_standin",
         }
         if b.finish_reason is not None:
@@ -369,6 +369,7 @@ class OpenAIChatStandIn(StandIn):
     async def stream(self, body: dict[str, Any], b: Behaviour, text: str) -> AsyncIterator[bytes]:
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = include_usage and b.report_usage
 
         def chunk(
             delta: dict[str, Any],
@@ -395,7 +396,25 @@ class OpenAIChatStandIn(StandIn):
             yield b": OPENROUTER PROCESSING\n\n"
         yield chunk({"role": "assistant", "content": ""})
         field = "refusal" if b.refusal else "content"
-        for piece in split(b.refusal or text, b.chunks):
+        for sent, piece in enumerate(split(b.refusal or text, b.chunks)):
+            if sent == b.drop_after:
+                raise ConnectionResetError("the stand-in drops this stream")
+            if b.stream_error is not None and sent == b.error_after:
+                # OpenRouter's mid-stream failure: a chunk with an error (and no choices).
+                yield sse(
+                    {
+                        "id": ident,
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": body["model"],
+                        "error": {
+                            "code": b.error_code or 502,
+                            "message": b.message or "Provider returned error",
+                        },
+                        "choices": [],
+                    }
+                )
+                return
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
             yield chunk({field: piece})
