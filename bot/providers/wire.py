@@ -174,8 +174,12 @@ def classify(
     code: str | None,
     detail: str | None,
 ) -> ProviderError:
-    """Map a status and an error's type/code/message to the layer's error."""
+    """Map a status and an error's type/code/message to the layer's error.
+
+    The message is scrubbed of keys here, whatever it came from (an error body, or an error
+    inside a 200 stream), since several errors quote it in their sentence for people."""
     provider = endpoint.provider
+    detail = scrub(detail, (endpoint.api_key or "",))
     words = " ".join(p for p in (kind, code, detail) if p).lower()
     retry_after = parse_retry_after(headers)
     full_name = f"{provider}:{model}"
