@@ -1,12 +1,21 @@
-"""GitHub calls and wall time per job, with a stand-in model that answers at once.
+"""GitHub calls and wall time of a whole command, from the comment to the final status.
 
-Runs the whole app (server + in-process worker) against the stand-in of GitHub and counts REST
-from the stand-in's request log, the calls each job makes as the installation after its
-status comment exists (the job's own budget: reading, writing, the PR, status edits), and
-those of the acknowledgement before it. Scenarios: `/generate chapter 1` (one file) and
-`/outline …, 20 chapters` (22 files in one commit).
+Runs the whole app (server + in-process worker) against the stand-in of GitHub and counts,
+from the stand-in's request log, every REST call the app makes as the installation for one
+comment: the acknowledgement's (👀 reaction, the author's permission, the book's settings
+file, the status comment) and the job's (reading the book, writing the commit and the PR,
+the stage edits of the status comment and its final answer). The tarball's redirect is a
+REST call and counted; the download it redirects to (the archive host) is shown apart.
 
-    python bench/jobs.py --repeat 5
+Scenarios: `/generate chapter 1` (one file) and `/outline …, 20 chapters` (23 files in one
+commit: 20 chapter stubs, myst.yml, intro.md, the settings), each run first and then again
+(a re-run updates the same branch and PR), with a
+stand-in model that answers at once and with one that takes `--slow` seconds (so the status
+comment's stages show: a stage is written once it has lasted 1.5 s). The author has the
+write role; an admin's acknowledgement skips the settings file (one call fewer), measured
+once at the end.
+
+    python bench/jobs.py [--repeat 3] [--slow 3] [--show-calls]
 """
 
 from __future__ import annotations
@@ -17,14 +26,30 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.world import REPO, World  # noqa: E402
+from standins.providers.behaviour import Behaviour  # noqa: E402
+from tests.world import REPO, World, scripted_answer  # noqa: E402
 
-SHOW_CALLS = False
+STATUS_EDIT = "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"
+
+
+@dataclass
+class Run:
+    ack: list[str]
+    job: list[str]
+    downloads: int
+    seconds: float
+    files: int
+
+    @property
+    def stages(self) -> int:
+        """Status edits before the final one."""
+        return self.job.count(STATUS_EDIT) - 1
 
 
 def redis_url(tmp: Path) -> tuple[str, object | None]:
@@ -38,81 +63,99 @@ def redis_url(tmp: Path) -> tuple[str, object | None]:
         return server.url, server
 
 
-def run(world: World, body: str) -> tuple[int, int, float, int]:
-    """Post `body`; return (ack calls, job calls, seconds to the final status, files changed)."""
+def run(world: World, body: str, author: str = "alice") -> Run:
+    """Post `body` on a new issue and count the calls until its status comment is final."""
     gh = world.github
-    issue = gh.open_issue(REPO, "alice", "bench")
+    issue = gh.open_issue(REPO, author, "bench")
     start_index = len(gh.requests)
     started = time.perf_counter()
-    gh.comment(REPO, issue, "alice", body)
+    gh.comment(REPO, issue, author, body)
     [status] = world.wait_final(issue, timeout=300)
     seconds = time.perf_counter() - started
-    # The tarball's redirect target is GitHub's download host, not the REST API: not a call.
-    calls = [
-        r
-        for r in gh.requests[start_index:]
-        if r.auth_kind == "installation" and not r.path.startswith("/_codeload/")
-    ]
+    calls = [r for r in gh.requests[start_index:] if r.auth_kind == "installation"]
+    rest = [r for r in calls if not r.path.startswith("/_codeload/")]
     created = next(
         i
-        for i, r in enumerate(calls)
+        for i, r in enumerate(rest)
         if r.method == "POST" and r.path.endswith(f"/issues/{issue}/comments")
     )
-    commit = next((r for r in calls if r.method == "POST" and r.path.endswith("/git/trees")), None)
-    files = len(commit.json_body["tree"]) if commit else 0
+    tree = next((r for r in rest if r.method == "POST" and r.path.endswith("/git/trees")), None)
     assert "✅" in status["body"] or "⚠️" in status["body"], status["body"]
-    if SHOW_CALLS:
-        for r in calls[created + 1 :]:
-            print(f"    {r.method} {r.route or r.path} -> {r.status}")
-    return created + 1, len(calls) - created - 1, seconds, files
+    names = [f"{r.method} {r.route or r.path}" for r in rest]
+    return Run(
+        ack=names[: created + 1],
+        job=names[created + 1 :],
+        downloads=len(calls) - len(rest),
+        seconds=seconds,
+        files=len(tree.json_body["tree"]) if tree else 0,
+    )
+
+
+def line(model: str, label: str, which: str, runs: list[Run]) -> str:
+    ack = max(len(r.ack) for r in runs)
+    job = max(len(r.job) for r in runs)
+    stages = max(r.stages for r in runs)
+    secs = statistics.median(r.seconds for r in runs)
+    return (
+        f"| {model} | {label} | {which} | {ack} | {job} ({stages}) | {ack + job} "
+        f"| {max(r.downloads for r in runs)} | {secs:.2f} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--show-calls", action="store_true", help="list each job's GitHub calls")
+    parser.add_argument("--repeat", type=int, default=3, help="re-runs per scenario")
+    parser.add_argument("--slow", type=float, default=3.0, help="the slow model's seconds")
+    parser.add_argument("--show-calls", action="store_true", help="list each run's calls")
     args = parser.parse_args()
-    global SHOW_CALLS
-    SHOW_CALLS = args.show_calls
     import redis
 
+    scenarios = (
+        ("`/generate chapter 1` (1 file)", "/generate chapter 1"),
+        (
+            "`/outline …, 20 chapters` (23 files)",
+            "/outline A field guide to tide pools, 20 chapters",
+        ),
+    )
+    print(
+        "| model answers | command | run | acknowledgement | job (of which stage edits) "
+        "| whole command | + downloads | wall s (median) |\n"
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         url, embedded = redis_url(tmp)
-        redis.Redis.from_url(url).flushdb()
-        world = World(tmp, url, f"sqlite:///{tmp / 'bench.db'}")
         try:
-            world.start_app(LOG_LEVEL="WARNING")
-            world.install()
-            # Let the setup job (run at install) finish so its calls are not counted.
-            world.wait_for(
-                lambda: any(
-                    r.path.endswith("/git/trees/" + r.path.rsplit("/", 1)[-1]) and r.method == "GET"
-                    for r in world.github.requests
-                ),
-                what="the setup job",
-            )
-            time.sleep(1)
-            for label, body in (
-                ("generate chapter 1 (1 file)", "/generate chapter 1"),
-                (
-                    "outline, 20 chapters (22 files)",
-                    "/outline A field guide to tide pools, 20 chapters",
-                ),
-            ):
-                results = [run(world, body) for _ in range(args.repeat)]
-                ack = max(r[0] for r in results)
-                job = [r[1] for r in results]
-                secs = [r[2] for r in results]
-                print(
-                    f"{label}: files in the commit {results[0][3]}; GitHub calls: acknowledgement {ack}, "
-                    f"job max {max(job)} (min {min(job)}) plus 1 tarball download; wall time to final status "
-                    f"median {statistics.median(secs):.2f} s, max {max(secs):.2f} s"
-                )
+            for model, delay in (("at once", 0.0), (f"in {args.slow:g} s", args.slow)):
+                redis.Redis.from_url(url).flushdb()
+                world = World(tmp / f"world-{delay}", url, f"sqlite:///{tmp / f'{delay}.db'}")
+                try:
+                    world.start_app(LOG_LEVEL="WARNING")
+                    world.install()
+                    time.sleep(1)  # the setup check at install is not counted
+                    world.model.default = Behaviour(text=scripted_answer, delay=delay)
+                    for label, body in scenarios:
+                        first = run(world, body)
+                        again = [run(world, body) for _ in range(args.repeat)]
+                        print(line(model, label, "first", [first]))
+                        print(line(model, label, "re-run", again))
+                        if args.show_calls:
+                            for which, shown in (("first", first), ("re-run", again[0])):
+                                print(f"    {which} ({shown.files} files in the commit's tree):")
+                                for call in shown.ack + shown.job:
+                                    print(f"      {call}")
+                    if delay == 0.0:
+                        world.github.set_permission(REPO, "alice", "admin")
+                        admin = run(world, "/generate chapter 1")
+                        world.github.set_permission(REPO, "alice", "write")
+                        print(
+                            line(model, "`/generate chapter 1`, author is admin", "re-run", [admin])
+                        )
+                finally:
+                    world.close()
         finally:
-            world.close()
             redis.Redis.from_url(url).flushdb()
             if embedded is not None:
                 embedded.stop()  # type: ignore[attr-defined]
