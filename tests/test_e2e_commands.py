@@ -299,6 +299,21 @@ def test_malformed_commands_and_settings_get_a_clear_answer(world: World) -> Non
     assert gh.pulls(REPO) == []
 
 
+def test_words_after_a_command_that_takes_none_are_said_to_be_ignored(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Chatty")
+    gh.set_permission(REPO, "alice", "admin")
+    gh.comment(REPO, issue, "alice", "/help me\n/init now please")
+    finals = world.wait_final(issue, count=2)
+    [help_] = [c for c in finals if "**`/help` — requested by @alice**" in c["body"]]
+    [init] = [c for c in finals if "**`/init` — requested by @alice**" in c["body"]]
+    assert "What I can do" in help_["body"]
+    assert "`/help` takes nothing after it, so “me” was ignored." in help_["body"]
+    # The setup job's final answer keeps the note the acknowledgement put under it.
+    assert "nothing to set up" in init["body"]
+    assert "`/init` takes nothing after it, so “now please” was ignored." in init["body"]
+
+
 def test_usage_reports_the_month(world: World) -> None:
     gh = world.github
     issue = gh.open_issue(REPO, "alice", "Usage")
