@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(default=GITHUB_MAX_PAYLOAD_BYTES, ge=1024)
 
     # Model defaults; a book's `.github/liquidbook.yml` may override them.
-    liquidbook_model: str = "openrouter:anthropic/claude-sonnet-4.5"
+    liquidbook_model: str = "openrouter:anthropic/claude-sonnet-5.5"
     liquidbook_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     liquidbook_monthly_budget_usd: float = Field(default=20.0, ge=0)
     # Commands that call a model, per installation per hour (0: no limit): one noisy

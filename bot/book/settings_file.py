@@ -64,7 +64,7 @@ def render_config(config: BookConfig) -> str:
         parts.append(_STYLE_EXAMPLE.rstrip("\n"))
     parts += [
         "",
-        "# Which AI models write, as provider:model (e.g. anthropic:claude-sonnet-4-5). Empty means",
+        "# Which AI models write, as provider:model (e.g. anthropic:claude-sonnet-5-5). Empty means",
         "# the app's defaults. Fallbacks are tried in order when a model fails or is rate-limited.",
         "models:",
         f"  text:{_scalar(c.models.text, '  ')}",

@@ -4,7 +4,7 @@ rate limits, budgets and cost accounting.
     async with ModelClient(ProviderSettings(), redis, db) as client:
         result = await client.generate_text(
             TextRequest(system=..., prompt=..., max_tokens=8000),
-            models=["openrouter:anthropic/claude-sonnet-4.5", "openai:gpt-4.1"],
+            models=["openrouter:anthropic/claude-sonnet-5.5", "openai:gpt-4.1"],
             context=UsageContext(installation_id=..., repository=..., command="generate"),
         )
 """

@@ -71,7 +71,7 @@ class UnknownModel(ProviderError):
     outcome = "unknown_model"
 
     def __init__(self, name: str, reason: str | None = None) -> None:
-        why = reason or "write it as provider:model, e.g. openrouter:anthropic/claude-sonnet-4.5"
+        why = reason or "write it as provider:model, e.g. openrouter:anthropic/claude-sonnet-5.5"
         super().__init__(f"Unknown model {name.strip()!r}: {why}.", phrase=f"is unknown ({why})")
 
 

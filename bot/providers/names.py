@@ -1,7 +1,7 @@
 """Model names as people write them: `provider:model`.
 
 The provider is the part before the first colon; the model is everything after it, so names
-like `openrouter:anthropic/claude-sonnet-4.5` or `ollama:llama3.1:8b` keep their own colons.
+like `openrouter:anthropic/claude-sonnet-5.5` or `ollama:llama3.1:8b` keep their own colons.
 """
 
 from __future__ import annotations
