@@ -170,11 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugin_modules() -> list:  # type: ignore[type-arg]
-    """Subcommands that live beside the code they drive (model check, sandbox)."""
+    """Subcommands that live beside the code they drive (model check, book check, sandbox)."""
     import importlib
 
     modules = []
-    for name in ("bot.providers.cli", "bot.sandbox"):
+    for name in ("bot.providers.cli", "bot.book.cli", "bot.sandbox"):
         try:
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:

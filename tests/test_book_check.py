@@ -374,3 +374,25 @@ def test_notes_are_shown_but_do_not_make_a_build_unclean() -> None:
     )
     failed = BuildReport(ok=False, errors=parse_build_output("⛔️ a.md bad"), notes=["N."])
     assert failed.markdown().endswith("- ⛔️ `a.md` bad\n\n⚠️ N.")
+
+
+@needs_cli
+def test_the_check_command_reports_and_exits_by_the_build(tmp_path: Path) -> None:
+    """`liquidbook check DIR`: 0 when the book builds cleanly, 1 with the ⛔️ lines, 2 no folder."""
+
+    def run(folder: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "check", str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    good = run(write(tmp_path / "good", GOOD))
+    assert good.returncode == 0 and good.stdout.startswith("✅"), good.stdout + good.stderr
+    files = dict(GOOD)
+    files["chapters/01-a.md"] += "\n```{frobnicate}\nx\n```\n"
+    bad = run(write(tmp_path / "bad", files))
+    assert bad.returncode == 1 and "unknown directive: frobnicate" in bad.stdout, bad.stdout
+    missing = run(tmp_path / "nowhere")
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr

@@ -105,7 +105,7 @@ def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
     assert processes_mentioning(str(workdir)) == [], "every child process was stopped"
     # What to run next: the site build needs the internet; the offline check does not.
     assert "downloads the theme: needs the internet" in output
-    assert f"-m bot.book check {book}" in output
+    assert f"liquidbook check {book}" in output
     assert "offline check now (jupyter-book build --site --strict): ✅" in output
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,7 @@ def show_report(workdir: Path, gh: Any, app: AppChild | None, seconds: float) ->
     say(f"  bare repository:  {bare}")
     if cloned.returncode == 0:
         say(f"  the book (clone): {book}")
-        say(f"    check it offline: {sys.executable} -m bot.book check {book}")
+        say(f"    check it offline: liquidbook check {book}")
         say(
             f"    build the site (downloads the theme: needs the internet): cd {book} && jupyter-book build --html"
         )
