@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.queue import ACK_QUEUE_NAME, QUEUE_NAME  # noqa: E402
 from tests.servers import AppProcess, sign  # noqa: E402
 
 SECRET = "bench-secret"
@@ -168,7 +169,7 @@ def main() -> None:
             requests = prebuilt(args.rate, args.seconds, 1_000_000)
             latencies, errors, elapsed = asyncio.run(fire(app.port, requests, args.rate))
             rss = psutil.Process(app.process.pid).memory_info().rss if app.process else 0
-            jobs = client.zcard("liquidbook:queue")
+            jobs = sum(client.zcard(name) for name in (QUEUE_NAME, ACK_QUEUE_NAME))
         client.flushdb()
         if embedded is not None:
             embedded.stop()  # type: ignore[attr-defined]
