@@ -11,20 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.settings import SettingsError, load_settings
+from standins.github.auth import generate_private_key
 from tests.servers import ROOT, clean_env, free_port
-
-
-def private_key_pem() -> str:
-    """A fresh RSA key in PEM, as GitHub's download."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 def one_line_naming(result: subprocess.CompletedProcess[str], name: str) -> str:
@@ -96,7 +84,7 @@ def test_malformed_secret_key_is_named_never_shown(monkeypatch: pytest.MonkeyPat
 
 
 def test_secrets_are_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    pem = private_key_pem()
+    pem = generate_private_key()
     body = pem.splitlines()[1]
     monkeypatch.setenv("GITHUB_APP_ID", "42")
     monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "very-secret")
@@ -184,7 +172,7 @@ def test_a_private_key_that_is_not_one_is_named_never_shown(tmp_path: Path) -> N
 def test_the_app_id_and_key_come_together_with_the_secret(
     tmp_path: Path, given: tuple[str, ...], missing: tuple[str, ...]
 ) -> None:
-    pem = private_key_pem()
+    pem = generate_private_key()
     values = {"GITHUB_APP_ID": "42", "GITHUB_PRIVATE_KEY": pem, "GITHUB_WEBHOOK_SECRET": "whsec"}
     result = run_cli(tmp_path, {name: values[name] for name in given}, "serve")
     line = one_line_naming(result, missing[0])
