@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -18,17 +19,22 @@ from tests.servers import AppProcess, post_webhook
 SECRET = "outage-secret"
 
 
-def test_redis_outage_answers_503_and_redelivery_works(tmp_path: Path, npm_dir: Path) -> None:
+def example(npm_dir: Path, event: str, action: str) -> dict[str, Any]:
+    """The first of octokit's examples of `event` with `action` that a person sent."""
     index = json.loads(
         (npm_dir / "@octokit/webhooks-examples/api.github.com/index.json").read_text()
     )
-    payload = next(
+    return next(
         x
         for e in index
-        if e["name"] == "installation"
+        if e["name"] == event
         for x in e["examples"]
-        if x["action"] == "created"
+        if x["action"] == action and x["sender"]["type"] == "User"
     )
+
+
+def test_redis_outage_answers_503_and_redelivery_works(tmp_path: Path, npm_dir: Path) -> None:
+    payload = example(npm_dir, "installation", "created")
     redis_dir = tmp_path / "redis"
     server = EmbeddedRedis(redis_dir, persist=False).start()
     env = {
@@ -111,16 +117,7 @@ def database_away(database_url: str) -> Iterator[None]:
 def test_a_database_failure_answers_503_and_redelivery_works(
     tmp_path: Path, npm_dir: Path, redis_url: str, database_url: str
 ) -> None:
-    index = json.loads(
-        (npm_dir / "@octokit/webhooks-examples/api.github.com/index.json").read_text()
-    )
-    payload = next(
-        x
-        for e in index
-        if e["name"] == "installation"
-        for x in e["examples"]
-        if x["action"] == "created"
-    )
+    payload = example(npm_dir, "installation", "created")
     env = {"GITHUB_WEBHOOK_SECRET": SECRET, "REDIS_URL": redis_url, "DATABASE_URL": database_url}
     with (
         AppProcess(tmp_path / "app", env, ("serve", "--no-worker")) as app,
@@ -142,16 +139,7 @@ def test_the_in_process_worker_comes_back_after_redis_does(tmp_path: Path, npm_d
 
     import redis
 
-    index = json.loads(
-        (npm_dir / "@octokit/webhooks-examples/api.github.com/index.json").read_text()
-    )
-    payload = next(
-        x
-        for e in index
-        if e["name"] == "issue_comment"
-        for x in e["examples"]
-        if x["action"] == "created" and x["sender"]["type"] == "User"
-    )
+    payload = example(npm_dir, "issue_comment", "created")
     payload["comment"]["body"] = "/help"
     payload["installation"] = {"id": 1, "node_id": "x"}
     redis_dir = tmp_path / "redis"
