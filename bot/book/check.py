@@ -33,7 +33,7 @@ import yaml
 from bot.book.build_output import BuildIssue, parse_build_output
 from bot.node import path_with_node
 
-__all__ = ["BuildIssue", "BuildReport", "check_book", "parse_build_output"]
+__all__ = ["BuildIssue", "BuildReport", "check_book", "parse_build_output", "plural"]
 
 STUB_TEMPLATE_DIR = "_liquidbook_stub_template"
 CONFIG_FILES = ("myst.yml", "myst.yaml")  # the names MyST reads configs from
@@ -63,9 +63,7 @@ class BuildReport:
         notes = "".join(f"\n\n⚠️ {note}" for note in self.notes)
         if self.clean:
             return f"✅ The book builds cleanly ({self.seconds:.1f} s).{notes}"
-        counts = (
-            f"{_plural(len(self.errors), 'error')} and {_plural(len(self.warnings), 'warning')}"
-        )
+        counts = f"{plural(len(self.errors), 'error')} and {plural(len(self.warnings), 'warning')}"
         verdict = "⚠️ The book builds, with" if self.ok else "❌ The book build failed, with"
         lines = [f"{verdict} {counts} ({self.seconds:.1f} s):", ""]
         issues = [*self.errors, *self.warnings]
@@ -80,7 +78,8 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """`1 error`, `2 errors`."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 

@@ -24,7 +24,7 @@ from typing import Any, cast
 from githubkit.exception import RequestFailed
 
 from bot.book.chapters import Chapter
-from bot.book.check import BuildReport
+from bot.book.check import BuildReport, plural
 from bot.book.clean import clean_chapter_body
 from bot.book.model import Book, BookError
 from bot.book.paths import UnsafePathError, safe_book_path
@@ -215,9 +215,9 @@ async def _write_one(
         await board.stage(
             chapter,
             "🔧",
-            f"The build check found {_plural(count, 'error')} in {name}; asking "
+            f"The build check found {plural(count, 'error')} in {name}; asking "
             f"`{results[0].model}` to fix them…",
-            f"fixing {_plural(count, 'build error')}",
+            f"fixing {plural(count, 'build error')}",
         )
         follow_up = repair_request(
             _problems_in_body(first.report, chapter, first.content, first.body)
@@ -228,7 +228,7 @@ async def _write_one(
             )
         except ProviderError as exc:
             repair_note = (
-                f"The first version failed the build check with {_plural(count, 'error')}; "
+                f"The first version failed the build check with {plural(count, 'error')}; "
                 f"asking the model to fix them failed ({exc.user_message}), so it is proposed "
                 "as it is."
             )
@@ -238,17 +238,13 @@ async def _write_one(
                 chosen = second
                 left = len(second.report.errors)
                 repair_note = (
-                    f"The first version failed the build check with {_plural(count, 'error')}; "
+                    f"The first version failed the build check with {plural(count, 'error')}; "
                     "the model was sent them and asked once for a corrected version, "
-                    + (
-                        "which builds."
-                        if not left
-                        else f"which still has {_plural(left, 'error')}."
-                    )
+                    + ("which builds." if not left else f"which still has {plural(left, 'error')}.")
                 )
             else:
                 repair_note = (
-                    f"The first version failed the build check with {_plural(count, 'error')}; "
+                    f"The first version failed the build check with {plural(count, 'error')}; "
                     "the corrected version the model sent back was no better, so the first is "
                     "proposed."
                 )
@@ -288,10 +284,6 @@ async def _write_one(
     if not report.clean:
         line += f" — {verdict(report)}:\n{build_problems(report)}"
     return ChapterOutcome(chapter, line, True, report.clean)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def chapter_branch(chapter: Chapter) -> str:

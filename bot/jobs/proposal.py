@@ -17,7 +17,7 @@ from typing import Any
 
 from githubkit import GitHub
 
-from bot.book.check import BuildReport, check_book
+from bot.book.check import BuildReport, check_book, plural
 from bot.book.config import BookConfig
 from bot.book.paths import safe_book_path
 from bot.book.prompts import Prompt
@@ -144,12 +144,8 @@ def verdict(report: BuildReport) -> str:
     if report.clean:
         return "the book builds cleanly"
     if report.ok:
-        return f"the build has {_count(len(report.warnings), 'warning')}"
-    return f"PR opened but the build has {_count(len(report.errors), 'error')}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+        return f"the build has {plural(len(report.warnings), 'warning')}"
+    return f"PR opened but the build has {plural(len(report.errors), 'error')}"
 
 
 async def propose(
