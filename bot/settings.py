@@ -193,14 +193,14 @@ class Settings(BaseSettings):
             key_name = "GITHUB_PRIVATE_KEY_PATH"
             if not self.github_private_key_path.is_file():
                 raise ValueError(f"{key_name}: no file at {self.github_private_key_path}")
-            try:
-                self.github_private_key_path.read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"{key_name}: cannot be read ({type(exc).__name__})") from None
+        try:
+            pem = self.private_key_pem  # the file is read here, once: the property keeps it
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{key_name}: cannot be read ({type(exc).__name__})") from None
         has_id = self.github_app_id is not None
-        has_key = self.private_key_pem is not None
-        if has_key:
-            _check_private_key(key_name, self.private_key_pem or "")
+        has_key = pem is not None
+        if pem is not None:
+            _check_private_key(key_name, pem)
         if has_id or has_key:
             missing = [
                 name
