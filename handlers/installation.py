@@ -22,7 +22,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,7 @@ router = Router()
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 # Rows per statement: far below SQLite's and asyncpg's limits on bound parameters.
 CHUNK = 500
+T = TypeVar("T")
 
 
 class Unstorable(ValueError):
@@ -122,7 +123,7 @@ def _repos(items: Any) -> list[dict[str, Any]]:
     return [found[key] for key in sorted(found)]
 
 
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+def _chunks(rows: list[T]) -> Iterable[list[T]]:
     for start in range(0, len(rows), CHUNK):
         yield rows[start : start + CHUNK]
 
@@ -257,11 +258,11 @@ async def repositories_changed(event: Event, services: Services) -> None:
     async with services.db.session() as session:
         await _upsert_installation(services.db, session, row, suspension=False)
         await _upsert_repos(services.db, session, row["id"], added)
-        for start in range(0, len(removed), CHUNK):
+        for chunk in _chunks(removed):
             await session.execute(
                 delete(InstallationRepository).where(
                     InstallationRepository.installation_id == row["id"],
-                    InstallationRepository.repository_id.in_(removed[start : start + CHUNK]),
+                    InstallationRepository.repository_id.in_(chunk),
                 )
             )
     await _offer_setup(services, row["id"], added)
