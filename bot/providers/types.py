@@ -60,10 +60,6 @@ class TextRequest:
         parts = [p for p in (self.stable_prefix, self.system) if p]
         return "\n\n".join(parts) or None
 
-    def prompt_texts(self) -> list[str]:
-        """Everything sent, for estimates of its tokens."""
-        return [self.instructions() or "", *(m.content for m in self.conversation())]
-
 
 @dataclass(frozen=True)
 class Attempt:
