@@ -53,6 +53,21 @@ async def test_a_good_book_passes(tmp_path: Path) -> None:
 
 
 @needs_cli
+async def test_a_change_is_checked_in_the_copy_only(tmp_path: Path) -> None:
+    """`files` are written over the copy that is built (a link there is replaced, never
+    written through); the book's folder is untouched."""
+    book = write(tmp_path / "book", GOOD)
+    (book / "chapters" / "02-b.md").symlink_to("01-a.md")
+    broken = GOOD["chapters/01-a.md"] + "\n```{frobnicate}\nx\n```\n"
+    report = await check_book(book, files={"chapters/02-b.md": broken, "new/c.md": "# C\n"})
+    assert report.ok, report.markdown()  # 02-b.md is not in the toc
+    report = await check_book(book, files={"chapters/01-a.md": broken})
+    assert [e.message for e in report.errors] == ["unknown directive: frobnicate"]
+    assert (book / "chapters" / "01-a.md").read_text() == GOOD["chapters/01-a.md"]
+    assert (book / "chapters" / "02-b.md").is_symlink() and not (book / "new").exists()
+
+
+@needs_cli
 async def test_problems_that_strict_misses_are_reported(tmp_path: Path) -> None:
     """Unknown directive, missing toc file, bad front matter, a citation-like mention."""
     files = dict(GOOD)

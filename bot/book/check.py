@@ -4,7 +4,8 @@
 front matter all exit 0), so the report is read from the output: lines starting with `⛔️`
 are errors, `⚠️` warnings, each `<file>[:line[:col]] <message>`. The site theme would be
 downloaded from the internet, so the build runs in a temporary copy whose `myst.yml` points
-`site.template` at a two-line stub template: all content is still parsed and checked.
+`site.template` at a two-line stub template: all content is still parsed and checked. A job
+checks its change by having it written into that copy (`files`), never into the checkout.
 
 The book is the author's, but the worker is ours: MyST runs a config's `project.plugins`
 (JavaScript modules and any executable) and follows `extends` to other configs, from any
@@ -23,7 +24,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,13 +89,20 @@ def _failure(message: str, started: float, tail: str = "") -> BuildReport:
     return BuildReport(False, [issue], [], time.monotonic() - started, tail)
 
 
-def _prepare(source: Path, work: Path, notes: list[str]) -> str | None:
-    """Copy the book, make its configs safe to build and point its theme at the stub;
-    return a problem sentence or None. What was left out is added to `notes`."""
+def _prepare(source: Path, work: Path, notes: list[str], files: Mapping[str, str]) -> str | None:
+    """Copy the book with `files` written over it, make its configs safe to build and point
+    its theme at the stub; return a problem sentence or None. What was left out is added to
+    `notes`."""
     shutil.copytree(
         source, work, symlinks=True, ignore=shutil.ignore_patterns("_build", ".git", "node_modules")
     )
     _contain_links(work, source)
+    for path, text in files.items():
+        target = work / path
+        if target.is_symlink():
+            target.unlink()  # the change replaces the link, never writes through it
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
     config = work / "myst.yml"
     if not config.is_file():
         return "There is no `myst.yml` at the top of the book."
@@ -276,8 +284,11 @@ async def check_book(
     directory: Path,
     timeout: float = 180,  # noqa: ASYNC109 - a budget for the subprocess, not for the caller
     command: Sequence[str] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> BuildReport:
     """Build the book at `directory` strictly, offline, and report every error and warning.
+    `files` (book-relative paths that passed `safe_book_path`) are written over the copy
+    that is built: the change a job proposes, checked without touching `directory`.
 
     Never raises for build problems: a missing CLI, a timeout or a crash is an error in the
     report, so callers can always post it. `command` replaces the CLI (tests, other paths).
@@ -291,7 +302,7 @@ async def check_book(
     with tempfile.TemporaryDirectory(prefix="liquidbook-check-") as temporary:
         work = Path(temporary) / "book"
         notes: list[str] = []
-        problem = await asyncio.to_thread(_prepare, directory, work, notes)
+        problem = await asyncio.to_thread(_prepare, directory, work, notes, files or {})
         if problem is not None:
             return _failure(problem, started)
         try:

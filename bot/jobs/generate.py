@@ -24,7 +24,7 @@ from typing import Any, cast
 from githubkit.exception import RequestFailed
 
 from bot.book.chapters import Chapter
-from bot.book.check import BuildReport, plural
+from bot.book.check import BuildReport, check_book, plural
 from bot.book.clean import clean_chapter_body
 from bot.book.model import Book, BookError
 from bot.book.paths import UnsafePathError, safe_book_path
@@ -36,7 +36,6 @@ from bot.jobs.outline import OUTLINE_BRANCH
 from bot.jobs.proposal import (
     budget_for,
     build_problems,
-    check_change,
     models_for,
     propose,
     text_request,
@@ -148,7 +147,6 @@ async def _write_one(
     chapter: Chapter,
     instructions: str,
     co: BookCheckout,
-    scratch: Path,
     board: Board,
 ) -> ChapterOutcome:
     if not chapter.is_markdown:
@@ -189,7 +187,7 @@ async def _write_one(
             f"Checking the build of {'the corrected ' if again else ''}{name} with `jupyter-book`…",
             "checking the build" + (" again" if again else ""),
         )
-        report = await check_change(co.directory, {path: content}, scratch, branch)
+        report = await check_book(co.directory, files={path: content})
         return Draft(content, cleaned.body, cleaned.fixes, report)
 
     await board.stage(chapter, "✍️", f"Writing {name} with `{models[0]}`…", "writing")
@@ -273,7 +271,6 @@ async def _write_one(
         title=f"Write chapter {chapter.number}: {shorten(chapter.title, 200)}",
         body=body,
         details=f"Model: {usage_line(results, seconds)}",
-        scratch=scratch,
         redis=services.redis,
         report=report,
     )
@@ -307,16 +304,13 @@ async def _guarded(
     chapter: Chapter,
     instructions: str,
     co: BookCheckout,
-    scratch: Path,
     board: Board,
 ) -> ChapterOutcome:
     """`_write_one`, with each chapter's failure kept to its own line: one chapter that
     cannot be written never stops or hides the others."""
     number = chapter.number
     try:
-        return await _write_one(
-            services, gh, request, book, chapter, instructions, co, scratch, board
-        )
+        return await _write_one(services, gh, request, book, chapter, instructions, co, board)
     except BranchEdited as exc:
         return ChapterOutcome(
             chapter,
@@ -388,7 +382,6 @@ async def generate_chapters(
                         chapter,
                         command.get("instructions", ""),
                         co,
-                        scratch,
                         board,
                     )
                 await board.done(outcome)

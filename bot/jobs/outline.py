@@ -91,7 +91,6 @@ async def outline_book(
                 title=f"Outline: {shorten(outline.title, 200)}",
                 body=body,
                 details=details,
-                scratch=scratch,
                 redis=services.redis,
                 status=status,
             )

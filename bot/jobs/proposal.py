@@ -7,12 +7,9 @@ on a copy with the change applied, and the PR says what the build found.
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from githubkit import GitHub
@@ -107,29 +104,6 @@ def usage_line(results: TextResult | Sequence[TextResult], seconds: float) -> st
     )
 
 
-def _apply(source: Path, variant: Path, files: Mapping[str, str]) -> None:
-    """A copy of the book at `variant` with `files` written over it."""
-    shutil.rmtree(variant, ignore_errors=True)
-    shutil.copytree(source, variant, ignore=shutil.ignore_patterns("_build"))
-    for path, text in files.items():
-        target = variant / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-
-
-async def check_change(
-    directory: Path, files: Mapping[str, str], scratch: Path, name: str
-) -> BuildReport:
-    """Build the book at `directory` with `files` written over it (paths must be safe)."""
-    variant = scratch / name.replace("/", "_")
-    # File work runs in a thread: in `liquidbook serve` this loop also answers webhooks.
-    await asyncio.to_thread(_apply, directory, variant, files)
-    try:
-        return await check_book(variant)
-    finally:
-        await asyncio.to_thread(shutil.rmtree, variant, True)
-
-
 def build_problems(report: BuildReport, limit: int = 5) -> str:
     """The build's errors (or else warnings) as an indented Markdown list for a status line."""
     issues = report.errors or report.warnings
@@ -158,7 +132,6 @@ async def propose(
     title: str,
     body: str,
     details: str = "",
-    scratch: Path,
     redis: Any,
     report: BuildReport | None = None,
     status: StatusComment | None = None,
@@ -172,7 +145,7 @@ async def propose(
     if report is None:
         if status is not None:
             await status.progress("🔎 Checking the build with `jupyter-book`…")
-        report = await check_change(checkout.directory, safe, scratch, branch)
+        report = await check_book(checkout.directory, files=safe)
     if status is not None:
         await status.progress("📬 Opening the pull request…")
     known = KnownPullRequests(redis, request["repository"])

@@ -19,10 +19,10 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from bot.book.bundled import WORKFLOW_PATH, skeleton_files, workflow_text
-from bot.book.check import BuildReport
+from bot.book.check import BuildReport, check_book
 from bot.book.tarball import extract_tarball
 from bot.book_reader import download_tarball
-from bot.jobs.proposal import build_problems, check_change, verdict
+from bot.jobs.proposal import build_problems, verdict
 from bot.jobs.runner import status_comment
 from bot.pull_request import (
     BaseCommit,
@@ -124,7 +124,7 @@ async def _check(
     with TemporaryDirectory(prefix="liquidbook-setup-") as tmp:
         data = await download_tarball(gh, full_name, base.sha)
         directory = await asyncio.to_thread(extract_tarball, data, Path(tmp) / "repository")
-        return await check_change(directory, texts, Path(tmp), SETUP_BRANCH)
+        return await check_book(directory, files=texts)
 
 
 def _refused_message(code: int) -> str:
