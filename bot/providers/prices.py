@@ -65,8 +65,9 @@ class Price:
 
     def text_cost(self, c: Completion) -> Decimal:
         """Cost of a text reply; `tokens_in` includes cached and cache-written tokens."""
-        if self.for_prompt(c.tokens_in) is not self:
-            return self.for_prompt(c.tokens_in).text_cost(c)
+        price = self.for_prompt(c.tokens_in)
+        if price is not self:
+            return price.text_cost(c)
         fresh = max(0, c.tokens_in - c.cached_tokens - c.cache_write_tokens)
         cached = self.cached_input if self.cached_input is not None else self.input
         written = self.cache_write if self.cache_write is not None else self.input
