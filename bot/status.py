@@ -51,7 +51,6 @@ class StatusComment:
     _pending: str | None = field(default=None, repr=False)
     _since: float = field(default=0.0, repr=False)
     _timer: asyncio.Task[None] | None = field(default=None, repr=False)
-    _writing_late: bool = field(default=False, repr=False)
     _finished: bool = field(default=False, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -98,15 +97,12 @@ class StatusComment:
                     if stage is None or self._finished or not self._may_edit():
                         return
                     self.progress_edits += 1
-                    self._writing_late = True
                     try:
                         await self._edit(stage)
                     except Exception as exc:  # a progress edit is worth no failed job
                         log.warning(
                             "status comment %s: progress edit failed: %s", self.comment_id, exc
                         )
-                    finally:
-                        self._writing_late = False
                 return
         finally:
             self._timer = None
@@ -116,7 +112,7 @@ class StatusComment:
         self._finished = True
         timer = self._timer
         if timer is not None:
-            if not self._writing_late:
+            if not self._lock.locked():  # waiting, not in the middle of its edit
                 timer.cancel()
             await asyncio.wait([timer])  # never raises, so our own cancellation still does
         async with self._lock:
