@@ -5,10 +5,11 @@ whose worst-case cost would pass it is skipped without a request), then call it 
 failures (429, 5xx, timeouts). A model that fails for good — retries used up, overloaded,
 refused, out of quota, a bad key, a bad request — hands over to the next one.
 
-Usage: one row per model tried, success or failure, written with `record_usage` under the
-call's `UsageContext`. A row sums every HTTP request made to that model in this call
-(retries and continuations) and its `error` column notes how many there were; failed
-requests cost nothing. A model never tried (budget) has no row.
+Usage: one row per model tried, success or failure, written by `UsageWriter` under the
+call's `UsageContext` (which gives the model's budget holds back in the same step). A row
+sums every HTTP request made to that model in this call (retries and continuations) and its
+`error` column notes how many there were; failed requests cost nothing, except streams that
+broke off after their 200 (counted at an estimate). A model never tried (budget) has no row.
 
 Truncation: a text cut off at `max_tokens` is continued up to `request.continuations` times
 (the partial answer is sent back with a request to go on, and the parts are joined). If it
