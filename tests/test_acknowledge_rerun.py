@@ -11,8 +11,7 @@ from pathlib import Path
 
 from bot.jobs.acknowledge import acknowledge_command
 from bot.services import Services
-from bot.settings import load_settings
-from tests.world import REPO, SECRET, World
+from tests.world import REPO, World
 
 
 async def test_rerun_posts_and_charges_nothing_twice(tmp_path: Path, redis_url: str) -> None:
@@ -24,18 +23,7 @@ async def test_rerun_posts_and_charges_nothing_twice(tmp_path: Path, redis_url: 
             REPO, issue, "alice", "/help\n/genrate chapter 1\n/generate chapter 1"
         )
         comment_id = delivery.payload["comment"]["id"]
-        settings = load_settings(
-            _env_file=None,
-            github_app_id=world.app.id,
-            github_app_slug=world.app.slug,
-            github_private_key=world.app.private_key_pem,
-            github_webhook_secret=SECRET,
-            github_api_url=world.github.api_url,
-            redis_url=redis_url,
-            database_url=world.database_url,
-            liquidbook_commands_per_hour=1,
-        )
-        services = await Services.start(settings)
+        services = await Services.start(world.settings(liquidbook_commands_per_hour=1))
         request = {
             "installation_id": installation,
             "repository": REPO,
@@ -64,7 +52,7 @@ async def test_rerun_posts_and_charges_nothing_twice(tmp_path: Path, redis_url: 
 
 
 async def _acknowledge_once(
-    world: World, redis_url: str, body: str, *, delete: bool = False, break_usage: bool = False
+    world: World, body: str, *, delete: bool = False, break_usage: bool = False
 ) -> tuple[str, int]:
     installation = world.github.install(world.app.id, "octo-org", ["book"], deliver=False)
     issue = world.github.open_issue(REPO, "alice", "Commands")
@@ -72,17 +60,7 @@ async def _acknowledge_once(
     comment_id = delivery.payload["comment"]["id"]
     if delete:
         world.github.delete_comment(comment_id, "alice")
-    settings = load_settings(
-        _env_file=None,
-        github_app_id=world.app.id,
-        github_app_slug=world.app.slug,
-        github_private_key=world.app.private_key_pem,
-        github_webhook_secret=SECRET,
-        github_api_url=world.github.api_url,
-        redis_url=redis_url,
-        database_url=world.database_url,
-    )
-    services = await Services.start(settings)
+    services = await Services.start(world.settings())
     if break_usage:
         with sqlite3.connect(world.database_url.removeprefix("sqlite:///")) as conn:
             conn.execute("ALTER TABLE usage RENAME TO usage_away")
@@ -107,7 +85,7 @@ async def test_a_comment_deleted_before_the_worker_came_gets_no_answer(
 ) -> None:
     world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
     try:
-        outcome, issue = await _acknowledge_once(world, redis_url, "/help", delete=True)
+        outcome, issue = await _acknowledge_once(world, "/help", delete=True)
         assert outcome == "comment deleted"
         assert world.status_comments(issue) == []
     finally:
@@ -117,9 +95,7 @@ async def test_a_comment_deleted_before_the_worker_came_gets_no_answer(
 async def test_one_failing_command_does_not_drop_the_others(tmp_path: Path, redis_url: str) -> None:
     world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
     try:
-        outcome, issue = await _acknowledge_once(
-            world, redis_url, "/usage\n/help", break_usage=True
-        )
+        outcome, issue = await _acknowledge_once(world, "/usage\n/help", break_usage=True)
         assert outcome == "answered"
         usage, help_ = (c["body"] for c in world.status_comments(issue))
         assert "/usage" in usage and "❌ Something went wrong on our side" in usage

@@ -11,9 +11,8 @@ import pytest
 
 from bot.pull_request import MAX_BODY, clip, fit, shorten
 from bot.services import Services
-from bot.settings import load_settings
 from bot.status import MARKER, MIN_EDIT_INTERVAL, StatusComment, create_status_comment
-from tests.world import REPO, SECRET, World
+from tests.world import REPO, World
 
 
 def test_clip_keeps_short_text_and_cuts_long_text_to_the_limit() -> None:
@@ -59,17 +58,7 @@ async def status_world(
     services = None
     try:
         installation = world.github.install(world.app.id, "octo-org", ["book"], deliver=False)
-        settings = load_settings(
-            _env_file=None,
-            github_app_id=world.app.id,
-            github_app_slug=world.app.slug,
-            github_private_key=world.app.private_key_pem,
-            github_webhook_secret=SECRET,
-            github_api_url=world.github.api_url,
-            redis_url=redis_url,
-            database_url=world.database_url,
-        )
-        services = await Services.start(settings)
+        services = await Services.start(world.settings())
         yield world, services, installation
     finally:
         if services is not None:

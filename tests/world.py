@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.book.bundled import WORKFLOW_PATH, skeleton_files, workflow_text
+from bot.settings import Settings, load_settings
 from standins.github import GitHubStandIn
 from standins.providers.behaviour import Behaviour
 from standins.providers.openai_chat import OpenAIChatStandIn
@@ -99,6 +100,21 @@ class World:
             "LOG_LEVEL": "INFO",
             **extra,
         }
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The app's settings for jobs run in the test's own process (GitHub, Redis and the
+        database of this world; no model)."""
+        return load_settings(
+            _env_file=None,
+            github_app_id=self.app.id,
+            github_app_slug=self.app.slug,
+            github_private_key=self.app.private_key_pem,
+            github_webhook_secret=SECRET,
+            github_api_url=self.github.api_url,
+            redis_url=self.redis_url,
+            database_url=self.database_url,
+            **overrides,
+        )
 
     def start_app(self, *, worker: bool = True, **extra: str) -> AppProcess:
         args = ("serve",) if worker else ("serve", "--no-worker")
