@@ -29,7 +29,6 @@ from bot.sandbox import (
 from standins.offline_model import CHAPTER_WARNING
 from tests.servers import clean_env
 
-ROOT = Path(__file__).resolve().parent.parent
 needs_cli = pytest.mark.skipif(
     shutil.which("jupyter-book") is None or shutil.which("git") is None,
     reason="the sandbox needs the jupyter-book CLI and git",
@@ -140,15 +139,7 @@ def test_sandbox_seeds_the_books_settings_from_a_file(tmp_path: Path) -> None:
 
 
 def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "sandbox", "--config", str(tmp_path / "nope.yml")],
-        cwd=ROOT,
-        env=clean_env({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_sandbox(tmp_path / "sandbox", "--config", str(tmp_path / "nope.yml"), timeout=60)
     assert result.returncode == 2
     assert "--config" in result.stderr and "cannot read it" in result.stderr
 
@@ -174,15 +165,7 @@ def test_the_offline_check_command(tmp_path: Path) -> None:
 
 def test_a_used_workdir_is_refused(tmp_path: Path) -> None:
     (tmp_path / "taken.txt").write_text("x")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "sandbox", "--workdir", str(tmp_path)],
-        cwd=ROOT,
-        env=clean_env({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_sandbox(tmp_path, timeout=60)
     assert result.returncode == 2
     assert "must be an empty folder" in result.stderr
 
