@@ -105,18 +105,10 @@ def test_a_job_past_its_time_limit_says_so(world: World) -> None:
     assert gh.pulls(REPO) == []
 
 
-def test_a_worker_stops_cleanly_on_sigterm(tmp_path: Path, redis_url: str) -> None:
-    import time
-
-    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
-    try:
-        worker = world.start_worker()
-        deadline = time.monotonic() + 60
-        while "Starting worker" not in worker.log() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert worker.process is not None
-        worker.stop()  # SIGTERM, as systemd and container runtimes send
-        assert worker.process.returncode == 0, worker.log()[-2000:]
-        assert "Traceback" not in worker.log()
-    finally:
-        world.close()
+def test_a_worker_stops_cleanly_on_sigterm(world: World) -> None:
+    worker = world.start_worker()
+    world.wait_for(lambda: "Starting worker" in worker.log(), 60, "the worker's start")
+    assert worker.process is not None
+    worker.stop()  # SIGTERM, as systemd and container runtimes send
+    assert worker.process.returncode == 0, worker.log()[-2000:]
+    assert "Traceback" not in worker.log()
