@@ -206,21 +206,16 @@ class AnthropicStandIn(StandIn):
             role = message.get("role")
             content = message.get("content")
             last_assistant = i == len(messages) - 1 and role == "assistant"
-            if isinstance(content, str) and not content and not last_assistant:
+            if content in ("", []) and not last_assistant:
                 raise Invalid(
                     f"messages.{i}: all messages must have non-empty content except for the "
                     "optional final assistant message",
                     kind="message",
                 )
-            if isinstance(content, list):
-                if not content and not last_assistant:
-                    raise Invalid(
-                        f"messages.{i}: all messages must have non-empty content except for "
-                        "the optional final assistant message",
-                        kind="message",
-                    )
-                if any(b.get("type") == "text" and not b.get("text") for b in content):
-                    raise Invalid("messages: text content blocks must be non-empty", kind="message")
+            if isinstance(content, list) and any(
+                b.get("type") == "text" and not b.get("text") for b in content
+            ):
+                raise Invalid("messages: text content blocks must be non-empty", kind="message")
             if role == "system":
                 if _NO_SYSTEM_ROLE.match(model):
                     raise Invalid("role 'system' is not supported on this model", kind="message")
