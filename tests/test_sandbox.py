@@ -144,25 +144,6 @@ def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
     assert "--config" in result.stderr and "cannot read it" in result.stderr
 
 
-@needs_cli
-def test_the_offline_check_command(tmp_path: Path) -> None:
-    book = tmp_path / "book"
-    (book / "chapters").mkdir(parents=True)
-    (book / "myst.yml").write_text(
-        "version: 1\nproject:\n  toc:\n    - file: intro.md\n    - file: chapters/a.md\n"
-    )
-    (book / "intro.md").write_text("# Intro\n")
-    (book / "chapters" / "a.md").write_text("# A\n\n```{nosuchdirective}\nx\n```\n")
-    command = [sys.executable, "-m", "bot.book", "check", str(book)]
-    env = clean_env({})
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "unknown directive: nosuchdirective" in result.stdout
-    (book / "chapters" / "a.md").write_text("# A\n\nFine.\n")
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "✅ The book builds cleanly" in result.stdout
-
-
 def test_a_used_workdir_is_refused(tmp_path: Path) -> None:
     (tmp_path / "taken.txt").write_text("x")
     result = run_sandbox(tmp_path, timeout=60)
