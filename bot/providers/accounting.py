@@ -2,9 +2,10 @@
 
 One row per model tried, success or failure. A row sums every HTTP request made to that
 model in the call (retries and continuations) and its `error` column notes how many there
-were; failed requests cost nothing. The outcome is `ok`, with `:truncated` when the text is
-still cut off and `:unpriced` when the price table does not know the model, or the error's
-outcome.
+were; failed requests cost nothing, except streams that broke off after their 200 (counted
+at an estimate). The outcome is `ok`, with `:truncated` when the text is still cut off,
+`:unpriced` when the price table does not know the model and `:estimated` when tokens were
+estimated from the text, or the error's outcome.
 """
 
 from __future__ import annotations
@@ -149,10 +150,9 @@ def usage_values(context: UsageContext, row: UsageRow, created_at: datetime) -> 
 
 class UsageWriter:
     """Writes usage rows: one autocommitted INSERT (no ORM unit of work, no BEGIN/COMMIT) on
-    a connection kept for them,
-    then, with Redis, one script that adds the row's cost to the month's spend cached there
-    and gives back the call's budget holds (`Reservations.settle`), so budgets read the
-    spend without summing the table."""
+    a connection kept for them, then, with Redis, one script that adds the row's cost to the
+    month's spend cached there and gives back the call's budget holds (`Reservations.settle`),
+    so budgets read the spend without summing the table."""
 
     def __init__(self, db: Database | None, ledger: Reservations | None = None) -> None:
         self.db = db
