@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -65,25 +66,33 @@ def next_month_start(now: datetime | None = None) -> datetime:
     )
 
 
+def usage_values(
+    context: UsageContext, row: UsageRow, created_at: datetime | None = None
+) -> dict[str, Any]:
+    """The usage table's columns for one call (text clipped to the columns' sizes)."""
+    values: dict[str, Any] = {
+        "installation_id": context.installation_id,
+        "repository": context.repository,
+        "command": (context.command or "")[:100] or None,
+        "provider": row.provider,
+        "model": row.model[:200],
+        "tokens_in": row.tokens_in,
+        "tokens_out": row.tokens_out,
+        "cached_tokens": row.cached_tokens,
+        "cost_usd": row.cost_usd,
+        "latency_ms": row.latency_ms,
+        "outcome": row.outcome,
+        "error": (row.error or None) and row.error[:500],
+    }
+    if created_at is not None:
+        values["created_at"] = created_at
+    return values
+
+
 async def record_usage(db: Database, context: UsageContext, row: UsageRow) -> None:
     """Store one call's usage."""
     async with db.session() as session:
-        session.add(
-            Usage(
-                installation_id=context.installation_id,
-                repository=context.repository,
-                command=(context.command or "")[:100] or None,
-                provider=row.provider,
-                model=row.model[:200],
-                tokens_in=row.tokens_in,
-                tokens_out=row.tokens_out,
-                cached_tokens=row.cached_tokens,
-                cost_usd=row.cost_usd,
-                latency_ms=row.latency_ms,
-                outcome=row.outcome,
-                error=(row.error or None) and row.error[:500],
-            )
-        )
+        session.add(Usage(**usage_values(context, row)))
 
 
 async def totals(

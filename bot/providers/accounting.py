@@ -26,7 +26,7 @@ from bot.db import Database, Usage
 from bot.providers.errors import ProviderError, scrub
 from bot.providers.prices import PriceTable
 from bot.providers.types import Artifact, Completion
-from bot.usage import UsageContext, UsageRow
+from bot.usage import UsageContext, UsageRow, usage_values
 
 if TYPE_CHECKING:
     from bot.providers.budget import BudgetGuard, Reservations
@@ -127,25 +127,6 @@ def failure_row(
 
 
 _INSERT = insert(Usage)
-
-
-def usage_values(context: UsageContext, row: UsageRow, created_at: datetime) -> dict[str, Any]:
-    """The usage table's columns for `row` (as `bot.usage.record_usage` fills them)."""
-    return {
-        "installation_id": context.installation_id,
-        "repository": context.repository,
-        "command": (context.command or "")[:100] or None,
-        "provider": row.provider,
-        "model": row.model[:200],
-        "tokens_in": row.tokens_in,
-        "tokens_out": row.tokens_out,
-        "cached_tokens": row.cached_tokens,
-        "cost_usd": row.cost_usd,
-        "latency_ms": row.latency_ms,
-        "outcome": row.outcome,
-        "error": (row.error or None) and row.error[:500],
-        "created_at": created_at,
-    }
 
 
 class UsageWriter:
