@@ -211,10 +211,23 @@ def _fault_error(fault: Fault, inst_id: int | None) -> ApiError:
 
 async def serve(request: Request, handler: Handler, mode: str, template: str) -> Response:
     """Answer one REST request and log it."""
+    state = request.app.state.hub.state
+    request_id = new_request_id()
+    with state.lock:
+        state.answering += 1
+    try:
+        return await _answer(request, handler, mode, template, request_id)
+    finally:
+        with state.lock:
+            state.answering -= 1
+
+
+async def _answer(
+    request: Request, handler: Handler, mode: str, template: str, request_id: str
+) -> Response:
     hub: Hub = request.app.state.hub
     state = hub.state
     method, path = request.method, request.url.path
-    request_id = new_request_id()
     raw = await request.body()
     body: Any = None
     kind, _ = classify(request.headers.get("authorization"))

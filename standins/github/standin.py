@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -330,6 +331,17 @@ class GitHubStandIn:
             return list(self.hub.state.deliveries)
 
     # what the app did
+
+    def settle(self, timeout: float = 10) -> None:
+        """Wait until no REST request is half-answered: one whose effect already shows (a
+        comment's new body) is in `requests` once this returns."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.hub.state.lock:
+                if self.hub.state.answering == 0:
+                    return
+            time.sleep(0.005)
+        raise TimeoutError("the GitHub stand-in is still answering requests")
 
     @property
     def requests(self) -> list[LoggedRequest]:

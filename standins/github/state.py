@@ -294,6 +294,8 @@ class State:
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     requests: list[LoggedRequest] = field(default_factory=list)
+    # REST requests whose effects may already show in the records but which are not logged yet
+    answering: int = 0
     api_url: str = "http://127.0.0.1"
     html_url: str = "http://github.test"
 
