@@ -171,9 +171,9 @@ def test_the_calls_of_a_fast_job_and_of_its_rerun(world: World) -> None:
         "POST /repos/{owner}/{repo}/pulls",
         "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
     ]
-    # No stage lasts 1.5 s with a model that answers at once (on a busy machine the build
-    # check may).
-    assert stages <= 1
+    # Stage edits depend on how long each stage lasts (the build check may last 1.5 s on a
+    # busy machine); bench/jobs.py measures them. What holds on any machine is the cap.
+    assert stages <= 4
     # A re-run reads its remembered PR (still open? its head the app's commit?) instead of
     # the branch, then moves the ref and edits the PR.
     before = len(gh.requests)
@@ -190,4 +190,4 @@ def test_the_calls_of_a_fast_job_and_of_its_rerun(world: World) -> None:
         "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
         "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
     ]
-    assert stages <= 1
+    assert stages <= 4
