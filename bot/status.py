@@ -25,6 +25,9 @@ from bot.pull_request import fit, shorten
 log = logging.getLogger(__name__)
 
 MARKER = "<!-- liquidbook:status -->"
+# What a stage starts with (queued, reading, writing, fixing, checking, opening the PR). A
+# comment whose text starts with none of them is final; the sandbox reads them that way.
+PROGRESS_MARKS = ("⏳", "📖", "✍️", "🔧", "🔎", "📬")
 MIN_EDIT_INTERVAL = 1.5
 HEADING_LIMIT = 300
 DEFAULT_PROGRESS_EDITS = 3
@@ -73,7 +76,9 @@ class StatusComment:
         """Show a stage (e.g. "✍️ Writing chapter 3 with `openai:gpt-4.1`…") once it has
         lasted a moment, unless a newer stage or the final answer comes first. `update`: the
         same stage with new details (a chapter of several done), which does not start its
-        moment again."""
+        moment again. A stage starts with one of `PROGRESS_MARKS`."""
+        if not stage.startswith(PROGRESS_MARKS):
+            raise ValueError(f"a stage starts with one of {PROGRESS_MARKS}: {stage[:40]!r}")
         if self._finished or not self._may_edit():
             return
         if not (update and self._pending is not None):

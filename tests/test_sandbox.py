@@ -167,6 +167,8 @@ def status(text: str, heading: str = "`/outline` — requested by @author") -> d
 def test_status_comments_are_read_as_the_app_writes_them() -> None:
     assert not is_final(status("⏳ Queued: reading the book as soon as a worker is free."))
     assert not is_final(status("✍️ Writing chapter 2 with `openai:x`…"))
+    assert not is_final(status("🔎 Checking the build of chapter 2 (Waves) with `jupyter-book`…"))
+    assert not is_final(status("📬 Opening the pull request…"))
     assert is_final(status("✅ Outline of 3 chapters: http://x/pull/3"))
     assert is_success(status("⚠️ Partly done"))
     assert not is_success(status("❌ This book has 1 chapter; there is no chapter 5."))

@@ -2,7 +2,7 @@
 
 The app answers each command of a comment with one status comment (marked by a hidden
 `STATUS_MARKER`) that it edits as the job goes on; it is final once its text no longer
-starts with a progress mark.
+starts with one of the app's progress marks (`bot.status.PROGRESS_MARKS`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 from bot.sandbox.app import AppChild
 from bot.sandbox.console import say
 from bot.sandbox.world import REPOSITORY
+from bot.status import MARKER as STATUS_MARKER
+from bot.status import PROGRESS_MARKS
 
 POLL_SECONDS = 0.25
-STATUS_MARKER = "<!-- liquidbook:status -->"
-PROGRESS_MARKS = ("⏳", "📖", "✍️", "🔍")
 GOOD_MARKS = ("✅", "⚠️")
 # Answers that are final without a verdict mark: the command only reports something.
 REPORTING_COMMANDS = ("`/help`", "`/usage`")
@@ -79,7 +79,7 @@ def status_text(comment: dict[str, Any]) -> tuple[str, str]:
 
 
 def is_final(comment: dict[str, Any]) -> bool:
-    """Final unless the text starts with a progress mark (⏳ 📖 ✍️ 🔍)."""
+    """Final unless the text starts with one of the app's progress marks."""
     return not status_text(comment)[1].startswith(PROGRESS_MARKS)
 
 
