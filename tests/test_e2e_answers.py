@@ -116,8 +116,8 @@ def test_huge_descriptions_and_instructions_keep_the_end_of_every_body(world: Wo
 
 
 def test_the_status_comment_shows_the_stages_that_last(world: World) -> None:
-    """Stages are shown once they have lasted 1.5 s: here the two slow model calls, not the
-    quick reading, build checks and PR; the tests above check a fast job shows none."""
+    """Stages are shown once they have lasted 1.5 s: here the two slow model calls (and the
+    build checks only if they last that long), then the final answer."""
     gh = world.github
     world.model.script(Behaviour(text=BROKEN, delay=2.5), Behaviour(text=FIXED, delay=2.5))
     issue = gh.open_issue(REPO, "alice", "Stages")
@@ -130,13 +130,15 @@ def test_the_status_comment_shows_the_stages_that_last(world: World) -> None:
         if r.method == "PATCH" and r.path.endswith(f"/issues/comments/{status['id']}")
     ]
     stages = [body.split("\n\n", 1)[1].splitlines()[0] for body in edits]
-    assert len(stages) == 3, stages
-    assert stages[0] == "✍️ Writing chapter 1 (Getting started) with `openai:gpt-4.1`…"
-    assert stages[1] == (
+    # A build check lasting 1.5 s (a busy machine) shows too; the model calls always do.
+    slow = [s for s in stages if not s.startswith("🔎 Checking the build")]
+    assert slow == [
+        "✍️ Writing chapter 1 (Getting started) with `openai:gpt-4.1`…",
         "🔧 The build check found 1 error in chapter 1 (Getting started); asking "
-        "`openai:gpt-4.1` to fix them…"
-    )
-    assert stages[2].startswith("✅ Done: 1 of 1")
+        "`openai:gpt-4.1` to fix them…",
+        slow[-1],
+    ], stages
+    assert slow[-1].startswith("✅ Done: 1 of 1")
 
 
 def job_calls(world: World, before: int) -> tuple[list[str], int]:
