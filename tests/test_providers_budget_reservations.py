@@ -55,13 +55,13 @@ async def test_concurrent_reservations_never_pass_the_budget(redis_url: str) -> 
 async def test_reservations_of_a_dead_worker_expire(redis_url: str) -> None:
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
-        ledger = Reservations(client, ttl_seconds=0.3)
+        ledger = Reservations(client, ttl_seconds=1.0)
         zero = Decimal(0)
         first, _, _ = await ledger.reserve(9, Decimal("0.8"), Decimal("1.00"), spent=zero)
         assert first is not None
         blocked, _, _ = await ledger.reserve(9, Decimal("0.8"), Decimal("1.00"), spent=zero)
         assert blocked is None
-        await asyncio.sleep(0.4)  # never released: the TTL frees it
+        await asyncio.sleep(1.1)  # never released: the TTL frees it
         later, _, _ = await ledger.reserve(9, Decimal("0.8"), Decimal("1.00"), spent=zero)
         assert later is not None
     finally:
