@@ -11,11 +11,11 @@ Scenarios: `/generate chapter 1` (one file) and `/outline …, 20 chapters` (23 
 commit: 20 chapter stubs, myst.yml, intro.md, the settings), each run first and then again
 (a re-run updates the same branch and PR), with a
 stand-in model that answers at once and with one that takes `--slow` seconds (so the status
-comment's stages show: a stage is written once it has lasted 1.5 s). The author has the
+comment's stages show: a stage is written once it has lasted 3 s). The author has the
 write role; an admin's acknowledgement skips the settings file (one call fewer), measured
 once at the end.
 
-    python bench/jobs.py [--repeat 3] [--slow 3] [--show-calls]
+    python bench/jobs.py [--repeat 3] [--slow 5] [--show-calls]
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=3, help="re-runs per scenario")
-    parser.add_argument("--slow", type=float, default=3.0, help="the slow model's seconds")
+    parser.add_argument("--slow", type=float, default=5.0, help="the slow model's seconds")
     parser.add_argument("--show-calls", action="store_true", help="list each run's calls")
     args = parser.parse_args()
     import redis

@@ -6,8 +6,8 @@ is written only once it has lasted `MIN_EDIT_INTERVAL` and the previous edit is 
 old. It waits in the background meanwhile, replaced by any newer stage, and is dropped if
 the job finishes first. A fast job thus spends no call on its stages, while what a slow job
 is waiting for (a slow model, a long build) shows. At most `max_progress_edits` intermediate
-edits are made; the final answer (`finish`) is always written. The comment carries a hidden marker so people and the
-app can tell which command it answers, and a footer that is never cut (GitHub's
+edits are made; the final answer (`finish`) is always written. The comment carries a hidden
+marker so people and the app can tell which command it answers, and a footer that is never cut (GitHub's
 65,536-character limit cuts the text above it instead).
 """
 
@@ -28,7 +28,9 @@ MARKER = "<!-- liquidbook:status -->"
 # What a stage starts with (queued, reading, writing, fixing, checking, opening the PR). A
 # comment whose text starts with none of them is final; the sandbox reads them that way.
 PROGRESS_MARKS = ("⏳", "📖", "✍️", "🔧", "🔎", "📬")
-MIN_EDIT_INTERVAL = 1.5
+# A stage shown sooner costs a GitHub call for what a person barely sees: a one-chapter
+# build check lasts 1–2 s, a model writing a chapter tens of seconds.
+MIN_EDIT_INTERVAL = 3.0
 HEADING_LIMIT = 300
 DEFAULT_PROGRESS_EDITS = 3
 

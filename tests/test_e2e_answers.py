@@ -116,10 +116,10 @@ def test_huge_descriptions_and_instructions_keep_the_end_of_every_body(world: Wo
 
 
 def test_the_status_comment_shows_the_stages_that_last(world: World) -> None:
-    """Stages are shown once they have lasted 1.5 s: here the two slow model calls (and the
+    """Stages are shown once they have lasted 3 s: here the two slow model calls (and the
     build checks only if they last that long), then the final answer."""
     gh = world.github
-    world.model.script(Behaviour(text=BROKEN, delay=2.5), Behaviour(text=FIXED, delay=2.5))
+    world.model.script(Behaviour(text=BROKEN, delay=4), Behaviour(text=FIXED, delay=4))
     issue = gh.open_issue(REPO, "alice", "Stages")
     before = len(gh.requests)
     gh.comment(REPO, issue, "alice", "/generate chapter 1")
@@ -130,7 +130,7 @@ def test_the_status_comment_shows_the_stages_that_last(world: World) -> None:
         if r.method == "PATCH" and r.path.endswith(f"/issues/comments/{status['id']}")
     ]
     stages = [body.split("\n\n", 1)[1].splitlines()[0] for body in edits]
-    # A build check lasting 1.5 s (a busy machine) shows too; the model calls always do.
+    # A build check lasting 3 s (a busy machine) shows too; the model calls always do.
     slow = [s for s in stages if not s.startswith("🔎 Checking the build")]
     assert slow == [
         "✍️ Writing chapter 1 (Getting started) with `openai:gpt-4.1`…",
@@ -173,7 +173,7 @@ def test_the_calls_of_a_fast_job_and_of_its_rerun(world: World) -> None:
         "POST /repos/{owner}/{repo}/pulls",
         "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
     ]
-    # Stage edits depend on how long each stage lasts (the build check may last 1.5 s on a
+    # Stage edits depend on how long each stage lasts (the build check may last 3 s on a
     # busy machine); bench/jobs.py measures them. What holds on any machine is the cap.
     assert stages <= 4
     # A re-run reads its remembered PR (still open? its head the app's commit?) instead of

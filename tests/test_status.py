@@ -76,7 +76,7 @@ def edits(world: World, comment_id: int) -> list[str]:
 
 async def shown(world: World, comment_id: int, expected: list[str]) -> list[str]:
     """The comment's edits once they are `expected` (or after 20 s: a stage edit comes
-    after its 1.5 s, and a busy machine may make it later, never sooner)."""
+    after its 3 s, and a busy machine may make it later, never sooner)."""
     for _ in range(400):
         if edits(world, comment_id) == expected:
             break
@@ -129,7 +129,7 @@ async def test_updates_of_one_stage_do_not_start_it_again(
         for done in (2, 3):
             await asyncio.sleep(0.5)
             await status.progress(f"✍️ {done} of 3 done", update=True)
-            assert status._since == began  # still due 1.5 s after the stage began
+            assert status._since == began  # still due 3 s after the stage began
         # Shown with its latest details, once.
         latest = ["✍️ 3 of 3 done"]
         assert await shown(world, status.comment_id, latest) == latest
