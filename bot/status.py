@@ -7,8 +7,8 @@ old. It waits in the background meanwhile, replaced by any newer stage, and is d
 the job finishes first. A fast job thus spends no call on its stages, while what a slow job
 is waiting for (a slow model, a long build) shows. At most `max_progress_edits` intermediate
 edits are made; the final answer (`finish`) is always written. The comment carries a hidden
-marker so people and the app can tell which command it answers, and a footer that is never cut (GitHub's
-65,536-character limit cuts the text above it instead).
+marker so people and the app can tell which command it answers, and a footer that is never
+cut (GitHub's 65,536-character limit cuts the text above it instead).
 """
 
 from __future__ import annotations

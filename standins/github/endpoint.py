@@ -210,24 +210,32 @@ def _fault_error(fault: Fault, inst_id: int | None) -> ApiError:
 
 
 async def serve(request: Request, handler: Handler, mode: str, template: str) -> Response:
-    """Answer one REST request and log it."""
+    """Answer one REST request and log it. From the moment its handler starts changing the
+    records until the request is logged, `state.answering` counts it (`GitHubStandIn.settle`);
+    a request held back by an injected delay is not counted while it waits."""
     state = request.app.state.hub.state
-    request_id = new_request_id()
-    with state.lock:
-        state.answering += 1
-    try:
-        return await _answer(request, handler, mode, template, request_id)
-    finally:
+    applied = False
+
+    def counted(call: Call) -> Reply:
+        nonlocal applied
         with state.lock:
-            state.answering -= 1
+            state.answering += 1
+            applied = True
+        return handler(call)
+
+    try:
+        return await _answer(request, counted, mode, template)
+    finally:
+        if applied:
+            with state.lock:
+                state.answering -= 1
 
 
-async def _answer(
-    request: Request, handler: Handler, mode: str, template: str, request_id: str
-) -> Response:
+async def _answer(request: Request, handler: Handler, mode: str, template: str) -> Response:
     hub: Hub = request.app.state.hub
     state = hub.state
     method, path = request.method, request.url.path
+    request_id = new_request_id()
     raw = await request.body()
     body: Any = None
     kind, _ = classify(request.headers.get("authorization"))
