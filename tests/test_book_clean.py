@@ -215,12 +215,14 @@ def test_unknown_directives_and_roles_are_repaired(book: Book) -> None:
         "Turned the `{versionadded}` directive, which jupyter-book does not have, into a note.",
         "Turned the `{jupyter-execute}` directive, which jupyter-book does not have, into a "
         "code block.",
-        "Removed a `{include}` of `/etc/hostname`: it reads a file outside the book.",
-        "Removed a `{literalinclude}` of `../../secrets.txt`: it reads a file outside the book.",
-        "Removed a `{figure}` of `~/.ssh/id_rsa.png`: it reads a file outside the book.",
-        "Removed a `{csv-table}` of `/proc/self/environ`: it reads a file outside the book.",
         "Turned the `{func}` role, which jupyter-book does not have, into inline code.",
+        "Removed a `{include}` of `/etc/hostname`: it refers to a file outside the book.",
+        "Removed a `{literalinclude}` of `../../secrets.txt`: it refers to a file outside the "
+        "book.",
+        "Removed a `{figure}` of `~/.ssh/id_rsa.png`: it refers to a file outside the book.",
+        "Removed a `{csv-table}` of `/proc/self/environ`: it refers to a file outside the book.",
     ]
+    assert body.count("*(removed: it referred to a file outside the book)*") == 4
 
 
 async def test_a_repaired_answer_builds_cleanly(book: Book) -> None:

@@ -10,7 +10,6 @@ book is never kept: a model answer must not be able to publish the worker's file
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ import yaml
 from rapidfuzz import fuzz
 
 from bot.book.chapters import Chapter
+from bot.book.guard import Place, guard, outside
 from bot.book.markdown import code_mask, escape_mentions, find_labels
 from bot.book.model import Book
 
@@ -66,8 +66,8 @@ _CODE_DIRECTIVES = {
     "program-output": "text",
     "command-output": "text",
 }
-# Directives whose argument is a file they read.
-_FILE_DIRECTIVES = frozenset({"include", "literalinclude", "figure", "image"})
+# C0 controls but tab, newline and carriage return; DEL. Terminals and editors act on them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -165,16 +165,16 @@ def drop_unknown_refs(text: str, known: set[str]) -> tuple[str, list[str]]:
     return "\n".join(lines), fixes
 
 
+def strip_control(text: str) -> tuple[str, int]:
+    """`text` without control characters other than tab and line breaks, and how many went."""
+    stripped, count = _CONTROL.subn("", text)
+    return stripped, count
+
+
 def outside_book(path: str, chapter_path: str) -> bool:
     """True when a file path written in `chapter_path` names something outside the book
-    (absolute, home-relative, or climbing above the book's folder). URLs are not files."""
-    path = path.strip().strip("\"'")
-    if not path or re.match(r"^[a-z][a-z0-9+.-]*://", path, re.I):
-        return False
-    if path.startswith(("/", "~", "\\")) or re.match(r"^[A-Za-z]:[\\/]", path):
-        return True
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(chapter_path), path))
-    return joined == ".." or joined.startswith("../")
+    (the guard's rule without a book on disk). URLs are not files."""
+    return outside(path, Place(chapter_path))
 
 
 def _closing(lines: list[str], start: int, fence: str) -> int:
@@ -186,9 +186,9 @@ def _closing(lines: list[str], start: int, fence: str) -> int:
     return len(lines)
 
 
-def repair_directives(text: str, chapter_path: str) -> tuple[str, list[str]]:
-    """Drop directives that read files outside the book; turn unknown directives into a
-    note (`{admonition}`) or, for Sphinx's code directives, a plain code block."""
+def repair_directives(text: str) -> tuple[str, list[str]]:
+    """Turn unknown directives into a note (`{admonition}`) or, for Sphinx's code
+    directives, a plain code block. (Files outside the book are the guard's business.)"""
     lines = text.split("\n")
     mask = code_mask(lines)
     out: list[str] = []
@@ -208,18 +208,7 @@ def repair_directives(text: str, chapter_path: str) -> tuple[str, list[str]]:
         count = 0
         while count < len(inside) and _OPTION.match(inside[count]):
             count += 1
-        options, body = inside[:count], inside[count:]
-        files = [argument] if name.lower() in _FILE_DIRECTIVES else []
-        files += [m["value"] for m in map(_OPTION.match, options) if m and m["key"] == "file"]
-        escaping = next((f.strip() for f in files if outside_book(f, chapter_path)), None)
-        if escaping is not None:
-            fixes.append(
-                f"Removed a `{{{name}}}` of `{escaping[:100]}`: it reads a file outside the book."
-            )
-            index = end + 1
-            if out and not out[-1].strip() and index < len(lines) and not lines[index].strip():
-                index += 1  # one blank line where the directive was, not two
-            continue
+        body = inside[count:]
         if name in KNOWN_DIRECTIVES:
             out.append(line)
             index += 1
@@ -269,7 +258,10 @@ def repair_roles(text: str) -> tuple[str, list[str]]:
 def clean_chapter_body(model_text: str, book: Book | None, chapter: Chapter) -> CleanResult:
     """Repair what a model typically gets wrong in a chapter body; list every repair."""
     fixes: list[str] = []
-    text, unwrapped = _unwrap_fence(model_text.replace("\r\n", "\n"))
+    text, controls = strip_control(model_text.replace("\r\n", "\n"))
+    if controls:
+        fixes.append(f"Removed {controls} control character(s) (such as NUL or ESC).")
+    text, unwrapped = _unwrap_fence(text)
     if unwrapped:
         fixes.append("Removed the code fence around the whole answer.")
     text, stripped = _strip_front_matter(text.lstrip("\n"))
@@ -277,7 +269,7 @@ def clean_chapter_body(model_text: str, book: Book | None, chapter: Chapter) -> 
         fixes.append("Removed front matter the model added; the chapter keeps its own.")
     text, heading_fixes = _fix_headings(text, chapter.title)
     fixes += heading_fixes
-    text, directive_fixes = repair_directives(text, chapter.path)
+    text, directive_fixes = repair_directives(text)
     fixes += directive_fixes
     text, role_fixes = repair_roles(text)
     fixes += role_fixes
@@ -289,4 +281,5 @@ def clean_chapter_body(model_text: str, book: Book | None, chapter: Chapter) -> 
     known |= {chapter.label} if chapter.label else set()
     text, ref_fixes = drop_unknown_refs(text, known)
     fixes += ref_fixes
-    return CleanResult(text.strip() + "\n", fixes)
+    guarded = guard(text, Place(chapter.path, book.directory if book else None))
+    return CleanResult(guarded.text.strip() + "\n", fixes + guarded.fixes)
