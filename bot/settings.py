@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -156,13 +156,11 @@ class Settings(BaseSettings):
         # empty value (`LIQUIDBOOK_SECRET_KEY=` in a `.env`) means unset.
         if value is None or not value.get_secret_value().strip():
             return None
-        try:
-            Fernet(value.get_secret_value().encode())
-        except (ValueError, TypeError):
+        if not is_fernet_key(value.get_secret_value()):
             raise ValueError(
                 "must be a Fernet key (32 bytes in url-safe base64, as "
                 "cryptography's Fernet.generate_key() makes)"
-            ) from None
+            )
         return value
 
     @field_validator("liquidbook_fallback_models", mode="before")
@@ -264,6 +262,24 @@ class Settings(BaseSettings):
 
 
 _MODEL_EXAMPLE = "openai:gpt-4.1"
+
+
+_FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+
+
+def is_fernet_key(text: str) -> bool:
+    """Whether `text` is a Fernet key exactly as `Fernet.generate_key()` writes one.
+
+    Decided here, not by `Fernet(text)`: cryptography releases differ in what they accept
+    (unpadded or non-canonical base64 passes some and fails others), and a key that one
+    install takes and the next refuses would stop a running service at its next upgrade.
+    A key is 44 characters of url-safe base64 with its one `=` of padding, and the canonical
+    encoding of 32 bytes (re-encoding the bytes gives the same text).
+    """
+    if not _FERNET_KEY.fullmatch(text):
+        return False
+    raw = base64.urlsafe_b64decode(text)
+    return len(raw) == 32 and base64.urlsafe_b64encode(raw).decode() == text
 
 
 def _is_model_name(name: str) -> bool:

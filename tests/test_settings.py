@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import string
 import subprocess
 import sys
 from pathlib import Path
 
+import hypothesis
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import strategies as st
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, is_fernet_key, load_settings
 from standins.github.auth import generate_private_key
 from tests.servers import ROOT, clean_env, free_port
 
@@ -244,3 +247,36 @@ def test_an_unreachable_redis_is_one_line_without_its_password(
     assert "redis://:***@127.0.0.1" in line and "Connect" in line
     assert "hunter2-pw" not in result.stderr + result.stdout
     assert not (tmp_path / "a.db").exists(), "nothing is written before both stores answer"
+
+
+@hypothesis.given(st.binary(min_size=32, max_size=32))
+def test_every_generated_key_is_accepted_and_works(raw: bytes) -> None:
+    key = base64.urlsafe_b64encode(raw).decode()
+    assert is_fernet_key(key)
+    Fernet(key.encode())  # and cryptography agrees
+
+
+@hypothesis.given(st.text(alphabet=string.ascii_letters + string.digits + "-_=+/ ", max_size=60))
+def test_what_is_accepted_is_a_canonical_32_byte_key(text: str) -> None:
+    if is_fernet_key(text):
+        assert len(base64.urlsafe_b64decode(text)) == 32
+        Fernet(text.encode())
+
+
+@hypothesis.given(st.binary(min_size=32, max_size=32))
+def test_near_misses_are_refused_whatever_cryptography_accepts(raw: bytes) -> None:
+    key = base64.urlsafe_b64encode(raw).decode()
+    last = key[42]
+    # The 43rd character carries 4 spare bits, which must be zero in a canonical encoding.
+    index = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    non_canonical = key[:42] + index[(index.index(last) + 1) % 64] + "="
+    for bad in (
+        key[:43],
+        key + "=",
+        " " + key,
+        key[:-2] + "==",
+        key.replace("-", "+"),
+        non_canonical,
+    ):
+        if bad != key:
+            assert not is_fernet_key(bad), bad
