@@ -3,6 +3,11 @@
 The CLI prints each problem once as `⛔️ <file>[:line[:col]] <message>` (errors) or
 `⚠️  <file>… <message>` (warnings), sometimes followed by indented detail lines, and repeats
 some of them in a per-file summary (`  - ⚠️ …`) that is skipped here.
+
+Before anything is read, `sanitize_output` keeps the output to what concerns the book's own
+files: a problem located in a file outside the book (and its detail lines, which can quote
+that file) is replaced by a sentence, and every line is capped, so no ⛔️/⚠️ line copied
+into a PR or status can carry the text of a file outside the book.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Literal
 _ISSUE = re.compile(r"^(⛔️|⛔|⚠️|⚠)\s*(.*)$")
 _LOCATION = re.compile(r"^(?P<file>[^\s:]+?)(?::(?P<line>\d+))?(?::(?P<column>\d+))?$")
 _MAX_DETAIL_LINES = 6
+MAX_LINE = 300
+_OUTSIDE_NOTE = "a problem in a file outside the book (its text is not shown)"
 
 
 @dataclass
@@ -92,3 +99,37 @@ def parse_build_output(output: str) -> list[BuildIssue]:
         current, detail = BuildIssue(level, file, line, message, column), []
         issues.append(current)
     return issues
+
+
+def _outside_location(location: str) -> bool:
+    """A location that is not a book-relative path: absolute, home, `..`, or a URL-ish."""
+    path = location.split("#", 1)[0]
+    return (
+        path.startswith(("/", "~", "\\"))
+        or path == ".."
+        or path.startswith("../")
+        or "/../" in path
+        or bool(re.match(r"^[A-Za-z]:[\\/]", path))
+    )
+
+
+def sanitize_output(output: str) -> str:
+    """The build's output with every line about a file outside the book replaced or dropped
+    (its indented detail lines too) and every line cut at `MAX_LINE` characters. Paths of the
+    book's copy must already be made relative."""
+    kept: list[str] = []
+    dropping = False
+    for raw in output.splitlines():
+        line = raw if len(raw) <= MAX_LINE else raw[: MAX_LINE - 1] + "…"
+        if dropping and (raw.startswith((" ", "\t")) or not raw.strip()):
+            continue
+        dropping = False
+        match = _ISSUE.match(raw)
+        first = (match.group(2) if match else raw).strip().split(" ", 1)[0]
+        if first and _outside_location(first):
+            dropping = True
+            if match:
+                kept.append(f"{match.group(1)} {_OUTSIDE_NOTE}")
+            continue
+        kept.append(line)
+    return "\n".join(kept)

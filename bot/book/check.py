@@ -12,6 +12,11 @@ The book is the author's, but the worker is ours: MyST runs a config's `project.
 `myst.yml` it reads, subfolders included. The copy's configs lose those keys (and
 `site.projects` paths outside the book) before the build, and the report says what was
 skipped; the Actions workflow, on GitHub's machines, runs them.
+
+The text is untrusted too (a model wrote it): the build runs in a sandbox that cannot reach
+the app's secrets (`bot.book.sandbox_build`), and its output is read only for problems in
+the book's own files (`bot.book.build_output.sanitize_output`), so no line of a file outside
+the book reaches a PR or a status comment.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from typing import Any
 
 import yaml
 
-from bot.book.build_output import BuildIssue, parse_build_output
+from bot.book.build_output import BuildIssue, parse_build_output, sanitize_output
+from bot.book.sandbox_build import give_to_builder, sandbox_mode, sandboxed, tool_roots
 from bot.node import path_with_node
 
 __all__ = ["BuildIssue", "BuildReport", "check_book", "parse_build_output", "plural"]
@@ -246,11 +252,29 @@ def _contain_links(work: Path, source: Path) -> None:
             path.symlink_to(Path(real_work, os.path.relpath(target, real_source)))
 
 
+def _sandbox_path(command: Sequence[str]) -> str:
+    """PATH inside the sandbox: the tool chain's folders only (the worker's PATH may name
+    folders the sandbox does not show)."""
+    folders = [str(Path(command[0]).parent)] if os.sep in command[0] else []
+    folders += [f"{root}/bin" for root in tool_roots(command)]
+    folders += [p for p in path_with_node().split(os.pathsep) if p.startswith(("/usr/", "/bin"))]
+    return os.pathsep.join(dict.fromkeys([*folders, "/usr/local/bin", "/usr/bin", "/bin"]))
+
+
 async def _run(command: Sequence[str], cwd: Path, seconds: float) -> tuple[int | None, str]:
-    """Run the CLI; on timeout kill its whole process group and return `None` as the code."""
-    env = _build_environment(cwd.parent)
+    """Run the CLI in the sandbox; on timeout kill its whole process group and return `None`
+    as the code."""
+    home, new_root = cwd.parent / "home", cwd.parent / "root"
+    home.mkdir(exist_ok=True)
+    new_root.mkdir(exist_ok=True)
+    env = _build_environment(home)
+    mode = await asyncio.to_thread(sandbox_mode)
+    if mode != "none":
+        env["PATH"] = _sandbox_path(command)
+        await asyncio.to_thread(give_to_builder, [cwd, home], mode)
+    argv = sandboxed(command, cwd, env, [cwd, home], new_root, mode)
     process = await asyncio.create_subprocess_exec(
-        *command,
+        *argv,
         cwd=cwd,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
@@ -299,6 +323,8 @@ async def check_book(
         return _failure(
             "The `jupyter-book` command is not installed on the build machine.", started
         )
+    if shutil.which(cli[0]) is None:
+        return _failure(f"Could not start `jupyter-book`: no program at {cli[0]}", started)
     with tempfile.TemporaryDirectory(prefix="liquidbook-check-") as temporary:
         work = Path(temporary) / "book"
         notes: list[str] = []
@@ -310,6 +336,7 @@ async def check_book(
         except OSError as error:
             return _failure(f"Could not start `jupyter-book`: {error}", started)
     output = _ANSI.sub("", output).replace(f"{work}/", "").replace(str(work), ".")
+    output = sanitize_output(output)
     tail = "\n".join(output.rstrip().splitlines()[-_TAIL_LINES:])
     issues = parse_build_output(output)
     errors = [issue for issue in issues if issue.level == "error"]

@@ -192,11 +192,13 @@ def _split_options(content: str) -> tuple[list[tuple[str, str]], int]:
     if lines and lines[0].strip() == "---":
         end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
         if end is not None:
+            block = lines[1:end]
             try:
-                data = yaml.safe_load("\n".join(lines[1:end]))
+                return list(_leaves("", yaml.safe_load("\n".join(block)))), end + 1
             except yaml.YAMLError:
-                data = None
-            return list(_leaves("", data)), end + 1
+                # MyST's parser may read what PyYAML refuses: every `key: value` line counts.
+                pairs = [line.partition(":") for line in block]
+                return [(k.strip().lower(), v.strip()) for k, _, v in pairs], end + 1
     options = []
     count = 0
     while count < len(lines) and (match := _OPTION.match(lines[count])):
@@ -212,7 +214,8 @@ def _front_matter(text: str) -> list[tuple[str, str]]:
     try:
         return list(_leaves("", yaml.safe_load(text)))
     except yaml.YAMLError:
-        return [("file", "/")]  # unreadable: treated as escaping, so it is removed
+        pairs = [line.partition(":") for line in text.split("\n")]
+        return [(k.strip().lower(), v.strip()) for k, _, v in pairs]
 
 
 def _leaves(key: str, data: object) -> Iterator[tuple[str, str]]:

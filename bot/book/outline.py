@@ -15,8 +15,9 @@ from rapidfuzz import fuzz
 
 from bot.book.bundled import skeleton_files
 from bot.book.chapters import Chapter, read_chapter
-from bot.book.clean import drop_unknown_refs
+from bot.book.clean import drop_unknown_refs, strip_control
 from bot.book.config import BookConfig, BookType
+from bot.book.guard import Place, guard
 from bot.book.markdown import STUB_MARKER, escape_mentions, find_labels
 from bot.book.model import Book
 from bot.book.paths import CONFIG_PATH
@@ -120,6 +121,40 @@ def _json_objects(text: str) -> Iterator[dict[str, Any]]:
                     break
 
 
+def guard_outline(outline: Outline, book: Book | None) -> tuple[Outline, list[str]]:
+    """The outline with control characters stripped from every text and every reference to
+    a file outside the book removed from what becomes Markdown (summaries, objectives, titles,
+    the description): stubs and front matter are built from these, and MyST reads them."""
+    fixes: list[str] = []
+    root = book.directory if book else None
+    stub = f"{book.config.chapters_dir if book else 'chapters'}/stub.md"
+
+    def clean(text: str, where: str = stub) -> str:
+        text, _ = strip_control(text)
+        guarded = guard(text, Place(where, root))
+        fixes.extend(guarded.fixes)
+        return guarded.text.strip() if guarded.fixes else text
+
+    chapters = [
+        chapter.model_copy(
+            update={
+                "title": clean(chapter.title),
+                "summary": clean(chapter.summary),
+                "objectives": [clean(item) for item in chapter.objectives],
+            }
+        )
+        for chapter in outline.chapters
+    ]
+    updated = outline.model_copy(
+        update={
+            "title": clean(outline.title, "intro.md"),
+            "description": clean(outline.description, "intro.md"),
+            "chapters": chapters,
+        }
+    )
+    return updated, list(dict.fromkeys(fixes))
+
+
 def stub_body(number: int, chapter: Chapter) -> str:
     """A placeholder that builds cleanly and tells readers and authors what comes next."""
     lines = [
@@ -154,6 +189,7 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
     and a stub never takes the name of a file already on disk.
     """
     files: dict[str, str] = {}
+    outline, _ = guard_outline(outline, book)
     skeleton = skeleton_files()
     new_config = config.model_copy(update={"type": outline.book_type or config.type})
     existing = [c for c in book.toc if not c.missing] if book else []
@@ -219,7 +255,7 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
         files[".gitignore"] = skeleton[".gitignore"]
     if book is None or new_config != book.config or not (book.directory / CONFIG_PATH).exists():
         files[CONFIG_PATH] = render_config(new_config)
-    return files
+    return {path: strip_control(text)[0] for path, text in files.items()}
 
 
 def _is_starter(book: Book, skeleton: dict[str, str]) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from bot.book.outline import outline_files, parse_outline
+from bot.book.outline import guard_outline, outline_files, parse_outline
 from bot.book.prompts import outline_prompt
 from bot.book_reader import checkout
 from bot.jobs.proposal import (
@@ -64,7 +64,7 @@ async def outline_book(
                     "❌ The model's outline was cut off at its length limit, so nothing was committed. Try a shorter description or fewer chapters."
                 )
                 return "truncated"
-            outline = parse_outline(result.text)
+            outline, repairs = guard_outline(parse_outline(result.text), co.book)
             files = outline_files(co.book, outline, config)
             chapters = "\n".join(
                 f"{i}. **{shorten(c.title, 200)}** — {shorten(c.summary, SUMMARY_LIMIT)}"
@@ -77,6 +77,12 @@ async def outline_book(
                 + shorten(command["description"]).replace("\n", "\n> ")
                 + "\n\nEdit the titles, order or summaries right in this PR; after merging, "
                 "`/generate chapter N` writes a chapter."
+                + (
+                    "\n\nRepairs made to the model's answer:"
+                    + "".join(f"\n- {fix}" for fix in repairs)
+                    if repairs
+                    else ""
+                )
             )
             details = (
                 f"Files: {', '.join(f'`{p}`' for p in sorted(files))}\n\n"
