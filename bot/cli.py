@@ -47,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """
     import uvicorn
 
+    from bot.http_protocol import with_header_deadline
     from bot.server import create_app
     from bot.services import Services, StartupError
 
@@ -63,6 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=args.access_log,
+        # uvicorn times out idle keep-alive connections only; headers get a deadline of
+        # their own (bot/http_protocol.py), bodies one in the webhook endpoint.
+        http=with_header_deadline(settings.liquidbook_read_timeout),
     )
 
     async def run() -> int:

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # within days at most when asked by hand; three days covers that).
     webhook_dedup_seconds: int = Field(default=3 * 24 * 3600, ge=60)
     webhook_max_bytes: int = Field(default=GITHUB_MAX_PAYLOAD_BYTES, ge=1024)
+    # Seconds a sender has for a request's headers, and again for its body. GitHub sends a
+    # delivery at once; a sender trickling bytes in is cut off (408) instead of holding a
+    # connection for as long as it likes.
+    liquidbook_read_timeout: float = Field(default=10.0, gt=0, le=300)
 
     # Model defaults; a book's `.github/liquidbook.yml` may override them.
     liquidbook_model: str = "openrouter:anthropic/claude-sonnet-5.5"

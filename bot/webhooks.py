@@ -12,11 +12,14 @@ redelivery from GitHub's page is processed once the cause is fixed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import re
 import time
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -37,8 +40,17 @@ log = logging.getLogger(__name__)
 DEDUP_PREFIX = "liquidbook:delivery:"
 
 
+# GitHub's payloads nest about ten levels deep; anything far beyond is not from GitHub, and
+# Python's JSON decoder raises RecursionError near a thousand.
+MAX_NESTING = 64
+
+
 class PayloadTooLarge(Exception):
     pass
+
+
+class BadPayload(ValueError):
+    """A signed body that is not a webhook payload; the message says why (answered 400)."""
 
 
 def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
@@ -54,35 +66,117 @@ def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, header.removeprefix("sha256=").encode())
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes without reading them all."""
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The raw body, refusing more than `limit` bytes without reading them all, and a body
+    that takes longer than `seconds` to arrive (TimeoutError).
+
+    GitHub sends the whole body at once; a sender trickling it in would otherwise hold a
+    connection (and a task of the server) for as long as it likes.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge
+    async with asyncio.timeout(seconds):
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge
     return bytes(body)
 
 
-def decode_payload(body: bytes, content_type: str) -> dict[str, Any] | None:
-    """JSON (the default) or the form encoding GitHub offers as an alternative."""
+def decode_payload(body: bytes, content_type: str) -> dict[str, Any]:
+    """JSON (the default) or the form encoding GitHub offers as an alternative (`payload=`).
+
+    The nesting is measured before decoding (`nesting_depth`, linear and recursion-free), so
+    a body nested a thousand levels deep is refused with its depth instead of reaching the
+    decoder's recursion; a RecursionError is still caught in case the decoder recurses on
+    something the measure does not count. Raises `BadPayload` with the reason.
+    """
+    form = content_type.startswith("application/x-www-form-urlencoded")
+    # Measured before the form is decoded too: percent-decoding costs a step per escape in
+    # Python, and a deep body is mostly escaped brackets.
+    depth = nesting_depth(_form_structure(body) if form else body)
+    if depth > MAX_NESTING:
+        raise BadPayload(f"payload nested {depth} levels deep; at most {MAX_NESTING} are accepted")
+    document = body
+    if form:
+        try:
+            fields = parse_qs(body.decode(), max_num_fields=1000)
+        except (ValueError, UnicodeDecodeError):
+            raise BadPayload("form-encoded body cannot be read") from None
+        if "payload" not in fields:
+            raise BadPayload("form-encoded body has no payload field")
+        document = fields["payload"][0].encode()
     try:
-        if content_type.startswith("application/x-www-form-urlencoded"):
-            text = parse_qs(body.decode()).get("payload", [""])[0]
-            data = json.loads(text)
-        else:
-            data = json.loads(body)
+        data = json.loads(document)
     except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        raise BadPayload("body is not JSON") from None
+    except RecursionError:
+        raise BadPayload(f"payload nested too deeply to decode (over {MAX_NESTING})") from None
+    if not isinstance(data, dict):
+        raise BadPayload("body is not a JSON object")
+    return data
 
 
-def answer(status: int, message: str, event: str = "-", outcome: str | None = None) -> JSONResponse:
+# The characters that shape JSON, as a form encoding may escape them (`%25` is a literal
+# `%`, so `%255B` stays text: replacing these never makes a new escape).
+_FORM_STRUCTURE = [
+    (escape, char)
+    for char, code in (
+        (b"[", b"5B"),
+        (b"]", b"5D"),
+        (b"{", b"7B"),
+        (b"}", b"7D"),
+        (b'"', b"22"),
+        (b"\\", b"5C"),
+    )
+    for escape in (b"%" + code, b"%" + code.lower())
+]
+
+
+def _form_structure(body: bytes) -> bytes:
+    """A form body with its structural escapes decoded: its brackets, quotes and
+    backslashes are then those of the `payload` field's JSON (another field's count too;
+    GitHub sends none)."""
+    for escape, char in _FORM_STRUCTURE:
+        body = body.replace(escape, char)
+    return body
+
+
+# A JSON string, unrolled (`[^"\\]*` runs between escapes) so that it never backtracks.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# Opening brackets to +1, closing ones to -1 as signed bytes.
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def nesting_depth(document: bytes) -> int:
+    """How deeply the arrays and objects of a JSON document nest (0 for a scalar).
+
+    Brackets inside strings do not count: strings are removed first (escaped quotes and
+    `\\uXXXX` escapes stay inside their string). Every step runs in C over the bytes, and
+    only the brackets left are summed, so this is linear in the size of the body and never
+    recurses. For a document that is not JSON the figure is an estimate; the decoder then
+    refuses it anyway.
+    """
+    brackets = _JSON_STRING.sub(b"", document).translate(None, _NOT_BRACKETS)
+    steps = memoryview(brackets.translate(_STEPS)).cast("b")
+    return max(0, max(accumulate(steps), default=0))
+
+
+def answer(
+    status: int,
+    message: str,
+    event: str = "-",
+    outcome: str | None = None,
+    *,
+    close: bool = False,
+) -> JSONResponse:
+    """The JSON answer, counted; `close` ends the connection after it (a body left unread)."""
     DELIVERIES.labels(event=event, outcome=outcome or str(status)).inc()
-    return JSONResponse({"message": message}, status_code=status)
+    headers = {"Connection": "close"} if close else None
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
 
 
 async def receive(request: Request) -> JSONResponse:
@@ -99,9 +193,20 @@ async def _receive(request: Request) -> JSONResponse:
     router: Router = request.app.state.router
     settings = services.settings
     try:
-        body = await read_body(request, settings.webhook_max_bytes)
+        body = await read_body(
+            request, settings.webhook_max_bytes, settings.liquidbook_read_timeout
+        )
     except PayloadTooLarge:
         return answer(413, "payload larger than GitHub's 25 MB limit")
+    except TimeoutError:
+        log.warning(
+            "body from %s not received within %s s: 408",
+            request.client.host if request.client else "?",
+            settings.liquidbook_read_timeout,
+        )
+        return answer(
+            408, f"body not received within {settings.liquidbook_read_timeout:g} s", close=True
+        )
     if not signature_is_valid(
         settings.webhook_secret, body, request.headers.get("x-hub-signature-256")
     ):
@@ -110,9 +215,10 @@ async def _receive(request: Request) -> JSONResponse:
     delivery_id = request.headers.get("x-github-delivery")
     if not name or not delivery_id:
         return answer(400, "X-GitHub-Event and X-GitHub-Delivery are required")
-    payload = decode_payload(body, request.headers.get("content-type", "application/json"))
-    if payload is None:
-        return answer(400, "body is not a JSON object", name)
+    try:
+        payload = decode_payload(body, request.headers.get("content-type", "application/json"))
+    except BadPayload as exc:
+        return answer(400, str(exc), name)
 
     key = DEDUP_PREFIX + delivery_id
     try:

@@ -1,8 +1,10 @@
 """Keep the installations table current, and offer a setup PR to new repositories.
 
 `installation` and `installation_repositories` events are the only source of truth the app
-needs about who installed it where; they are written straight to the database (a few rows,
-in milliseconds). Opening the setup PR talks to GitHub, so it is a job.
+needs about who installed it where; they are written straight to the database (one
+statement executed for all the rows: thousands in tens of milliseconds). Opening the setup
+PR talks to GitHub, so it is a job, queued by one job for the whole list
+(`bot/jobs/setup_offers.py`): the request does one enqueue however many repositories.
 
 GitHub neither orders deliveries nor sends them one at a time: `created`,
 `installation_repositories`, `suspend` and `new_permissions_accepted` for one installation
@@ -146,38 +148,41 @@ async def _upsert_installation(
 async def _upsert_repos(
     db: Database, session: AsyncSession, installation_id: int, repos: list[dict[str, Any]]
 ) -> None:
-    for chunk in _chunks(repos):
-        insert = db.insert(InstallationRepository).values(
-            [
-                {
-                    "installation_id": installation_id,
-                    "repository_id": r["id"],
-                    "full_name": r["full_name"],
-                    "private": r["private"],
-                }
-                for r in chunk
-            ]
-        )
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["installation_id", "repository_id"],
-                set_={"full_name": insert.excluded.full_name, "private": insert.excluded.private},
-            )
-        )
+    """One upsert statement, executed for every row at once (the driver's executemany):
+    3,000 rows take tens of milliseconds, where a statement of 500 rows' values compiled
+    per chunk took ten times that of the request's time."""
+    if not repos:
+        return
+    insert = db.insert(InstallationRepository)
+    statement = insert.on_conflict_do_update(
+        index_elements=["installation_id", "repository_id"],
+        set_={"full_name": insert.excluded.full_name, "private": insert.excluded.private},
+    )
+    rows = [
+        {
+            "installation_id": installation_id,
+            "repository_id": r["id"],
+            "full_name": r["full_name"],
+            "private": r["private"],
+        }
+        for r in repos
+    ]
+    await session.execute(statement, rows)
 
 
 async def _offer_setup(
-    services: Services, installation_id: int, repos: list[dict[str, Any]]
+    event: Event, services: Services, installation_id: int, repos: list[dict[str, Any]]
 ) -> None:
-    """Queue a setup check per repository: it opens a setup PR where there is no book yet."""
-    for repo in repos:
-        await services.queue.enqueue(
-            "setup_repository",
-            installation_id,
-            repo["full_name"],
-            None,
-            job_id=f"setup:{installation_id}:{repo['id']}",
-        )
+    """Queue one job that queues a setup check per repository (it opens a setup PR where
+    there is no book yet): the request's work stays one enqueue however long the list."""
+    if not repos:
+        return
+    await services.queue.enqueue(
+        "offer_setup",
+        installation_id,
+        [(r["id"], r["full_name"]) for r in repos],
+        job_id=f"setup-offers:{installation_id}:{event.delivery_id}",
+    )
 
 
 Handler = Callable[[Event, Services], Awaitable[None]]
@@ -217,7 +222,7 @@ async def installation_created(event: Event, services: Services) -> None:
         await _upsert_installation(services.db, session, row, suspension=False)
         await _upsert_repos(services.db, session, row["id"], repos)
     if event.action == "created":
-        await _offer_setup(services, row["id"], repos)
+        await _offer_setup(event, services, row["id"], repos)
 
 
 @router.register("installation", "unsuspend")
@@ -265,4 +270,4 @@ async def repositories_changed(event: Event, services: Services) -> None:
                     InstallationRepository.repository_id.in_(chunk),
                 )
             )
-    await _offer_setup(services, row["id"], added)
+    await _offer_setup(event, services, row["id"], added)

@@ -7,6 +7,7 @@ from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.generate import generate_chapters
 from bot.jobs.outline import outline_book
 from bot.jobs.setup import setup_repository
+from bot.jobs.setup_offers import offer_setup
 
 # Run by the acknowledgement worker, on its own queue (see `bot.worker`).
 ACK_FUNCTIONS: list[Callable[..., Any]] = [acknowledge_command]
@@ -16,6 +17,7 @@ ACK_FUNCTIONS: list[Callable[..., Any]] = [acknowledge_command]
 FUNCTIONS: list[Callable[..., Any]] = [
     acknowledge_command,
     setup_repository,
+    offer_setup,
     outline_book,
     generate_chapters,
 ]
