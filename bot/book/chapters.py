@@ -18,6 +18,7 @@ import frontmatter
 import yaml
 
 from bot.book.markdown import STUB_MARKER
+from bot.visible import blank, visible
 
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -46,6 +47,44 @@ class Chapter:
         """Only Markdown chapters may be rewritten as front matter + body; a notebook's
         file is JSON, which `render_chapter` would destroy."""
         return self.path.endswith(".md")
+
+
+# A block of front matter at the start of a text: `---`, YAML (possibly none), `---` or `...`.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:.*?\n)??(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# What renders as nothing in MyST (`%` comment lines, HTML comments) or as nothing but a
+# rule (`---`, `***`, `___` alone on a line).
+_COMMENT_LINE = re.compile(r"^[ \t]*(?:%.*|([-*_])(?:[ \t]*\1){2,}[ \t]*)$", re.MULTILINE)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+
+
+def body_of(text: str) -> str:
+    """What a chapter's text shows below its front matter: every block of front matter at
+    its start removed (a model may write several), then the comments MyST renders as
+    nothing (`%` lines, `<!-- -->`) and lines that are only a rule."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    while True:
+        text = _lstrip_blank(text)
+        match = _FRONT_MATTER.match(text)
+        if match is None:
+            break
+        text = text[match.end() :]
+    text = _HTML_COMMENT.sub("", text)
+    return _COMMENT_LINE.sub("", text)
+
+
+def has_body(text: str) -> bool:
+    """Whether a chapter's text (as a model answered it, or as cleaned) has a body that
+    shows something. An answer without one (empty, blank, front matter or comments only)
+    must never replace a chapter: committed, it would delete the chapter's text."""
+    return not blank(body_of(text))
+
+
+def _lstrip_blank(text: str) -> str:
+    """`text` without the characters at its start that show nothing (spaces, a BOM...)."""
+    for index, ch in enumerate(text):
+        if visible(ch):
+            return text[index:]
+    return ""
 
 
 def title_from_path(path: str) -> str:

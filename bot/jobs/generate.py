@@ -16,14 +16,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, cast
 
 from githubkit.exception import RequestFailed
 
-from bot.book.chapters import Chapter
+from bot.book.chapters import Chapter, has_body
 from bot.book.check import BuildReport, check_book, plural
 from bot.book.clean import clean_chapter_body
 from bot.book.model import Book, BookError
@@ -167,11 +167,18 @@ async def _write_one(
     branch = chapter_branch(chapter)
     path = safe_book_path(chapter.path)
 
+    def acceptable(answer: str) -> str | None:
+        """A chapter answer needs a body once cleaned: one without (empty, front matter or
+        a title alone) would delete the chapter's text, so that model failed."""
+        if has_body(clean_chapter_body(answer, book, chapter).body):
+            return None
+        return "answered with no chapter text (nothing but front matter, a title or blank lines)"
+
     async def ask(text_request_: Any) -> TextResult:
         return cast(
             TextResult,
             await services.model_client().generate_text(
-                text_request_,
+                replace(text_request_, accept=acceptable),
                 models=models,
                 context=context,
                 monthly_budget_usd=budget_for(config, services.settings),
@@ -180,6 +187,9 @@ async def _write_one(
 
     async def draft(answer: str, again: bool) -> Draft:
         cleaned = clean_chapter_body(answer, book, chapter)
+        if not has_body(cleaned.body):
+            # `acceptable` already failed such an answer; never commit one that got past.
+            raise BookError("the model's answer has no chapter text, so the chapter keeps its own")
         content = render_chapter(chapter, cleaned.body)
         await board.stage(
             chapter,
@@ -195,7 +205,12 @@ async def _write_one(
     try:
         results.append(await ask(text_request(prompt, CHAPTER_MAX_TOKENS)))
     except ProviderError as exc:
-        return ChapterOutcome(chapter, f"❌ Chapter {chapter.number}: {exc.user_message}", False)
+        return ChapterOutcome(
+            chapter,
+            f"❌ Chapter {chapter.number}: {exc.user_message} Nothing was committed; the "
+            "chapter keeps its text.",
+            False,
+        )
     if results[0].truncated:
         return ChapterOutcome(
             chapter,

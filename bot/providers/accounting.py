@@ -2,10 +2,12 @@
 
 One row per model tried, success or failure. A row sums every HTTP request made to that
 model in the call (retries and continuations) and its `error` column notes how many there
-were; failed requests cost nothing, except streams that broke off after their 200 (counted
-at an estimate). The outcome is `ok`, with `:truncated` when the text is still cut off,
-`:unpriced` when the price table does not know the model and `:estimated` when tokens were
-estimated from the text, or the error's outcome.
+were; failed requests cost nothing, except those that failed after their 200: streams that
+broke off (counted at an estimate), replies past their cap (counted up to where reading
+stopped), whole replies that were not answers (counted in full). The outcome is `ok`, with
+`:truncated` when the text is still cut off, `:unpriced` when the price table does not know
+the model and `:estimated` when tokens were estimated from the text, or the error's
+outcome.
 """
 
 from __future__ import annotations
@@ -53,6 +55,24 @@ class Done(Generic[T]):
     estimated: bool = False
     # Requests whose stream broke off after its 200, counted at an estimate.
     dropped: int = 0
+    # Requests whose reply ran past its cap (read up to there), counted at what was read.
+    runaways: int = 0
+
+
+def usage_notes(done: Done[Any]) -> list[str]:
+    """How a model's requests were counted, for its usage row's `error` column."""
+    notes = []
+    if done.tries > 1:
+        notes.append(f"{done.tries} requests")
+    if done.continuations:
+        notes.append(f"{done.continuations} continuations")
+    if done.dropped:
+        notes.append(f"{done.dropped} streams broke off, counted at an estimate")
+    if done.runaways:
+        notes.append(f"{done.runaways} replies ran past their cap, counted where reading stopped")
+    if done.estimated:
+        notes.append("tokens estimated from the text where the provider reported none")
+    return notes
 
 
 def price_text(prices: PriceTable, model: str, completion: Completion) -> tuple[Decimal, bool]:
@@ -81,15 +101,7 @@ def success_row(provider: str, model: str, done: Done[T], started: float) -> Usa
         + (":unpriced" if done.unpriced else "")
         + (":estimated" if done.estimated else "")
     )
-    notes = []
-    if done.tries > 1:
-        notes.append(f"{done.tries} requests")
-    if done.continuations:
-        notes.append(f"{done.continuations} continuations")
-    if done.dropped:
-        notes.append(f"{done.dropped} streams broke off, counted at an estimate")
-    if done.estimated:
-        notes.append("tokens estimated from the text where the provider reported none")
+    notes = usage_notes(done)
     return UsageRow(
         provider=provider,
         model=model,
@@ -108,12 +120,25 @@ def failure_row(
 ) -> UsageRow:
     """The row of a model that failed: no cost, the error's outcome and its detail (scrubbed)."""
     detail = scrub(exc.detail or exc.user_message, secrets)
-    if exc.tries > 1:
-        detail = f"{exc.tries} requests: {detail}"
     tokens_in, tokens_out, cost = 0, 0, Decimal(0)
-    if exc.failed_usage is not None:
-        tokens_in, tokens_out, cost, broken = exc.failed_usage
-        detail = f"{broken} streams broke off, cost estimated from their text; {detail}"
+    spent = exc.failed_usage
+    if spent is not None:
+        # Paid for although it failed: what it cost, and how that was counted.
+        tokens_in, tokens_out, cost = spent.tokens_in, spent.tokens_out, spent.cost
+        notes = []
+        if spent.dropped:
+            notes.append(f"{spent.dropped} streams broke off, cost estimated from their text")
+        if spent.runaways:
+            notes.append(
+                f"{spent.runaways} replies ran past their cap, counted up to where reading stopped"
+            )
+        if not notes:
+            notes.append("the whole reply is counted")
+        if exc.tries > 1:
+            notes.append(f"{exc.tries} requests")
+        detail = "; ".join([*notes, detail or ""])
+    elif exc.tries > 1:
+        detail = f"{exc.tries} requests: {detail}"
     return UsageRow(
         provider=provider[:50] or "unknown",
         model=model or "unknown",

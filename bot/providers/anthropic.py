@@ -21,11 +21,21 @@ from typing import Any
 
 import httpx
 
+from bot.providers.answers import Bound
 from bot.providers.errors import BadResponse, Refused
 from bot.providers.settings import Endpoint, ProviderSettings
 from bot.providers.tokens import estimate_all, estimate_tokens
 from bot.providers.types import Completion, Message, TextRequest
-from bot.providers.wire import classify, dropped, error_fields, read_json, send, sse_events
+from bot.providers.wire import (
+    Overflow,
+    classify,
+    dropped,
+    error_fields,
+    overflowed,
+    read_json,
+    send,
+    sse_events,
+)
 
 # Stop reasons of a whole answer, of one cut off at a limit; any other (a refusal, a tool
 # call or a paused turn this client never asks for, or none at all) is not an answer.
@@ -40,6 +50,8 @@ _TAKES_TEMPERATURE = re.compile(
     r"^claude-(?:3[-.].*|(?:sonnet|haiku)-4(?:-\d)?(?:-\d{8})?|opus-4(?:-[0-6])?(?:-\d{8})?)$"
 )
 
+# The fields of a content block's delta that carry what the model wrote.
+_WRITTEN = ("text", "thinking", "partial_json")
 # An error event inside a 200 stream has no status of its own: use the one its type has.
 _STREAM_ERROR_STATUS = {
     "overloaded_error": 529,
@@ -113,10 +125,20 @@ class Anthropic:
             content=json.dumps(self.body(model, request, messages, stream)),
         )
         prompt_tokens = estimate_all([request.instructions(), *(m.content for m in messages)])
+        # Reading stops where the reply passes what max_tokens could produce.
+        bound = Bound(request.max_tokens)
+        usage: dict[str, Any] = {}
         async with send(self.http, endpoint, model, http_request) as response:
-            if stream:
-                return await self._read_stream(endpoint, model, response, prompt_tokens)
-            data = await read_json(response, endpoint)
+            try:
+                if stream:
+                    return await self._read_stream(
+                        endpoint, model, response, prompt_tokens, bound, usage
+                    )
+                data = await read_json(response, endpoint, bound.line_chars)
+            except Overflow as exc:
+                # What went in is known once message_start came.
+                seen = _input_tokens(usage) or prompt_tokens
+                raise overflowed(endpoint, model, exc, bound, seen) from None
             return self._read_message(endpoint, model, data, prompt_tokens)
 
     def _read_message(
@@ -134,12 +156,19 @@ class Anthropic:
         return completion
 
     async def _read_stream(
-        self, endpoint: Endpoint, model: str, response: httpx.Response, prompt_tokens: int
+        self,
+        endpoint: Endpoint,
+        model: str,
+        response: httpx.Response,
+        prompt_tokens: int,
+        bound: Bound,
+        usage: dict[str, Any],
     ) -> Completion:
         parts: list[str] = []
-        usage: dict[str, Any] = {}
         try:
-            return await self._read_events(endpoint, model, response, prompt_tokens, parts, usage)
+            return await self._read_events(
+                endpoint, model, response, prompt_tokens, parts, usage, bound
+            )
         except httpx.TransportError as exc:
             # What went in is known once message_start came; what came out is estimated.
             seen = _input_tokens(usage)
@@ -153,19 +182,26 @@ class Anthropic:
         prompt_tokens: int,
         parts: list[str],
         usage: dict[str, Any],
+        bound: Bound,
     ) -> Completion:
         stop: str | None = None
         final_usage = False
-        async for event, data in sse_events(response):
+        async for event, data in sse_events(response, bound):
             try:
                 payload = json.loads(data)
             except ValueError:
                 raise BadResponse(endpoint.provider, "a stream event is not JSON") from None
+            if not isinstance(payload, dict):
+                raise BadResponse(endpoint.provider, "a stream event is not a JSON object")
             kind = payload.get("type") or event
             if kind == "message_start":
                 usage.update(payload["message"].get("usage") or {})
             elif kind == "content_block_delta":
                 delta = payload.get("delta") or {}
+                # Everything the model writes counts against its cap, thinking included.
+                for key in _WRITTEN:
+                    if isinstance(delta.get(key), str) and bound.add(delta[key]):
+                        raise Overflow("more text than the cap allows")
                 if delta.get("type") == "text_delta":
                     parts.append(delta.get("text", ""))
             elif kind == "message_delta":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from types import TracebackType
 from typing import TypeVar
@@ -259,7 +260,8 @@ class ModelClient:
                 endpoint = self.settings.endpoint(name.provider, raw)
                 supports(name, endpoint)
                 endpoint.require_key()
-                await guard.reserve(estimate(str(name)))
+                reserved = estimate(str(name))
+                await guard.reserve(reserved)
             except BudgetExceeded as exc:
                 over_budget.append(exc)
                 skipped.append(
@@ -278,10 +280,20 @@ class ModelClient:
                     done = await run(name, endpoint, guard, index == len(models) - 1)
                 except ProviderError as exc:
                     await self._fail(
-                        context, attempts, errors, provider, model, exc, started, secrets, guard
+                        context,
+                        attempts,
+                        errors,
+                        provider,
+                        model,
+                        exc,
+                        started,
+                        secrets,
+                        guard,
+                        max(reserved, guard.held_usd),
                     )
                     continue
                 row = success_row(provider, model, done, started)
+                row, _ = _against_reservation(row, max(reserved, guard.held_usd))
                 await self.usage.write(context, row, guard)
             finally:
                 # Given back with the usage row's cost (the first request's reservation and any
@@ -308,11 +320,31 @@ class ModelClient:
         started: float,
         secrets: list[str],
         guard: budgets.BudgetGuard | None = None,
+        reserved: Decimal | None = None,
     ) -> None:
         row = failure_row(provider, model, exc, started, secrets)
+        if reserved is not None:
+            row, above = _against_reservation(row, reserved)
+            if above:
+                # The author sees it in the status line, whichever sentence is shown.
+                exc.user_message = f"{exc.user_message} {above[0].upper()}{above[1:]}."
+                exc.phrase = f"{exc.phrase} ({above})"
         await self.usage.write(context, row, guard)
         # A name that is not `provider:model` is shown as it was written.
         label = f"{provider}:{model}" if provider and model else f"{provider}{model}" or "?"
         attempts.append(Attempt(label, row, exc.user_message, exc.tries, exc.phrase))
         errors.append(exc)
         log.info("%s:%s failed: %s", provider, model, exc.outcome)
+
+
+def _against_reservation(row: UsageRow, reserved: Decimal) -> tuple[UsageRow, str | None]:
+    """`row`, noting when it cost more than was reserved for it (a reply past its cap, a
+    provider's own figure above the price table's); the note, or None.
+
+    The budget let the call start on its worst case; a cost above it is real money spent
+    past that check, so it is logged for the operator and said to the author."""
+    if row.cost_usd <= reserved:
+        return row, None
+    above = f"it cost ${row.cost_usd:.4f}, above the ${reserved:.4f} reserved for it"
+    log.warning("%s:%s %s", row.provider, row.model, above)
+    return replace(row, error="; ".join(p for p in (above, row.error) if p)), above

@@ -14,10 +14,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.providers.names import display_name
-
 if TYPE_CHECKING:
-    from bot.providers.types import Attempt
+    from bot.providers.accounting import Done
+    from bot.providers.types import Attempt, Completion
+
+
+def display_name(provider: str) -> str:
+    """How a provider is spelled in messages to people."""
+    return {
+        "openrouter": "OpenRouter",
+        "together": "Together",
+        "anthropic": "Anthropic",
+        "openai": "OpenAI",
+        "stability": "Stability AI",
+        "replicate": "Replicate",
+        "runway": "Runway",
+    }.get(provider, provider)
 
 
 class ProviderError(Exception):
@@ -28,12 +40,13 @@ class ProviderError(Exception):
     fallback = True
     # HTTP requests made before giving up (set by the retry loop).
     tries = 1
-    # (tokens in, tokens out) a stream that broke off after its 200 is estimated to have
-    # been billed for (the provider counts what it processed and wrote).
-    partial: tuple[int, int] | None = None
-    # What the failed requests to the model are estimated to have cost: (tokens in, tokens
-    # out, USD, how many requests), set by the text layer for the usage row.
-    failed_usage: tuple[int, int, Decimal, int] | None = None
+    # What a request that failed after its 200 was billed for (the provider counts what it
+    # processed and wrote): a stream that broke off, an answer that ran past its cap. Its
+    # tokens are the provider's own when it reported them, else estimated from the text.
+    partial: Completion | None = None
+    # What every request to the model cost before it failed for good (tokens, USD, how
+    # they were counted), set by the text layer for the usage row.
+    failed_usage: Done[Completion] | None = None
 
     def __init__(
         self,
@@ -261,6 +274,40 @@ class BadResponse(ProviderError):
             "choose another model.",
             detail=detail,
             phrase="sent an unreadable answer",
+        )
+
+
+class Runaway(ProviderError):
+    """The answer ran past the length limit the request set (`max_tokens`): more tokens
+    reported, or more text sent, than the limit could produce. A model or a server that
+    ignores the cap (a loop, a hostile endpoint) must not have its answer committed nor its
+    stream read to the end. Not retried on the same model (another try is paid again); the
+    chain moves on. `partial` holds what it is counted at."""
+
+    outcome = "runaway"
+
+    def __init__(self, model: str, max_tokens: int, detail: str) -> None:
+        super().__init__(
+            f"{model} kept writing past the length limit it was given ({max_tokens:,} tokens), "
+            "so its answer was discarded: try again or choose another model.",
+            detail=detail,
+            phrase=f"wrote past its length limit ({max_tokens:,} tokens)",
+        )
+
+
+class UnusableAnswer(ProviderError):
+    """A whole, paid-for answer that is still not one: empty, holding text that is not valid
+    Unicode (a lone surrogate), or failing the caller's own rule (`TextRequest.accept`,
+    e.g. a chapter with no body). The chain moves on to the next model; the usage row
+    counts what it cost."""
+
+    outcome = "unusable"
+
+    def __init__(self, model: str, why: str) -> None:
+        super().__init__(
+            f"{model} {why}, so its answer was not used: try again or choose another model.",
+            detail=why,
+            phrase=why,
         )
 
 

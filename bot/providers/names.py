@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.providers.errors import UnknownModel
+
 # Providers with a native client here; any other name is OpenAI-compatible when it has a
 # `<NAME>_BASE_URL` (Ollama, vLLM, LM Studio, ...).
 KNOWN_PROVIDERS = (
@@ -37,24 +39,9 @@ class ModelName:
 
 def parse_model(name: str) -> ModelName:
     """Split `provider:model`; raise `UnknownModel` with a sentence saying how to write it."""
-    from bot.providers.errors import UnknownModel  # errors names providers; import late
-
     provider, sep, model = name.strip().partition(":")
     provider = provider.strip().lower()
     model = model.strip()
     if not sep or not model or not _PROVIDER.match(provider):
         raise UnknownModel(name)
     return ModelName(provider, model)
-
-
-def display_name(provider: str) -> str:
-    """How a provider is spelled in messages to people."""
-    return {
-        "openrouter": "OpenRouter",
-        "together": "Together",
-        "anthropic": "Anthropic",
-        "openai": "OpenAI",
-        "stability": "Stability AI",
-        "replicate": "Replicate",
-        "runway": "Runway",
-    }.get(provider, provider)

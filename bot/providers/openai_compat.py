@@ -18,21 +18,26 @@ from typing import Any
 
 import httpx
 
+from bot.providers.answers import Bound
 from bot.providers.errors import BadResponse, NotSupported, Refused
 from bot.providers.gate import Requests
 from bot.providers.settings import Endpoint, ProviderSettings
 from bot.providers.tokens import estimate_all, estimate_tokens
 from bot.providers.types import Artifact, Completion, ImageRequest, Message, TextRequest
 from bot.providers.wire import (
+    Overflow,
     classify,
     dropped,
     error_fields,
+    overflowed,
     parse_data_url,
     read_json,
     send,
     sse_events,
 )
 
+# The fields of a stream's delta that carry what the model wrote.
+_WRITTEN = ("content", "refusal", "reasoning", "reasoning_content")
 # OpenRouter models that cache only at explicit `cache_control` breakpoints.
 _EXPLICIT_CACHE_PREFIXES = ("anthropic/", "google/gemini")
 
@@ -113,10 +118,15 @@ class OpenAICompatible:
             content=json.dumps(self.body(endpoint, model, request, messages, stream)),
         )
         prompt_tokens = estimate_all([request.instructions(), *(m.content for m in messages)])
+        # Reading stops where the reply passes what max_tokens could produce.
+        bound = Bound(request.max_tokens)
         async with send(self.http, endpoint, model, http_request) as response:
-            if stream:
-                return await self._read_stream(endpoint, model, response, prompt_tokens)
-            data = await read_json(response, endpoint)
+            try:
+                if stream:
+                    return await self._read_stream(endpoint, model, response, prompt_tokens, bound)
+                data = await read_json(response, endpoint, bound.line_chars)
+            except Overflow as exc:
+                raise overflowed(endpoint, model, exc, bound, prompt_tokens) from None
         return self._read_completion(endpoint, model, data, prompt_tokens)
 
     def _read_completion(
@@ -134,11 +144,16 @@ class OpenAICompatible:
         return completion
 
     async def _read_stream(
-        self, endpoint: Endpoint, model: str, response: httpx.Response, prompt_tokens: int
+        self,
+        endpoint: Endpoint,
+        model: str,
+        response: httpx.Response,
+        prompt_tokens: int,
+        bound: Bound,
     ) -> Completion:
         parts: list[str] = []
         try:
-            return await self._read_chunks(endpoint, model, response, prompt_tokens, parts)
+            return await self._read_chunks(endpoint, model, response, prompt_tokens, parts, bound)
         except httpx.TransportError as exc:
             raise dropped(endpoint, exc, prompt_tokens, "".join(parts)) from None
 
@@ -149,17 +164,20 @@ class OpenAICompatible:
         response: httpx.Response,
         prompt_tokens: int,
         parts: list[str],
+        bound: Bound,
     ) -> Completion:
         refusal: list[str] = []
         finish: str | None = None
         usage: Any = None
-        async for _event, data in sse_events(response):
+        async for _event, data in sse_events(response, bound):
             if data == "[DONE]":
                 break
             try:
                 chunk = json.loads(data)
             except ValueError:
                 raise BadResponse(endpoint.provider, "a stream chunk is not JSON") from None
+            if not isinstance(chunk, dict):
+                raise BadResponse(endpoint.provider, "a stream chunk is not a JSON object")
             if isinstance(chunk.get("error"), dict):
                 # OpenRouter reports failures after the 200 as a chunk with an error.
                 kind, code, message = error_fields(chunk)
@@ -167,6 +185,10 @@ class OpenAICompatible:
                 raise classify(endpoint, model, status, {}, kind, code, message)
             for choice in chunk.get("choices") or []:
                 delta = choice.get("delta") or {}
+                # Everything the model writes counts against its cap, reasoning included.
+                for key in _WRITTEN:
+                    if isinstance(delta.get(key), str) and bound.add(delta[key]):
+                        raise Overflow("more text than the cap allows")
                 if delta.get("content"):
                     parts.append(delta["content"])
                 if delta.get("refusal"):

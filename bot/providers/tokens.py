@@ -25,3 +25,26 @@ def estimate_tokens(text: str) -> int:
 def estimate_all(texts: Iterable[str | None]) -> int:
     """The estimate of several texts sent together."""
     return sum(estimate_tokens(t) for t in texts if t)
+
+
+class TokenTally:
+    """`estimate_tokens` of a text that arrives in pieces (a stream), kept as it grows.
+
+    Counting each piece on its own would round every piece up (a stream of one-character
+    pieces would count a token a character); this keeps the characters and rounds once.
+    """
+
+    def __init__(self) -> None:
+        self.ascii_chars = 0
+        self.other_chars = 0
+
+    def add(self, piece: str) -> int:
+        """Count `piece`; return the estimate of everything counted so far."""
+        ascii_chars = len(piece.encode("ascii", "ignore"))
+        self.ascii_chars += ascii_chars
+        self.other_chars += len(piece) - ascii_chars
+        return self.tokens
+
+    @property
+    def tokens(self) -> int:
+        return math.ceil(self.ascii_chars / 3) + self.other_chars

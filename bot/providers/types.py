@@ -6,7 +6,7 @@ knows about HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -34,6 +34,12 @@ class TextRequest:
     A reply cut off at `max_tokens` is continued up to `continuations` times (the model is
     asked to go on from where it stopped and the parts are joined); if it is still cut off,
     the result has `truncated=True` and must not be committed as if whole.
+
+    Every reply is checked against the request (`bot.providers.answers`): within its cap,
+    not empty, valid Unicode. `accept` adds the caller's own rule: given the whole text, it
+    says why it is not an answer (a phrase after the model's name, "answered with no
+    chapter text"), or None. A reply failing any of them is that model's failure: the chain
+    moves on to the next.
     """
 
     prompt: str | None = None
@@ -46,6 +52,7 @@ class TextRequest:
     # None: stream when max_tokens is at least ProviderSettings.stream_min_tokens.
     stream: bool | None = None
     continuations: int = 2
+    accept: Callable[[str], str | None] | None = field(default=None, compare=False)
 
     def conversation(self) -> list[Message]:
         """The turns to send, whichever way they were given."""

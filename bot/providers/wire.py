@@ -9,12 +9,14 @@ and body into one `ProviderError`, so the retry and fallback rules are the same 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
+from bot.providers.answers import Bound, text_limit
 from bot.providers.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -25,6 +27,7 @@ from bot.providers.errors import (
     QuotaExhausted,
     RateLimited,
     Refused,
+    Runaway,
     ServerError,
     Timeout,
     scrub,
@@ -32,6 +35,7 @@ from bot.providers.errors import (
 from bot.providers.retry import parse_retry_after
 from bot.providers.settings import Endpoint
 from bot.providers.tokens import estimate_tokens
+from bot.providers.types import Completion
 
 _MODERATION_WORDS = (
     "moderation",
@@ -87,13 +91,65 @@ def dropped(
         if isinstance(exc, httpx.TimeoutException)
         else ConnectionFailed(endpoint.provider, what)
     )
-    error.partial = (prompt_tokens, estimate_tokens(text))
+    error.partial = Completion(
+        text="",
+        finish_reason="",
+        truncated=False,
+        tokens_in=prompt_tokens,
+        tokens_out=estimate_tokens(text),
+        usage_estimated=True,
+    )
     return error
 
 
-async def read_json(response: httpx.Response, endpoint: Endpoint) -> Any:
-    """The whole body as JSON, or `BadResponse`."""
-    return parse_json(await response.aread(), endpoint)
+def runaway(
+    endpoint: Endpoint,
+    model: str,
+    max_tokens: int,
+    why: str,
+    tokens_in: int,
+    tokens_out: int,
+    estimated: bool = True,
+) -> Runaway:
+    """The error for a reply past its request's cap, carrying what it is counted at: the
+    provider's own usage when it reported one, else an estimate of the text read (never
+    more than `text_limit`, where reading stops: what was not read cannot be counted)."""
+    error = Runaway(f"{endpoint.provider}:{model}", max_tokens, why)
+    error.partial = Completion(
+        text="",
+        finish_reason="",
+        truncated=False,
+        tokens_in=tokens_in,
+        tokens_out=min(tokens_out, text_limit(max_tokens)) if estimated else tokens_out,
+        usage_estimated=estimated,
+    )
+    return error
+
+
+def overflowed(
+    endpoint: Endpoint, model: str, exc: Overflow, bound: Bound, tokens_in: int
+) -> Runaway:
+    """`runaway` for a stream or body cut off by its `bound`: the text counted so far, and
+    the oversized line or body read at about 3 characters a token."""
+    tokens_out = bound.tokens + -(-exc.chars // 3)
+    return runaway(
+        endpoint, model, bound.max_tokens, f"{exc.why}; {bound.why()}", tokens_in, tokens_out
+    )
+
+
+async def read_json(
+    response: httpx.Response, endpoint: Endpoint, max_chars: int | None = None
+) -> Any:
+    """The whole body as JSON, or `BadResponse`; `Overflow` once it is longer than
+    `max_chars` bytes (what a text reply could need), without reading the rest."""
+    if max_chars is None:
+        return parse_json(await response.aread(), endpoint)
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) > max_chars:
+            raise Overflow(f"a body longer than {max_chars:,} bytes", len(body))
+    return parse_json(bytes(body), endpoint)
 
 
 def parse_json(body: bytes, endpoint: Endpoint) -> Any:
@@ -206,19 +262,69 @@ def classify(
     return BadRequest(provider, full_name, status, detail)
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+class Overflow(Exception):
+    """A stream or a body longer than its request could need (`bot.providers.answers`):
+    reading stopped. `chars` is how much of the oversized line or body was read."""
+
+    def __init__(self, why: str, chars: int = 0) -> None:
+        super().__init__(why)
+        self.why = why
+        self.chars = chars
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+async def _lines(response: httpx.Response, max_chars: int | None) -> AsyncIterator[str]:
+    """The body's lines (CRLF, LF or CR ends one, as the SSE spec says), never holding a
+    line longer than `max_chars`: a server sending one endless line is cut off there."""
+    pending: list[str] = []
+    size = 0
+    held_cr = False
+    async for text in response.aiter_text():
+        if held_cr:
+            text = "\r" + text
+            held_cr = False
+        if text.endswith("\r"):
+            # It may be the first half of a CRLF split between two reads.
+            text, held_cr = text[:-1], True
+        pieces = _EOL.split(text)
+        for piece in pieces[:-1]:
+            size += len(piece)
+            if max_chars is not None and size > max_chars:
+                raise Overflow(f"a stream line longer than {max_chars:,} characters", size)
+            pending.append(piece)
+            yield "".join(pending)
+            pending, size = [], 0
+        last = pieces[-1]
+        if last:
+            pending.append(last)
+            size += len(last)
+            if max_chars is not None and size > max_chars:
+                raise Overflow(f"a stream line longer than {max_chars:,} characters", size)
+    if held_cr or pending:
+        yield "".join(pending)
+
+
+async def sse_events(
+    response: httpx.Response, bound: Bound | None = None
+) -> AsyncIterator[tuple[str | None, str]]:
     """(event, data) pairs of a `text/event-stream`, per the HTML spec's framing.
 
-    Comment lines (OpenRouter's `: OPENROUTER PROCESSING` keep-alives) are skipped.
+    Comment lines (OpenRouter's `: OPENROUTER PROCESSING` keep-alives) are skipped. With a
+    `bound`, no line may be longer than a reply to the request could need and no more
+    events (comments included) may come than it could take, or `Overflow` is raised.
     """
     event: str | None = None
     data: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in _lines(response, bound.line_chars if bound else None):
         if line == "":
             if data:
                 yield event, "\n".join(data)
             event, data = None, []
             continue
+        if bound is not None and bound.event():
+            raise Overflow(f"more than {bound.max_events:,} stream lines")
         if line.startswith(":"):
             continue
         field, _, value = line.partition(":")

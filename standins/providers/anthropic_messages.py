@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from standins.providers.behaviour import Behaviour
-from standins.providers.common import json_body, split, sse, tokens
+from standins.providers.common import EscapedJSONResponse, json_body, split, sse, tokens
 from standins.providers.server import StandIn
 from standins.providers.validation import Invalid, check
 
@@ -158,7 +158,7 @@ class AnthropicStandIn(StandIn):
         text = "" if b.refusal else b.answer_text(body)
         if body.get("stream"):
             return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
-        return JSONResponse(self.message(body, b, text, final=True))
+        return EscapedJSONResponse(self.message(body, b, text, final=True))
 
     def validate(self, version: str, body: Any) -> None:
         """Check the body as the real API would under `version`; raise `Invalid`."""

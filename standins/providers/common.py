@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 
 async def json_body(request: Request) -> Any:
@@ -38,3 +39,12 @@ def sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     payload = data if isinstance(data, str) else json.dumps(data)
     return f"{head}data: {payload}\n\n".encode()
+
+
+class EscapedJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped (`\\u00e9`), as some servers send it: an
+    answer can then carry what UTF-8 cannot (a lone surrogate, `\\ud800`), which a hostile
+    or broken provider may send and a client must survive."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")

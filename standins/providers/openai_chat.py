@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from standins.providers.behaviour import Behaviour
-from standins.providers.common import bearer, json_body, split, sse, tokens
+from standins.providers.common import EscapedJSONResponse, bearer, json_body, split, sse, tokens
 from standins.providers.images import tiny_png
 from standins.providers.server import StandIn
 from standins.providers.validation import Invalid, check
@@ -250,7 +250,7 @@ class OpenAIChatStandIn(StandIn):
         text = b.answer_text(body)
         if body.get("stream"):
             return StreamingResponse(self.stream(body, b, text), media_type="text/event-stream")
-        return JSONResponse(self.completion(body, b, text, wants_image))
+        return EscapedJSONResponse(self.completion(body, b, text, wants_image))
 
     def unknown_model(self, model: str) -> JSONResponse:
         """The answer for a model this provider does not serve."""

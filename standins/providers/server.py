@@ -6,7 +6,8 @@ script is empty), so a test says "429 twice, then answer" and then reads back ex
 the client sent. It knows a set of model names (`known_models`; None: any) and answers others
 the way its provider says a model does not exist; and it counts the requests it is serving
 at once (`in_flight`, `peak_in_flight`, also at `GET /_standin/stats`), so a test or a bench
-can see how many calls really were in flight at the provider.
+can see how many calls really were in flight at the provider, and the bytes it answered with
+(`bytes_sent`), so a test can see where a client stopped reading.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from standins.providers.behaviour import Behaviour
 
@@ -73,6 +74,9 @@ class StandIn:
         self.requests: list[Recorded] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        # Response body bytes handed to the server, all requests together: a client that
+        # stops reading a long stream shows here as far fewer bytes than the answer holds.
+        self.bytes_sent = 0
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -133,6 +137,7 @@ class StandIn:
             self.requests.clear()
             self._script.clear()
             self.peak_in_flight = self.in_flight
+            self.bytes_sent = 0
         self.default = Behaviour()
 
     # -- serving ----------------------------------------------------------------------------
@@ -204,8 +209,15 @@ class _Counting:
         with standin._lock:
             standin.in_flight += 1
             standin.peak_in_flight = max(standin.peak_in_flight, standin.in_flight)
+
+        async def counted(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body":
+                with standin._lock:
+                    standin.bytes_sent += len(message.get("body", b""))
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, counted)
         finally:
             with standin._lock:
                 standin.in_flight -= 1
