@@ -4,24 +4,32 @@ githubkit signs the JWT (RS256) and fetches installation tokens lazily; its cach
 until shortly before they expire. The cache here is Redis, so every web and worker process
 shares one token per installation, and every value is encrypted with Fernet first: a Redis
 dump or a shared Redis never exposes a token that can write to people's repositories.
+
+A token GitHub stops accepting before its expiry (the app reinstalled, its permissions
+changed) answers 401: the request drops that cached token and is sent once more with a new
+one (`RefreshingAppAuth`), instead of every command failing until the token would expire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
+import httpx
 import redis.asyncio
 from cryptography.fernet import Fernet, InvalidToken
-from githubkit import AppAuthStrategy, GitHub
+from githubkit import AppAuthStrategy, GitHub, GitHubCore
+from githubkit.auth.app import AppAuth, AppInstallationAuthStrategy
 from githubkit.cache.base import AsyncBaseCache, BaseCacheStrategy
-from githubkit.exception import CacheUnsupportedError
+from githubkit.exception import CacheUnsupportedError, RequestTimeout
 
 from bot.settings import Settings
 
 USER_AGENT = "liquidbook"
+T = TypeVar("T")
 
 
 class RedactedKey(str):
@@ -87,6 +95,28 @@ class EncryptedRedisCache(AsyncBaseCache):
         )
         await self.client.delete(f"{self.prefix}:{key}:fetching")
 
+    # Deletes the key only if it still holds the ciphertext that was read (ARGV[1]).
+    _DELETE_IF_SAME = (
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+        "return 0"
+    )
+
+    async def forget(self, key: str, value: str) -> bool:
+        """Drop the cached `value` under `key` (GitHub refused it), unless another caller has
+        already put a newer one there: requests that failed together with the old token must
+        not throw away the token the first of them just fetched. True when it was dropped."""
+        name = f"{self.prefix}:{key}"
+        data = await self.client.get(name)
+        if data is None:
+            return False
+        try:
+            if self.fernet.decrypt(data).decode() != value:
+                return False
+        except InvalidToken:
+            pass  # unreadable with our key: dropping it costs nothing
+        dropped = self.client.eval(self._DELETE_IF_SAME, 1, name, data)
+        return bool(await dropped)  # type: ignore[misc]  # redis-py types both clients at once
+
 
 class EncryptedRedisCacheStrategy(BaseCacheStrategy):
     """Cache strategy for githubkit: tokens only. HTTP response caching is turned off."""
@@ -109,6 +139,79 @@ class EncryptedRedisCacheStrategy(BaseCacheStrategy):
         raise CacheUnsupportedError("HTTP caching is off (http_cache=False)")
 
 
+class RefreshingAppAuth(AppAuth):
+    """githubkit's installation authentication, plus: a 401 to a request made with a cached
+    installation token drops that token and sends the request once more with a new one.
+
+    The second answer is final (a 401 again means the installation really lost access).
+    Requests authenticated as the app (its JWT) are githubkit's own flow, unchanged.
+    """
+
+    requires_request_body = True  # read once, so the retry can send it again
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        for attempt in (1, 2):
+            # githubkit's flow (which may first fetch a token), relayed request by request.
+            flow = super().async_auth_flow(request)
+            outgoing = await flow.__anext__()
+            while True:
+                response = yield outgoing
+                try:
+                    outgoing = await flow.asend(response)
+                except StopAsyncIteration:
+                    break
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if attempt == 2 or response.status_code != 401 or scheme != "token":
+                return
+            cache = await self.github.config.cache_strategy.get_async_cache_storage()
+            if not isinstance(cache, EncryptedRedisCache):
+                return
+            await cache.forget(self._get_installation_cache_key(), token)
+
+
+class RefreshingInstallationStrategy(AppInstallationAuthStrategy):
+    """An installation's strategy whose requests refresh a refused token (`RefreshingAppAuth`)."""
+
+    def get_auth_flow(self, github: GitHubCore) -> httpx.Auth:
+        return RefreshingAppAuth(
+            github,
+            self.app_id,
+            self.private_key,
+            self.client_id,
+            self.client_secret,
+            self.installation_id,
+            self.repositories,
+            self.repository_ids,
+            self.permissions,
+        )
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a GitHub call ended without an answer in time (githubkit's wrapper or httpx's
+    own): GitHub may still have carried it out, so a creating call must be looked up."""
+    return isinstance(exc, RequestTimeout | httpx.TimeoutException)
+
+
+# After a creating call timed out: look for what it made now and after these pauses (s).
+LOOKUP_PAUSES: Sequence[float] = (1.0, 2.0, 4.0)
+
+
+async def find_after_timeout(
+    lookup: Callable[[], Awaitable[T | None]], pauses: Sequence[float] = LOOKUP_PAUSES
+) -> T | None:
+    """What a timed-out creating call made, if it shows within the pauses; None otherwise
+    (then it is safe to try again: a late arrival of the first call is the caller's case)."""
+    for pause in (0.0, *pauses):
+        if pause:
+            await asyncio.sleep(pause)
+        found = await lookup()
+        if found is not None:
+            return found
+    return None
+
+
 class GitHubApp:
     """The app's identity on GitHub: a client as the app, and one per installation."""
 
@@ -127,12 +230,18 @@ class GitHubApp:
             cache_strategy=self._cache,
             http_cache=False,
             user_agent=USER_AGENT,
-            timeout=30.0,
+            timeout=settings.github_timeout_seconds,
         )
 
     def installation(self, installation_id: int) -> GitHub:
-        """A client acting as one installation (its token cached and shared via Redis)."""
-        return self.app.with_auth(self._auth.as_installation(installation_id))
+        """A client acting as one installation (its token cached and shared via Redis, and
+        replaced when GitHub refuses it)."""
+        auth = self._auth
+        return self.app.with_auth(
+            RefreshingInstallationStrategy(
+                auth.app_id, auth.private_key, installation_id, auth.client_id, auth.client_secret
+            )
+        )
 
     async def resolve_slug(self) -> str:
         """The app's slug (its bot's login is `<slug>[bot]`), from settings or `GET /app`."""

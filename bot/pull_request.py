@@ -6,20 +6,29 @@ step tolerates having been done before (a retried or duplicated job): an existin
 moved to the new commit, an existing open PR for the branch is updated, never duplicated.
 Nothing here ever writes the default branch, and a branch whose head someone else wrote (a
 reviewer's fix pushed to `liquidbook/chapter-3`) is never moved: the job stops and says so.
+
+A call that times out may still have been carried out by GitHub. Creating a branch or a PR
+is then looked up before the job goes on or reports (as after GitHub's 422 "already
+exists"); calls that are safe to repeat (edits, git objects) are sent once more. Titles are
+written with their `@mentions` neutralised (`bot.mentions`): a model chose them.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
+from bot.github import find_after_timeout, timed_out
+from bot.mentions import neutralise_mentions
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BRANCH_PREFIX = "liquidbook/"
 MAX_BODY = 65536
@@ -70,6 +79,18 @@ class PullRequest:
 def _split(full_name: str) -> tuple[str, str]:
     owner, _, repo = full_name.partition("/")
     return owner, repo
+
+
+async def _again_after_timeout(call: Callable[[], Awaitable[T]]) -> T:
+    """A call that is safe to repeat (an edit, a git object: content-addressed, or left
+    dangling), sent once more when it timed out."""
+    try:
+        return await call()
+    except Exception as exc:
+        if not timed_out(exc):
+            raise
+        log.warning("a GitHub call timed out; sending it once more")
+    return await call()
 
 
 # How much of a person's text (an outline's description, a chapter's instructions) a PR body
@@ -131,10 +152,13 @@ async def _tree_entries(
                 )
             except UnicodeDecodeError:
                 # Binary files (figures) cannot be inlined: one blob each.
-                blob = await gh.arequest(
-                    "POST",
-                    f"/repos/{owner}/{repo}/git/blobs",
-                    json={"content": base64.b64encode(content).decode(), "encoding": "base64"},
+                encoded = base64.b64encode(content).decode()
+                blob = await _again_after_timeout(
+                    lambda encoded=encoded: gh.arequest(  # type: ignore[misc]
+                        "POST",
+                        f"/repos/{owner}/{repo}/git/blobs",
+                        json={"content": encoded, "encoding": "base64"},
+                    )
                 )
                 entries.append(
                     {"path": path, "mode": "100644", "type": "blob", "sha": blob.json()["sha"]}
@@ -174,35 +198,57 @@ async def commit_files(
         message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
     if branch_exists and not head_is_ours and not await _replaceable(gh, full_name, branch, memory):
         branch_exists = False  # it was deleted since: create it
-    tree = await gh.arequest(
-        "POST",
-        f"/repos/{owner}/{repo}/git/trees",
-        json={"base_tree": base.tree_sha, "tree": await _tree_entries(gh, full_name, files)},
+    entries = await _tree_entries(gh, full_name, files)
+    tree = await _again_after_timeout(
+        lambda: gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/git/trees",
+            json={"base_tree": base.tree_sha, "tree": entries},
+        )
     )
-    commit = await gh.arequest(
-        "POST",
-        f"/repos/{owner}/{repo}/git/commits",
-        json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
+    commit = await _again_after_timeout(
+        lambda: gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/git/commits",
+            json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
+        )
     )
     sha = str(commit.json()["sha"])
     if memory is not None:
         # Recorded before the ref moves, so a job killed right after still knows it is its own.
         await memory.wrote(branch, sha)
 
-    async def create() -> None:
+    async def post_ref() -> None:
         await gh.arequest(
             "POST",
             f"/repos/{owner}/{repo}/git/refs",
             json={"ref": f"refs/heads/{branch}", "sha": sha},
         )
 
+    async def landed() -> bool | None:
+        return True if await _head_sha(gh, full_name, branch) == sha else None
+
+    async def create() -> None:
+        try:
+            await post_ref()
+            return
+        except Exception as exc:
+            if not timed_out(exc):
+                raise
+            log.warning("creating %s timed out; looking for it", branch)
+        # GitHub may have made it after all; if not, ask again (a 422 then: it exists).
+        if not await find_after_timeout(landed):
+            await post_ref()
+
     async def move() -> None:
         # The branch exists: a re-run of the same job. Its commit replaces the earlier one,
         # which `_replaceable` checked is the app's own.
-        await gh.arequest(
-            "PATCH",
-            f"/repos/{owner}/{repo}/git/refs/heads/{branch}",
-            json={"sha": sha, "force": True},
+        await _again_after_timeout(
+            lambda: gh.arequest(
+                "PATCH",
+                f"/repos/{owner}/{repo}/git/refs/heads/{branch}",
+                json={"sha": sha, "force": True},
+            )
         )
 
     if branch_exists:
@@ -224,6 +270,18 @@ async def commit_files(
         else:
             await create()
     return sha
+
+
+async def _head_sha(gh: GitHub, full_name: str, branch: str) -> str | None:
+    """The sha `branch` points at, or None when there is no such branch."""
+    owner, repo = _split(full_name)
+    try:
+        response = await gh.arequest("GET", f"/repos/{owner}/{repo}/branches/{branch}")
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return None
+        raise
+    return str(response.json()["commit"]["sha"])
 
 
 async def _replaceable(
@@ -269,6 +327,7 @@ async def commit_and_open(
     ref, PR edit). Otherwise the branch is checked as `commit_files` does, and a closed PR
     is left as it was reviewed while a new one is opened.
     """
+    title = neutralise_mentions(title)
     pull = None
     if known_number is not None:
         pull = await _open_pull(gh, full_name, known_number, branch)
@@ -293,10 +352,12 @@ async def commit_and_open(
             gh, full_name, branch=branch, base=base.branch, title=title, body=body
         )
     owner, repo = _split(full_name)
-    updated = await gh.arequest(
-        "PATCH",
-        f"/repos/{owner}/{repo}/pulls/{pull['number']}",
-        json={"title": title, "body": clip(body)},
+    updated = await _again_after_timeout(
+        lambda: gh.arequest(
+            "PATCH",
+            f"/repos/{owner}/{repo}/pulls/{pull['number']}",
+            json={"title": title, "body": clip(body)},
+        )
     )
     return PullRequest(int(pull["number"]), updated.json()["html_url"])
 
@@ -330,55 +391,79 @@ async def open_or_update_pull_request(
     With `known_number` (remembered from an earlier run) the PR is read first and updated
     only if it is still open for this branch: a merged or closed PR keeps the description
     it was reviewed with, and a new one is opened. Without it, creation is tried first and
-    GitHub's 422 "already exists" leads to the open PR, found by its head.
+    GitHub's 422 "already exists" leads to the open PR, found by its head; so does a
+    creation that timed out, once the PR shows (else creation is tried once more).
     """
     owner, repo = _split(full_name)
     body = clip(body)
+    title = neutralise_mentions(title)
+
+    async def update(number: int) -> PullRequest:
+        updated = await _again_after_timeout(
+            lambda: gh.arequest(
+                "PATCH",
+                f"/repos/{owner}/{repo}/pulls/{number}",
+                json={"title": title, "body": body},
+            )
+        )
+        return PullRequest(number, updated.json()["html_url"])
+
+    async def find_open() -> int | None:
+        found = await gh.arequest(
+            "GET",
+            f"/repos/{owner}/{repo}/pulls",
+            params={"head": f"{owner}:{branch}", "state": "open", "per_page": 1},
+        )
+        existing = found.json()
+        return int(existing[0]["number"]) if existing else None
+
+    async def create() -> PullRequest | None:
+        """The new PR, or None when GitHub says one is open for the branch already."""
+        try:
+            response = await gh.arequest(
+                "POST",
+                f"/repos/{owner}/{repo}/pulls",
+                json={
+                    "title": title,
+                    "head": branch,
+                    "base": base,
+                    "body": body,
+                    "maintainer_can_modify": True,
+                },
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code != 422 or "already exists" not in exc.response.text:
+                raise
+            return None
+        data = response.json()
+        return PullRequest(data["number"], data["html_url"])
+
     if known_number is not None:
         try:
             current = (
                 await gh.arequest("GET", f"/repos/{owner}/{repo}/pulls/{known_number}")
             ).json()
             if current.get("state") == "open" and current.get("head", {}).get("ref") == branch:
-                updated = await gh.arequest(
-                    "PATCH",
-                    f"/repos/{owner}/{repo}/pulls/{known_number}",
-                    json={"title": title, "body": body},
-                )
-                return PullRequest(known_number, updated.json()["html_url"])
+                return await update(known_number)
         except RequestFailed as exc:
             if exc.response.status_code != 404:
                 raise
+    number = None
     try:
-        response = await gh.arequest(
-            "POST",
-            f"/repos/{owner}/{repo}/pulls",
-            json={
-                "title": title,
-                "head": branch,
-                "base": base,
-                "body": body,
-                "maintainer_can_modify": True,
-            },
-        )
-        data = response.json()
-        return PullRequest(data["number"], data["html_url"])
-    except RequestFailed as exc:
-        if exc.response.status_code != 422 or "already exists" not in exc.response.text:
+        created = await create()
+    except Exception as exc:
+        if not timed_out(exc):
             raise
-    found = await gh.arequest(
-        "GET",
-        f"/repos/{owner}/{repo}/pulls",
-        params={"head": f"{owner}:{branch}", "state": "open", "per_page": 1},
-    )
-    existing = found.json()
-    if not existing:
+        log.warning("opening the PR for %s timed out; looking for it", branch)
+        number = await find_after_timeout(find_open)
+        # It never showed: ask again (GitHub's 422 then means the first one landed late).
+        created = await create() if number is None else None
+    if created is not None:
+        return created
+    number = number or await find_open()
+    if number is None:
         raise RuntimeError(f"GitHub reported an open PR for {branch} but lists none")
-    number = existing[0]["number"]
-    updated = await gh.arequest(
-        "PATCH", f"/repos/{owner}/{repo}/pulls/{number}", json={"title": title, "body": body}
-    )
-    return PullRequest(number, updated.json()["html_url"])
+    return await update(number)
 
 
 class KnownPullRequests:

@@ -13,6 +13,8 @@ from typing import Any
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 
+from bot import job_results
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "liquidbook:queue"
@@ -30,8 +32,14 @@ def redis_settings(url: str) -> RedisSettings:
 
 
 async def connect(url: str) -> ArqRedis:
-    """An arq pool; it is also a full redis.asyncio client used for caches and dedup."""
-    return await create_pool(redis_settings(url), default_queue_name=QUEUE_NAME)
+    """An arq pool; it is also a full redis.asyncio client used for caches and dedup. Its
+    serializer is the workers' (`bot.job_results`): results stored without credentials."""
+    return await create_pool(
+        redis_settings(url),
+        default_queue_name=QUEUE_NAME,
+        job_serializer=job_results.serialize,
+        job_deserializer=job_results.deserialize,
+    )
 
 
 class Queue:

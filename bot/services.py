@@ -197,11 +197,14 @@ class Services:
         self.github = GitHubApp(settings, self.redis) if settings.app_configured else None
 
     def model_client(self) -> Any:
-        """The provider layer's client, made on first use (only workers call models)."""
+        """The provider layer's client, made on first use (only workers call models). Within
+        a command job its calls leave markers, so a call a dying worker cut off is still
+        counted (`bot.inflight`)."""
         if self.models is None:
-            from bot.providers import ModelClient, ProviderSettings
+            from bot.inflight import TrackedModelClient
+            from bot.providers import ProviderSettings
 
-            self.models = ModelClient(ProviderSettings(), self.redis, self.db)
+            self.models = TrackedModelClient(ProviderSettings(), self.redis, self.db)
         return self.models
 
     @property

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     # Where people see github.com (the manifest flow sends them there); GHES: https://HOST.
     github_web_url: str = "https://github.com"
+    # Seconds a GitHub API call may take. A creating call that times out is looked up before
+    # the job reports it failed (GitHub may have carried it out).
+    github_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     redis_url: str | None = None
     database_url: str | None = None
@@ -79,6 +82,9 @@ class Settings(BaseSettings):
     # Worker concurrency: jobs that run at once in one worker process.
     liquidbook_max_jobs: int = Field(default=10, ge=1)
     liquidbook_job_timeout: int = Field(default=900, ge=10)
+    # Tries a job gets when its worker dies under it (killed, restarted); a command job
+    # whose every try was cut off then says so in its status comment.
+    liquidbook_job_tries: int = Field(default=5, ge=1, le=20)
 
     @field_validator("github_api_url", "github_web_url")
     @classmethod

@@ -21,6 +21,7 @@ from typing import Any
 
 from arq import Worker
 
+from bot import job_results
 from bot.jobs import ACK_FUNCTIONS, FUNCTIONS
 from bot.metrics import JOB_SECONDS
 from bot.queue import ACK_QUEUE_NAME, QUEUE_NAME, redis_settings
@@ -64,7 +65,13 @@ def build_worker(
         "burst": burst,
         "poll_delay": poll_delay,
         "keep_result": 3600,
-        "max_tries": 5,
+        # One start more than a job's tries: a command job started past them (its worker
+        # died every time) only reports that it gave up (`bot.jobs.runner.command_job`).
+        # Other jobs (setup, acknowledgements: idempotent, short) may use it as a last try.
+        "max_tries": settings.liquidbook_job_tries + 1,
+        # Results and failures are stored without credentials (`bot.job_results`).
+        "job_serializer": job_results.serialize,
+        "job_deserializer": job_results.deserialize,
     }
     jobs = Worker(
         functions=[timed(f) for f in FUNCTIONS],  # type: ignore[misc]

@@ -19,6 +19,7 @@ from bot.book.config import BookConfig
 from bot.book.paths import safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
+from bot.mentions import neutralise_mentions
 from bot.providers import Message, TextRequest, TextResult
 from bot.pull_request import (
     MAX_BODY,
@@ -140,8 +141,11 @@ async def propose(
     then commit them to `branch` and open or update the PR.
 
     The PR body is `body` (the job's account, quoting the author's text), then a footer that
-    is never cut: `details` (files, model), the build check and the request it answers."""
+    is never cut: `details` (files, model), the build check and the request it answers. What
+    a model or a comment wrote (`body`, `details`, the build's messages) pings nobody: its
+    mentions are neutralised; the footer's "Requested by @author" is the app's own."""
     safe = {safe_book_path(path): text for path, text in files.items()}
+    body, details = neutralise_mentions(body), neutralise_mentions(details)
     if report is None:
         if status is not None:
             await status.progress("🔎 Checking the build with `jupyter-book`…")
@@ -153,7 +157,8 @@ async def propose(
     where = f"#{request['issue_number']}"
     footer = (
         (f"\n\n{details.strip()}" if details.strip() else "")
-        + f"\n\n### Build check\n\n{clip(report.markdown(), MAX_BODY // 3)}\n\n---\n"
+        + f"\n\n### Build check\n\n{neutralise_mentions(clip(report.markdown(), MAX_BODY // 3))}"
+        "\n\n---\n"
         f"Requested by @{request['author']} in {where} ({request.get('comment_url') or 'comment'}). "
         "Merge when it reads right. To have it rewritten, comment the command again with "
         "instructions on the lines below it; commits you push to this branch are never "

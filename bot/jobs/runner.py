@@ -3,6 +3,10 @@
 Errors an author can act on (a bad selector, an invalid settings file, a model refusing, the
 budget) end the job with that sentence in the status comment. Anything else is our fault:
 the comment says so without a stack trace, and the exception goes to the logs and metrics.
+
+arq runs a job again when its worker dies. Each try first records the model calls an earlier
+try left in flight (`bot.inflight`); a job whose worker died `MAX_TRIES` times is not run
+again: its next start only says so in the status comment and records what was cut off.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from bot.book.model import BookError
 from bot.book.outline import OutlineError
 from bot.book.paths import UnsafePathError
 from bot.book.tarball import TarballError
+from bot.inflight import CURRENT, InFlightCalls
 from bot.metrics import record_outcome
 from bot.providers import ProviderError
 from bot.pull_request import BranchEdited, WriteRefused
@@ -29,6 +34,16 @@ log = logging.getLogger(__name__)
 JobBody = Callable[[Services, Any, StatusComment], Awaitable[str]]
 
 
+def gave_up(tries: int) -> str:
+    """The final status of a job whose every try was cut off."""
+    return (
+        f"❌ Gave up after {tries} tries; nothing committed by the last one. Each try was cut "
+        "off before it finished (the worker running it stopped or was killed), so it will not "
+        "run again; a pull request an earlier try opened stays as it is. Comment the command "
+        "again to retry."
+    )
+
+
 def status_comment(gh: Any, full_name: str, status_ref: dict[str, Any]) -> StatusComment:
     """The handle on the status comment the acknowledgement posted for this command."""
     status = StatusComment(
@@ -37,6 +52,7 @@ def status_comment(gh: Any, full_name: str, status_ref: dict[str, Any]) -> Statu
         status_ref["comment_id"],
         status_ref["heading"],
         footer=status_ref.get("footer", ""),
+        issue_number=status_ref.get("issue_number"),
     )
     status._last_edit = edited_at(status_ref.get("at"))
     return status
@@ -54,7 +70,20 @@ async def command_job(
     if services.github is None:
         return "skipped: app not configured"
     gh = services.github.installation(request["installation_id"])
-    status = status_comment(gh, request["repository"], status_ref)
+    status = status_comment(
+        gh, request["repository"], {"issue_number": request.get("issue_number"), **status_ref}
+    )
+    calls = InFlightCalls(services.redis, str(ctx.get("job_id") or name))
+    await _settle(services, calls)
+    # arq allows one start more than the tries (`bot.worker`): it only reports the giving up.
+    tries = services.settings.liquidbook_job_tries
+    if ctx.get("job_try", 1) > tries:
+        log.error("%s gave up after %d tries (job %s)", name, tries, ctx.get("job_id"))
+        record_outcome(name, "gave up")
+        async with gh:
+            await status.finish(gave_up(tries))
+        return "gave up"
+    running = CURRENT.set(calls)
     try:
         async with gh:  # one HTTP connection pool for the whole job
             outcome = await body(services, gh, status)
@@ -103,5 +132,21 @@ async def command_job(
             f"have the details (job `{ctx.get('job_id', '?')}`); comment the command again to retry."
         )
         raise
+    finally:
+        CURRENT.reset(running)
     record_outcome(name, outcome)
     return outcome
+
+
+async def _settle(services: Services, calls: InFlightCalls) -> None:
+    """Record the model calls an earlier try of this job left in flight; accounting that
+    fails is logged and never stops the job."""
+    try:
+        leftovers = await calls.settle(services.model_client)
+    except Exception:
+        log.exception("job %s: could not record the calls an earlier try cut off", calls.job_id)
+        return
+    if leftovers:
+        log.warning(
+            "job %s: recorded %d model call(s) an earlier try cut off", calls.job_id, leftovers
+        )

@@ -121,6 +121,17 @@ def resolve_token(state: State, credential: str) -> Auth:
         return Auth("installation", state.apps[inst.app_id], token, inst)
 
 
+def revoke_tokens(state: State, installation_id: int) -> int:
+    """Revoke every token of an installation before its expiry, as GitHub does when the app
+    is reinstalled or its permissions change; answers how many there were. Calls made with
+    them then get 401 "Bad credentials"; a new token can be fetched at once."""
+    with state.lock:
+        revoked = [k for k, t in state.tokens.items() if t.installation_id == installation_id]
+        for key in revoked:
+            del state.tokens[key]
+    return len(revoked)
+
+
 def allows(granted: dict[str, str], perm: str) -> bool:
     """Whether `granted` satisfies `perm`, written `contents:write` or `issues|pull_requests:write`."""
     names, _, level = perm.partition(":")

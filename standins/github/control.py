@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .auth import revoke_tokens
 from .state import AppRecord, Delivery
 
 PREFIX = "/_standin"
@@ -50,6 +51,7 @@ _ACTIONS = {
     "pushes": lambda gh, a: {"sha": gh.push(**a)},
     "merges": lambda gh, a: {"sha": gh.merge_pull(**a)},
     "pulls": lambda gh, a: {"number": gh.open_pull(**a)},
+    "revoke_tokens": lambda gh, a: {"revoked": revoke_tokens(gh.hub.state, a["installation_id"])},
 }
 
 
