@@ -371,10 +371,11 @@ def _rebuild_inline(token: Token, place: Place) -> str:
                 target, place
             )
             ticks = "`" * (max(map(len, re.findall("`+", child.content)), default=0) + 1)
-            content = _ESCAPE.sub(r"\\\1", child.content)
-            out.append(
-                f"{content} {REMOVED_NOTE}" if bad else f"{{{name}}}{ticks}{child.content}{ticks}"
-            )
+            # Only a role's title is kept: its target names the file outside the book.
+            title = _EXPLICIT_TARGET.sub("", child.content) if target != child.content else ""
+            title = _ESCAPE.sub(r"\\\1", title.strip())
+            kept = f"{title} {REMOVED_NOTE}".lstrip()
+            out.append(kept if bad else f"{{{name}}}{ticks}{child.content}{ticks}")
         else:
             out.append(_ESCAPE.sub(r"\\\1", child.content))
     return "".join(out)
