@@ -1,7 +1,9 @@
-"""At-least-once jobs: a worker killed in the middle of a job, and GitHub tokens shared by processes."""
+"""At-least-once jobs: a worker killed in the middle of a job (its cut-off model call still
+counted), and GitHub tokens shared by processes."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,11 @@ def test_killed_worker_ends_with_exactly_one_pr(world: World) -> None:
     assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
     assert len(world.model.calls("/chat/completions")) == 2  # the job ran again, once
     assert len(world.status_comments(issue)) == 1
+    # The call the kill cut off is counted (at its estimate) by the next try.
+    with sqlite3.connect(world.root / "app.db") as db:
+        rows = db.execute("SELECT outcome, cost_usd, tokens_out FROM usage ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == ["interrupted:estimated", "ok"], rows
+    assert rows[0][2] > 0
 
 
 def test_a_worker_killed_between_the_commit_and_the_pr_ends_with_one_pr(world: World) -> None:
