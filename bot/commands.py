@@ -15,6 +15,15 @@ Rules, in the author's terms:
   A likely typo on a line below `/outline` or `/generate chapter` is reported too, not sent
   to the model as part of the description or instructions.
 - Words after a command that takes none (`/help me`) are ignored, and the answer says so.
+- A command repeated in one comment counts once (100 `/help` lines are one `/help`).
+
+Whatever a comment holds, reading it is linear in its length and bounded: lines are read by
+hand-written scanners that only move forward (no regular expression with nested or
+overlapping repetition, which a crafted line can make backtrack for hours), the first
+`MAX_COMMENT_CHARS` characters and `MAX_COMMANDS` different commands are read, and a comment
+cut by either bound gets an error that says so. Digits are ASCII digits (`²` and `①` pass
+`str.isdigit`, and `int` refuses them): anything else in a chapter number is an error with a
+sentence, never an exception.
 
 Commands are data (`COMMANDS`): a new one (`/generate quiz chapter N`, `/revise`, `/publish`)
 is one `CommandSpec` with its builder, and `help_text` lists it automatically.
@@ -22,15 +31,26 @@ is one `CommandSpec` with its builder, and `help_text` lists it automatically.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
 from bot.book.markdown import code_mask
-from bot.book.selector import ChapterSelector, SelectorError, split_selector
+from bot.book.selector import (
+    ChapterSelector,
+    SelectorError,
+    chapter_number,
+    digits_end,
+    is_ascii_digit,
+    is_number,
+    range_at,
+    spaces_end,
+    split_selector,
+)
 
 __all__ = [
     "COMMANDS",
@@ -44,8 +64,15 @@ __all__ = [
     "Outline",
     "Usage",
     "help_text",
+    "may_hold_commands",
     "parse_commands",
 ]
+
+# GitHub's own limit on a comment's body: a longer body (a forged or future payload) is read
+# up to it, never further.
+MAX_COMMENT_CHARS = 65_536
+# Different commands one comment may run or be answered for; repeats of one count once.
+MAX_COMMANDS = 10
 
 
 @dataclass(frozen=True)
@@ -138,33 +165,43 @@ def _outline(argument: str, more: str) -> Command:
 
 
 def _generate_chapter(argument: str, more: str) -> Command:
-    listed = _LEADING_NUMBERS.match(argument)
-    numbers = re.findall(r"\d+", listed.group(1)) if listed else []
-    joined = listed is not None and (
-        listed.end() == len(argument) or re.search(r",|&|\band\b", listed.group(1), re.I)
-    )
-    if len(numbers) > 1 and joined:
+    numbers, run_end, joined = _leading_numbers(argument)
+    if len(numbers) > 1 and (joined or run_end == len(argument)):
         # `/generate chapter 2, 3` or `3 4`: not chapter 2 with ", 3" as instructions.
-        raise _several_chapters(numbers, argument[listed.end() :] if listed else "")
+        raise _several_chapters(numbers, argument[run_end:])
     try:
         selector, rest = split_selector(argument)
     except SelectorError as error:
-        range_match = re.fullmatch(r"\s*(\d+)\s*[-–—]\s*(\d+)(.*)", argument)
-        fixed = None
-        if range_match and int(range_match.group(1)) > int(range_match.group(2)) > 0:
-            fixed = f"/generate chapter {range_match.group(2)}-{range_match.group(1)}{range_match.group(3)}"
-        raise _Invalid(error.sentence(), fixed) from None
-    if selector.kind != "title" and _MORE_NUMBERS.match(rest):
+        raise _Invalid(error.sentence(), _reversed_range(argument)) from None
+    others = _only_numbers(rest) if selector.kind != "title" else None
+    if others:
         # `/generate chapter 2-4, 6`: a range and more numbers.
-        raise _several_chapters([str(selector), *re.findall(r"\d+", rest)])
+        raise _several_chapters([str(selector), *others])
     return GenerateChapter(selector, _join(rest, more))
+
+
+def _reversed_range(argument: str) -> str | None:
+    """`/generate chapter 2-5 …` for a typed `5-2 …`; None when the argument is no such range."""
+    start = spaces_end(argument, 0)
+    found = range_at(argument, start)
+    if found is None:
+        return None
+    first, last, after = found
+    try:
+        low, high = chapter_number(last), chapter_number(first)
+    except SelectorError:
+        return None
+    return f"/generate chapter {low}-{high}{argument[after:]}" if high > low else None
 
 
 def _several_chapters(parts: list[str], tail: str = "") -> _Invalid:
     """One command, several chapters (`2`, `5`, `2-4`): suggest the range they make, or one
-    line per chapter."""
+    line per chapter. A number that names no chapter (`0`, `5000`) is reported instead."""
     parts = list(dict.fromkeys(parts))
-    ordered = sorted(int(part) for part in parts if part.isdigit())
+    try:
+        ordered = sorted(chapter_number(part) for part in parts if is_number(part))
+    except SelectorError as error:
+        return _Invalid(error.sentence())
     if len(ordered) == len(parts) > 1 and all(b == a + 1 for a, b in itertools.pairwise(ordered)):
         return _Invalid(
             "One command names one chapter, a range or `all`; these chapters make a range.",
@@ -178,9 +215,76 @@ def _several_chapters(parts: list[str], tail: str = "") -> _Invalid:
     )
 
 
-# A run of chapter numbers at the start of the argument: `2, 3`, `3 4`, `2 and 5`.
-_LEADING_NUMBERS = re.compile(r"^\s*((?:\d+(?![\d–—.-])\s*(?:,|&|\band\b)?\s*)+)", re.I)
-_MORE_NUMBERS = re.compile(r"^(?:,\s*|and\s+|&\s*)?\d+(?:\s*(?:,|and|&)?\s*\d+)*\s*$", re.I)
+# The numbers after `/generate chapter` are read by the scanners below rather than by
+# regular expressions: a pattern such as `\d+(?:\s*,?\s*\d+)*` can split a run of digits
+# in exponentially many ways before it fails on a trailing letter, and a comment is written
+# by anyone. Each scanner moves forward only, so its time is linear in the argument.
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A piece of a person's line inside a message: whole when short, else its start."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _separator_end(text: str, at: int) -> int | None:
+    """The index after a `,`, `&` or the word `and` (any case) at `at`, or None."""
+    if at < len(text) and text[at] in ",&":
+        return at + 1
+    end = at + 3
+    if (
+        text[at:end].lower() == "and"
+        and (at == 0 or not _is_word_char(text[at - 1]))
+        and (end == len(text) or not _is_word_char(text[end]))
+    ):
+        return end
+    return None
+
+
+def _leading_numbers(argument: str) -> tuple[list[str], int, bool]:
+    """The run of chapter numbers at the start of the argument (`2, 3`, `3 4`, `2 and 5`):
+    the numbers, the index where the run ends (after its spaces and separators), and whether
+    a separator joined them. A number followed by a dash or a dot starts a range or a
+    decimal (`2-4`, `2.5`) and is not part of the run."""
+    numbers: list[str] = []
+    joined = False
+    at = spaces_end(argument, 0)
+    run_end = 0
+    while True:
+        stop = digits_end(argument, at)
+        if stop == at or (stop < len(argument) and argument[stop] in "-–—."):
+            return numbers, run_end, joined
+        numbers.append(argument[at:stop])
+        at = spaces_end(argument, stop)
+        separator = _separator_end(argument, at)
+        if separator is not None:
+            joined = True
+            at = spaces_end(argument, separator)
+        run_end = at
+
+
+def _only_numbers(text: str) -> list[str] | None:
+    """The numbers of a text made only of numbers and separators (`, 6`, `and 7 8`), else
+    None: what follows a range that names more chapters."""
+    numbers: list[str] = []
+    at = 0
+    separator = _separator_end(text, at)
+    if separator is not None:
+        at = spaces_end(text, separator)
+    while True:
+        stop = digits_end(text, at)
+        if stop == at:
+            return None
+        numbers.append(text[at:stop])
+        at = spaces_end(text, stop)
+        if at == len(text):
+            return numbers
+        separator = _separator_end(text, at)
+        if separator is not None:
+            at = spaces_end(text, separator)
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -218,9 +322,23 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
-# `/word`, then a colon (a typo: `/outline: …`) or a space or the end of the line.
-_COMMAND_LINE = re.compile(r"^/([A-Za-z][\w-]*)(:?)(?=\s|$)(.*)$")
 _MIN_PREFIX = 3
+# The letters of a `/word` after its first: one class repeated once, a linear pass in C.
+_WORD_RUN = re.compile(r"[\w-]*")
+
+
+def _command_line(text: str) -> tuple[str, str, str] | None:
+    """`/word`, then a colon (a typo: `/outline: …`) and a space or the end of the line:
+    the word, the colon (or ""), and the rest of the line; None for anything else."""
+    if len(text) < 2 or text[0] != "/" or not (text[1].isascii() and text[1].isalpha()):
+        return None
+    found = _WORD_RUN.match(text, 2)
+    end = 2 if found is None else found.end()
+    colon = ":" if text.startswith(":", end) else ""
+    after = end + len(colon)
+    if after < len(text) and not text[after].isspace():
+        return None  # `/usr/bin/env`, `/tmp/notes.txt`: a path, not a command
+    return text[1:end], colon, text[after:]
 
 
 def _allowed_edits(word: str) -> int:
@@ -237,10 +355,13 @@ def _near(word: str, choices: list[str], min_prefix: int = _MIN_PREFIX) -> str |
     neighbouring letters counts as one edit, so `/hepl` is one edit from `/help`), or the
     only choice it is a prefix of (`/gen`). None when no choice, or two, are that close."""
     allowed = _allowed_edits(word)
-    if allowed:
-        scored = sorted((OSA.distance(word, choice), choice) for choice in choices)
+    # A choice whose length differs by more than `allowed` is farther than that: skip it, so
+    # a 60,000-letter `/word` costs no distance computation.
+    close = [choice for choice in choices if abs(len(choice) - len(word)) <= allowed]
+    if allowed and close:
+        scored = sorted((OSA.distance(word, choice), choice) for choice in close)
         best = [choice for distance, choice in scored if distance == scored[0][0]]
-        if scored and scored[0][0] <= allowed and len(best) == 1:
+        if scored[0][0] <= allowed and len(best) == 1:
             return best[0]
     if len(word) >= min_prefix:
         prefixed = [choice for choice in choices if choice.startswith(word)]
@@ -249,16 +370,17 @@ def _near(word: str, choices: list[str], min_prefix: int = _MIN_PREFIX) -> str |
     return None
 
 
+@functools.cache
 def _firsts() -> list[str]:
     return list(dict.fromkeys(spec.words[0] for spec in COMMANDS))
 
 
 def _resolve(text: str) -> tuple[CommandSpec, str] | None:
     """Match a command line to a spec and its argument; raise `_Invalid`, or None if prose."""
-    match = _COMMAND_LINE.match(text)
-    if match is None:
+    found = _command_line(text)
+    if found is None:
         return None
-    typed, colon, rest = match.group(1), match.group(2), match.group(3).strip()
+    typed, colon, rest = found[0], found[1], found[2].strip()
     word = typed.lower()
     firsts = _firsts()
     if word in firsts and not colon:
@@ -267,8 +389,8 @@ def _resolve(text: str) -> tuple[CommandSpec, str] | None:
     if colon and word in firsts:
         fixed: str | None = word
         why = ": write it without the colon."
-    elif re.search(r"[-_]", word):
-        head, *tail = re.split(r"[-_]+", word)
+    elif "-" in word or "_" in word:
+        head, *tail = [part for part in word.replace("_", "-").split("-") if part]
         near = head if head in firsts else _near(head, firsts)
         fixed = " ".join([near, *tail]) if near else None
         why = ": the words of a command are separated by spaces."
@@ -277,7 +399,7 @@ def _resolve(text: str) -> tuple[CommandSpec, str] | None:
     if fixed is None:
         return None
     suggestion, problem = _suggest(f"/{fixed} {rest}".strip())
-    message = f"`/{typed}{colon}` is not a command{why}"
+    message = f"`/{_shown(typed)}{colon}` is not a command{why}"
     if suggestion is None and problem:
         message = f"{message} {problem}"
     raise _Invalid(message, suggestion)
@@ -289,7 +411,7 @@ def _resolve_words(word: str, rest: str) -> tuple[CommandSpec, str]:
     for spec in specs:
         if len(spec.words) == 1:
             return spec, rest
-    sub, after = ([*re.split(r"\s+", rest.strip(), maxsplit=1), ""])[:2]
+    sub, after = ([*rest.split(None, 1), "", ""])[:2]
     subs = {spec.words[1]: spec for spec in specs}
     if sub.lower() in subs:
         return subs[sub.lower()], after.strip()
@@ -298,12 +420,16 @@ def _resolve_words(word: str, rest: str) -> tuple[CommandSpec, str]:
     near = bare if bare in subs else _near(bare, list(subs), min_prefix=2)
     if near is not None:
         suggestion, _ = _suggest(f"/{word} {near} {after}".strip())
-        raise _Invalid(f"`/{word} {sub}` is not a command.", suggestion)
-    guess = f"{specs[0].name} {rest}" if rest and rest[0].isdigit() else None
-    if guess is not None:
-        guess = _suggest(guess)[0] or guess
-    what = f"`/{word} {sub}` is not a command" if sub else f"`/{word}` needs more"
-    raise _Invalid(f"{what}; write {options}.", guess)
+        raise _Invalid(f"`/{word} {_shown(sub)}` is not a command.", suggestion)
+    what = f"`/{word} {_shown(sub)}` is not a command" if sub else f"`/{word}` needs more"
+    message = f"{what}; write {options}."
+    guess = None
+    if rest and is_ascii_digit(rest[0]):
+        # `/generate 3`: the command with its missing word, when that line would run.
+        guess, problem = _suggest(f"{specs[0].name} {rest}")
+        if guess is None and problem:
+            message = f"{message} {problem}"
+    raise _Invalid(message, guess)
 
 
 def _suggest(line: str) -> tuple[str | None, str]:
@@ -339,11 +465,9 @@ def _opens_comment(line: str) -> bool:
     return line.rfind("<!--") > line.rfind("-->")
 
 
-def parse_commands(body: str) -> list[Command | CommandError]:
-    """Every command in a comment body, in order; mistyped ones as `CommandError`."""
-    lines = body.replace("\r\n", "\n").split("\n")
+def _scan(lines: list[str]) -> Iterator[tuple[Command | CommandError, str, int]]:
+    """Each command of the lines, in order, with its line and line number."""
     in_code = code_mask(lines)
-    results: list[Command | CommandError] = []
     pending: tuple[CommandSpec, str, list[str], str, int] | None = None
     in_comment = False
     for lineno, line in enumerate(lines, start=1):
@@ -364,24 +488,98 @@ def parse_commands(body: str) -> list[Command | CommandError]:
             try:
                 resolved = _resolve(stripped.rstrip())
             except _Invalid as error:
-                resolved = None
                 if pending is not None:
-                    results.append(_finish(*pending))
+                    yield _finish(*pending), pending[3], pending[4]
                     pending = None
-                results.append(CommandError(line, error.message, error.suggestion, lineno))
+                yield CommandError(line, error.message, error.suggestion, lineno), line, lineno
                 continue
             if resolved is not None:
                 if pending is not None:
-                    results.append(_finish(*pending))
+                    yield _finish(*pending), pending[3], pending[4]
                 spec, argument = resolved
                 pending = (spec, argument, [], line, lineno) if spec.continues else None
                 if not spec.continues:
-                    results.append(_finish(spec, argument, [], line, lineno))
+                    yield _finish(spec, argument, [], line, lineno), line, lineno
                 continue
         if pending is not None:
             pending[2].append(line)
     if pending is not None:
-        results.append(_finish(*pending))
+        yield _finish(*pending), pending[3], pending[4]
+
+
+def _lines_read(body: str) -> tuple[list[str], str | None]:
+    """The lines of the body the grammar reads, and the start of the first line left unread
+    when the body is longer than `MAX_COMMENT_CHARS` (a line cut in two is not read: half
+    an instruction is worse than none)."""
+    if len(body) <= MAX_COMMENT_CHARS:
+        return body.replace("\r\n", "\n").split("\n"), None
+    cut = body.rfind("\n", 0, MAX_COMMENT_CHARS + 1)
+    lines = body[:cut].replace("\r\n", "\n").split("\n") if cut > 0 else []
+    return lines, body[cut + 1 : cut + 81].split("\n", 1)[0].rstrip("\r")
+
+
+def _same(item: Command | CommandError) -> object:
+    """What makes two commands of one comment the same: their arguments (words ignored after
+    `/help` do not make another `/help`), or an error's line and message."""
+    if isinstance(item, CommandError):
+        return ("error", item.line.strip(), item.message, item.suggestion)
+    if isinstance(item, Help | Init | Usage):
+        return type(item)
+    return item
+
+
+# A line that starts, after up to three spaces, with `/` and an ASCII letter: every command
+# line does. One pass of the regular-expression engine, no nested or overlapping repetition.
+_SLASH_WORD_LINE = re.compile(r"^ {0,3}/[A-Za-z]", re.MULTILINE)
+
+
+def may_hold_commands(body: str) -> bool:
+    """False when the body certainly holds no command (nor a typo of one): the webhook
+    handler's check, one linear pass in C over at most `MAX_COMMENT_CHARS` characters.
+    True for every body `parse_commands` finds something in, and for some it does not
+    (`/usr/bin/env`, a `/word` inside a code block): the grammar itself runs in the job."""
+    return _SLASH_WORD_LINE.search(body, 0, MAX_COMMENT_CHARS + 1) is not None
+
+
+def parse_commands(body: str) -> list[Command | CommandError]:
+    """Every command in a comment body, in order and each once; mistyped ones as
+    `CommandError`.
+
+    Bounded whatever the comment: the first `MAX_COMMENT_CHARS` characters are read, and at
+    most `MAX_COMMANDS` different commands. A comment cut by either bound ends with a
+    `CommandError` that says from which line on nothing was read.
+    """
+    lines, unread = _lines_read(body)
+    results: list[Command | CommandError] = []
+    seen: set[object] = set()
+    for item, line, lineno in _scan(lines):
+        key = _same(item)
+        if key in seen:
+            continue
+        if len(results) == MAX_COMMANDS:
+            return [
+                *results,
+                CommandError(
+                    line,
+                    f"A comment runs at most {MAX_COMMANDS} different commands; this one and "
+                    f"everything after it (from line {lineno} on) was not read. Put them in "
+                    "another comment.",
+                    lineno=lineno,
+                ),
+            ]
+        seen.add(key)
+        results.append(item)
+    if unread is not None and (results or _SLASH_WORD_LINE.match(unread)):
+        lineno = len(lines) + 1
+        results.append(
+            CommandError(
+                unread,
+                f"This comment is longer than {MAX_COMMENT_CHARS:,} characters, so only its "
+                f"first {lineno - 1:,} lines were read; nothing from line {lineno:,} on runs. "
+                "Put those commands in another comment.",
+                lineno=lineno,
+            )
+        )
     return results
 
 

@@ -1,18 +1,20 @@
 """Slash-commands in issue and PR comments: recognise them, and queue the acknowledgement.
 
-The handler never talks to GitHub: it checks who wrote the comment, parses it (pure, fast),
-and enqueues one `acknowledge_command` job keyed by the comment id on the acknowledgement
-queue (its own worker, never behind long jobs), which reacts with 👀, checks the author's
-permission and posts the status comment within a second. Comments by
-bots (the app itself included) are ignored. Only `created` is handled: an edited comment
-does not run its commands a second time.
+The handler never talks to GitHub: it checks who wrote the comment, looks for a line that
+could be a command (`may_hold_commands`: one linear pass in C over a bounded prefix; anyone
+may comment, so the handler does nothing whose cost a comment can choose), and enqueues one
+`acknowledge_command` job keyed by the comment id on the acknowledgement queue (its own
+worker, never behind long jobs). That job parses the comment with the grammar, reacts with
+👀 when it holds a command, checks the author's permission and answers within a second.
+Comments by bots (the app itself included) are ignored. Only `created` is handled: an edited
+comment does not run its commands a second time.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.commands import parse_commands
+from bot.commands import MAX_COMMENT_CHARS, may_hold_commands
 from bot.queue import ACK_QUEUE_NAME
 from bot.routing import Event, Router
 from bot.services import Services
@@ -40,7 +42,7 @@ def command_request(event: Event) -> dict[str, Any] | None:
     if is_bot(payload.get("sender")) or is_bot(comment.get("user")):
         return None
     body = comment.get("body")
-    if not isinstance(body, str) or "/" not in body:
+    if not isinstance(body, str) or not may_hold_commands(body):
         return None
     return {
         "installation_id": event.installation_id,
@@ -50,17 +52,17 @@ def command_request(event: Event) -> dict[str, Any] | None:
         "comment_id": comment["id"],
         "comment_url": comment.get("html_url") or "",
         "author": comment["user"].get("login"),
-        "body": body,
+        # The grammar reads no further than this (one more character tells it the comment
+        # was longer), so the job's arguments in Redis stay small whatever was posted.
+        "body": body[: MAX_COMMENT_CHARS + 1],
     }
 
 
 @router.register("issue_comment", "created")
 async def comment_created(event: Event, services: Services) -> None:
-    """A new comment: if it holds commands (or a near-miss of one), queue the acknowledgement."""
+    """A new comment with a line that may be a command: queue the acknowledgement."""
     request = command_request(event)
     if request is None or not isinstance(request["issue_number"], int):
-        return
-    if not parse_commands(request["body"]):
         return
     await services.queue.enqueue(
         "acknowledge_command",

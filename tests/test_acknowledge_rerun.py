@@ -40,11 +40,13 @@ async def test_rerun_posts_and_charges_nothing_twice(tmp_path: Path, redis_url: 
         finally:
             await services.close()
         assert first == second == "started generate_chapters"
-        # One answer per command line, not two; the hourly limit of 1 was charged once, so
-        # the re-run still found the command started rather than refused.
+        # One answer for /help and the typo, one status comment for the job, not two each;
+        # the hourly limit of 1 was charged once, so the re-run still found the command
+        # started rather than refused.
         bodies = [c["body"] for c in world.status_comments(issue)]
-        assert len(bodies) == 3, bodies
+        assert len(bodies) == 2, bodies
         assert sum("Queued" in b for b in bodies) == 1
+        assert sum("What I can do" in b and "Did you mean" in b for b in bodies) == 1
         assert not any("writing commands of the last hour" in b for b in bodies)
         assert [r["content"] for r in world.github.reactions(comment_id)] == ["eyes"]
     finally:
@@ -97,7 +99,8 @@ async def test_one_failing_command_does_not_drop_the_others(tmp_path: Path, redi
     try:
         outcome, issue = await _acknowledge_once(world, "/usage\n/help", break_usage=True)
         assert outcome == "answered"
-        usage, help_ = (c["body"] for c in world.status_comments(issue))
+        [answer] = (c["body"] for c in world.status_comments(issue))
+        usage, help_ = answer.split("#### ")[1:]
         assert "/usage" in usage and "❌ Something went wrong on our side" in usage
         assert "What I can do" in help_
     finally:

@@ -1,11 +1,14 @@
-"""The first answer to a command: 👀 at once, a permission check, then one status comment each.
+"""The first answer to a comment's commands: 👀 at once, a permission check, then the answers.
 
 Runs within a second of the webhook, on a queue and a worker of its own (`bot.worker`). It
-asks GitHub for the author's permission (never trusting `author_association` alone), reads
-the book's settings file for the role allowed to run commands (not needed when the author is
-an admin, who passes any role, and no `/usage` needs the book's budget: the jobs read the
-settings with the book anyway), and hands each command to its job with the status comment
-that job will keep editing. `/help`, `/usage` and malformed commands are answered right here.
+parses the comment (the webhook handler only looked for a line that may be a command), asks
+GitHub for the author's permission (never trusting `author_association` alone), reads the
+book's settings file for the role allowed to run commands (not needed when the author is an
+admin, who passes any role, and no `/usage` needs the book's budget: the jobs read the
+settings with the book anyway), and hands each command that starts a job to that job with a
+status comment of its own, which the job keeps editing. Everything answered right here
+(`/help`, `/usage`, malformed lines, typo suggestions, settings problems, the hourly limit)
+shares ONE comment, so a comment of a hundred lines gets one answer, not a hundred.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -139,10 +143,18 @@ def heading(command: Command, author: str) -> str:
 
 def error_title(error: CommandError) -> str:
     """The heading of the answer to a line that is not a valid command."""
-    return f"`{shorten(error.line.strip(), 200)}`"
+    return f"`{shorten(error.line.strip(), 120)}`"
 
 
 JOB_FOR = {Outline: "outline_book", GenerateChapter: "generate_chapters", Init: "setup_repository"}
+
+
+def expected_answers(items: list[Command | CommandError]) -> int:
+    """How many comments answer these commands when each may run: a status comment per job,
+    and one for everything answered at once (a refusal or a settings problem turns a job
+    into a section of that one)."""
+    jobs = sum(isinstance(item, Outline | GenerateChapter | Init) for item in items)
+    return jobs + (1 if jobs < len(items) else 0)
 
 
 async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> str:
@@ -173,12 +185,59 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
             raise
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What one line of the comment gets at once (help, a usage report, an error, a refusal):
+    a section of the comment's one answer. `text` starts with ✅, ⚠️ or ❌."""
+
+    title: str  # the heading when it is the comment's only answer
+    section: str  # the heading of its section among several
+    text: str
+    footer: str = ""
+    # A malformed line: the answer ends by pointing at `/help` (once, and not when the
+    # comment's answer already holds the help).
+    points_to_help: bool = False
+    is_help: bool = False
+
+
+FINAL_MARKS = ("❌", "⚠️", "✅")  # worst first: the one answer's first line shows the worst
+SEE_HELP = "Comment `/help` for every command."
+
+
+def answer_body(answers: list[Answer], author: str) -> tuple[str, str, str]:
+    """The heading, text and footer of the one comment that holds every immediate answer of
+    a comment. One answer keeps its own heading; several are sections under a first line
+    that says how many could not run (its mark is the worst of theirs, so a reader and
+    `bot.status` see at once whether all went well)."""
+    see_help = any(a.points_to_help for a in answers) and not any(a.is_help for a in answers)
+    if len(answers) == 1:
+        (only,) = answers
+        return only.title, only.text + (f"\n\n{SEE_HELP}" if see_help else ""), only.footer
+    marks = [next((m for m in FINAL_MARKS if a.text.startswith(m)), "✅") for a in answers]
+    worst = min(marks, key=FINAL_MARKS.index)
+    failed = sum(mark != "✅" for mark in marks)
+    if failed:
+        first = f"{worst} {failed} of {len(answers)} lines of the comment could not run; "
+        first += "each line's answer is below."
+    else:
+        first = f"✅ The answers to the {len(answers)} commands of the comment are below."
+    sections = [
+        f"#### {a.section}\n\n{a.text}" + (f"\n\n{a.footer}" if a.footer else "") for a in answers
+    ]
+    heading = f"{len(answers)} answers to the comment of @{author}"
+    return heading, "\n\n".join([first, *sections, *([SEE_HELP] if see_help else [])]), ""
+
+
 async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) -> str:
     full_name, issue, author = request["repository"], request["issue_number"], request["author"]
+    # The webhook handler only saw a line that may be a command; the grammar runs here, off
+    # the server's event loop, and a comment with no command gets no call at all.
+    items = parse_commands(request["body"])
+    if not items:
+        return "no command"
     if not await react(gh, full_name, request["comment_id"]):
         return "comment deleted"
 
-    items = parse_commands(request["body"])
     role = await repository_role(gh, full_name, author)
     config_problem: ConfigError | None = None
     min_role = "write"
@@ -206,14 +265,18 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
         )
         return f"refused: {author} is {role}, needs {min_role}"
 
-    started = []
+    # A re-run of this job (its worker died) finds the one answer the first run posted.
+    answered = f"liquidbook:answer-of:{full_name}:{request['comment_id']}"
+    already_answered = await services.redis.get(answered) is not None
+    started: list[str] = []
+    answers: list[Answer] = []
     limiter = RateLimiter(services.redis, window_s=3600)
     limit = services.settings.liquidbook_commands_per_hour
     for index, item in enumerate(items):
-        # A re-run of this job (its worker died) finds what the first run already posted.
+        # A re-run of this job finds the status comment the first run posted for a job.
         marker = f"liquidbook:status-of:{full_name}:{request['comment_id']}:{index}"
         try:
-            job = await _start(
+            outcome = await _start(
                 services,
                 gh,
                 request,
@@ -224,16 +287,27 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
                 limit,
                 config_problem,
                 book_budget,
+                skip_answers=already_answered,
             )
         except Exception:
             # One command failing (GitHub down for a moment, the database away for /usage)
             # must not silently drop the commands after it in the same comment.
             log.exception("command %d of comment %s failed", index, request["comment_id"])
-            with contextlib.suppress(Exception):
-                await _report_failure(services, gh, request, item, marker)
-            continue
-        if job:
-            started.append(job)
+            outcome = await _failure(services, gh, request, item, marker)
+        if isinstance(outcome, str):
+            started.append(outcome)
+        elif outcome is not None:
+            footer = ignored_note(item) if not isinstance(item, CommandError) else ""
+            answers.append(dataclasses.replace(outcome, footer=footer))
+    if answers and not already_answered:
+        title, text, footer = answer_body(answers, author)
+        try:
+            status = await create_status_comment(gh, full_name, issue, title, text, footer)
+            await services.redis.set(answered, str(status.comment_id), ex=7 * 24 * 3600)
+        except Exception:
+            # The jobs above are started and answer in their own comments: the failure is
+            # logged, not reported as "nothing was done".
+            log.exception("the answer to comment %s could not be posted", request["comment_id"])
     return "started " + ", ".join(started) if started else "answered"
 
 
@@ -243,24 +317,30 @@ FAILED_TO_START = (
 )
 
 
-async def _report_failure(
+async def _failure(
     services: Services,
     gh: GitHub,
     request: dict[str, Any],
     item: Command | CommandError,
     marker: str,
-) -> None:
-    """Say so where the author looks: the command's status comment if it has one, else a
-    new one."""
-    full_name, issue = request["repository"], request["issue_number"]
-    title = (
-        error_title(item) if isinstance(item, CommandError) else heading(item, request["author"])
-    )
-    known = await services.redis.get(marker)
-    if known is not None:
-        await StatusComment(gh, full_name, int(known), title).finish(FAILED_TO_START)
-    else:
-        await create_status_comment(gh, full_name, issue, title, FAILED_TO_START)
+) -> Answer | None:
+    """Say so where the author looks: the status comment of a job that has one (finished
+    with the failure), else a section of the comment's one answer."""
+    if not isinstance(item, CommandError):
+        with contextlib.suppress(Exception):
+            known = await services.redis.get(marker)
+            if known is not None:
+                title = heading(item, request["author"])
+                status = StatusComment(gh, request["repository"], int(known), title)
+                await status.finish(FAILED_TO_START)
+                return None
+    return _answer(item, request["author"], FAILED_TO_START)
+
+
+def _answer(item: Command | CommandError, author: str, text: str) -> Answer:
+    if isinstance(item, CommandError):
+        return Answer(error_title(item), error_title(item), text)
+    return Answer(heading(item, author), f"`{command_text(item)}`", text)
 
 
 async def _start(
@@ -274,42 +354,34 @@ async def _start(
     limit: int,
     config_problem: ConfigError | None,
     book_budget: Decimal | None,
-) -> str | None:
-    """Answer or queue one command of the comment; the job's name when one was queued."""
+    *,
+    skip_answers: bool = False,
+) -> Answer | str | None:
+    """Queue one command of the comment (the job's name), or its immediate answer, or None
+    when a re-run finds that the comment's answer is already posted."""
     full_name, issue, author = request["repository"], request["issue_number"], request["author"]
-    known = await services.redis.get(marker)
-
-    footer = ignored_note(item) if not isinstance(item, CommandError) else ""
-
-    async def answer(title: str, text: str, marker: str = marker) -> int:
-        status = await create_status_comment(gh, full_name, issue, title, text, footer)
-        await services.redis.set(marker, str(status.comment_id), ex=7 * 24 * 3600)
-        return status.comment_id
-
-    if isinstance(item, CommandError):
-        if known is None:
-            hint = f"\n\nDid you mean `{shorten(item.suggestion, 300)}`?" if item.suggestion else ""
-            await answer(
-                error_title(item),
-                f"⚠️ {shorten(item.message, 2000)}{hint}\n\nComment `/help` for every command.",
-            )
-        return None
-    title = heading(item, author)
-    if isinstance(item, Help | Usage) or (
+    immediate = isinstance(item, CommandError | Help | Usage) or (
         config_problem is not None and not isinstance(item, Init)
-    ):
-        if known is not None:
-            return None
-        if isinstance(item, Help):
-            await answer(title, "✅ What I can do:\n\n" + help_text())
-        elif isinstance(item, Usage):
-            report = await usage_report(
-                services, request["installation_id"], full_name, book_budget
-            )
-            await answer(title, "✅ " + report)
-        elif config_problem is not None:
-            await answer(title, "❌ " + config_problem.markdown())
+    )
+    known = None if immediate else await services.redis.get(marker)
+    if skip_answers and known is None:
+        # The first run went through every line before posting the answer: a command it
+        # started has its marker, so this one was answered (or refused) there.
         return None
+    if isinstance(item, CommandError):
+        hint = f"\n\nDid you mean `{shorten(item.suggestion, 300)}`?" if item.suggestion else ""
+        text = f"⚠️ {shorten(item.message, 2000)}{hint}"
+        return dataclasses.replace(_answer(item, author, text), points_to_help=True)
+    if isinstance(item, Help):
+        answer = _answer(item, author, "✅ What I can do:\n\n" + help_text())
+        return dataclasses.replace(answer, is_help=True)
+    if isinstance(item, Usage):
+        report = await usage_report(services, request["installation_id"], full_name, book_budget)
+        return _answer(item, author, "✅ " + report)
+    if config_problem is not None and not isinstance(item, Init):
+        return _answer(item, author, "❌ " + config_problem.markdown())
+    footer = ignored_note(item)
+    title = heading(item, author)
     if known is not None:
         status_id = int(known)
     else:
@@ -317,13 +389,16 @@ async def _start(
             wait = await limiter.try_acquire(f"commands:{request['installation_id']}", limit)
             if wait > 0:
                 minutes = max(1, round(wait / 60))
-                await answer(
-                    title,
+                return _answer(
+                    item,
+                    author,
                     f"❌ This installation has used its {limit} writing commands of the last "
                     f"hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
                 )
-                return None
-        status_id = await answer(title, "⏳ Queued: reading the book as soon as a worker is free.")
+        queued = "⏳ Queued: reading the book as soon as a worker is free."
+        status = await create_status_comment(gh, full_name, issue, title, queued, footer)
+        status_id = status.comment_id
+        await services.redis.set(marker, str(status_id), ex=7 * 24 * 3600)
     job = JOB_FOR[type(item)]
     status_ref = {"comment_id": status_id, "heading": title, "footer": footer, "at": time.time()}
     if isinstance(item, Init):

@@ -82,6 +82,7 @@ class Sandbox:
     def run_comment(self, body: str) -> bool:
         """Post one comment, wait for its answers, show them and the PRs, merge them."""
         from bot.commands import parse_commands
+        from bot.jobs.acknowledge import expected_answers
 
         issue = self.ensure_issue()
         before = world.pull_heads(self.gh)
@@ -91,7 +92,7 @@ class Sandbox:
         if delivery.status_code != 200:
             say(f"❌ The app did not accept the webhook: {delivery.status_code or delivery.error}")
             return False
-        expected = len(parse_commands(body))
+        expected = expected_answers(parse_commands(body))
         if expected == 0:
             say("  (no command in this comment: the app does not answer it)")
             return True
