@@ -75,14 +75,17 @@ def test_workflow_shape() -> None:
     triggers = workflow[True]  # YAML 1.1 reads the `on` key as a boolean
     assert set(triggers) == {"pull_request", "push", "workflow_dispatch"}
     assert workflow["permissions"] == {}
-    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
-    assert build["permissions"] == {"contents": "read", "pages": "read"}
+    jobs = workflow["jobs"]
+    pages, build, deploy = jobs["pages"], jobs["build"], jobs["deploy"]
+    assert build["permissions"] == {"contents": "read"}
+    assert pages["permissions"] == {"pages": "read"}
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert build["needs"] == "pages" and "'skipped'" in build["if"]
     assert deploy["needs"] == "build"
     assert "github.event.repository.default_branch" in deploy["if"]
     assert deploy["concurrency"] == {"group": "pages", "cancel-in-progress": False}
     assert deploy["environment"]["name"] == "github-pages"
-    uses = [s["uses"] for job in (build, deploy) for s in steps(job) if "uses" in s]
+    uses = [s["uses"] for job in (pages, build, deploy) for s in steps(job) if "uses" in s]
     names = {u.split("@")[0] for u in uses}
     assert {
         "actions/checkout",
@@ -99,6 +102,29 @@ def test_workflow_shape() -> None:
     runs = [s["run"] for job in (build, deploy) for s in steps(job) if "run" in s]
     assert any('"jupyter-book==2.1.7"' in run for run in runs)
     assert all("${{" not in run for run in runs), "expressions in run: allow template injection"
+
+
+def test_the_build_job_holds_no_secret_and_no_write_permission() -> None:
+    """The build runs the book's text (a model wrote some of it) through jupyter-book: it
+    must hold nothing worth stealing. No secret and no token reach its environment, the
+    checkout keeps no credentials, the Pages settings are read by a job that never checks
+    out the book, and only the deploy job, which runs no code of the book, writes."""
+    jobs = load_workflow()["jobs"]
+    build = jobs["build"]
+    text = yaml.safe_dump(build)
+    assert "secrets." not in text and "github.token" not in text
+    for step in steps(build):
+        for value in (step.get("env") or {}).values():
+            assert "secrets" not in str(value) and "token" not in str(value).lower()
+        assert "token" not in (step.get("with") or {})
+    for name, job in jobs.items():
+        write = {k for k, v in job["permissions"].items() if v == "write"}
+        assert write == ({"pages", "id-token"} if name == "deploy" else set()), name
+        assert "secrets." not in yaml.safe_dump(job), name
+    assert [s["uses"].split("@")[0] for s in steps(jobs["pages"])] == ["actions/configure-pages"]
+    assert [s["uses"].split("@")[0] for s in steps(jobs["deploy"])] == ["actions/deploy-pages"]
+    build_env = next(s for s in steps(build) if s.get("name") == "Build")["env"]
+    assert build_env["PAGES_BASE_PATH"] == "${{ needs.pages.outputs.base_path }}"
 
 
 def build_script() -> str:
@@ -186,7 +212,9 @@ def test_workflow_passes_zizmor() -> None:
     if zizmor is None:
         unavailable("zizmor is not installed (pip install zizmor)")
     result = subprocess.run(
-        [zizmor, "--offline", "--no-progress", str(WORKFLOW)], capture_output=True, text=True
+        [zizmor, "--offline", "--no-progress", "--persona=auditor", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout
