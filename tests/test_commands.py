@@ -14,9 +14,10 @@ from bot.commands import (
     Outline,
     Usage,
     help_text,
+    may_hold_commands,
     parse_commands,
 )
-from bot.jobs.acknowledge import role_of
+from bot.jobs.acknowledge import Answer, answer_body, expected_answers, role_of
 
 
 def one(body: str) -> object:
@@ -337,3 +338,76 @@ def test_the_role_from_githubs_permission_answer(answer: dict[str, str], role: s
 )
 def test_html_comments_hide_commands_wherever_they_open(body: str) -> None:
     assert parse_commands(body) == [Help()]
+
+
+@pytest.mark.parametrize(
+    ("argument", "fragment"),
+    [
+        ("²", "`²` is not a chapter number: write numbers with the digits 0-9"),
+        ("①", "`①` is not a chapter number"),
+        ("٣", "`٣` is not a chapter number"),
+        ("3²", "`3²` is not a chapter number"),
+        ("2-３", "`2-３` is not a chapter number"),
+        ("9" * 5000, "no chapter 999999… (a number of 5,000 digits); books here stop at 999"),
+        ("1-" + "9" * 5000, "(a number of 5,000 digits)"),
+        ("0001", None),
+        ("1000", "no chapter 1000; books here stop at 999"),
+    ],
+)
+def test_chapter_numbers_are_ascii_digits_of_a_sensible_length(
+    argument: str, fragment: str | None
+) -> None:
+    found = one(f"/generate chapter {argument}")
+    if fragment is None:
+        assert found == GenerateChapter(ChapterSelector("number", 1, 1))
+    else:
+        assert isinstance(found, CommandError) and fragment in found.message, found
+
+
+def test_an_odd_line_does_not_stop_the_others() -> None:
+    results = parse_commands("/generate chapter ²\n/help\n/generate chapter 2\nShorter.")
+    assert isinstance(results[0], CommandError) and results[0].lineno == 1
+    assert results[1:] == [Help(), GenerateChapter(ChapterSelector("number", 2, 2), "Shorter.")]
+
+
+def test_repeats_count_once_whatever_follows_a_command_without_arguments() -> None:
+    assert parse_commands("/help\n/help me\n/HELP\n/usage\n/usage") == [Help(), Usage()]
+    # Different instructions are different commands.
+    assert len(parse_commands("/generate chapter 1\nA\n/generate chapter 1\nB")) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "may"),
+    [
+        ("/help", True),
+        ("text\n   /hepl", True),
+        ("text\r\n/generate chapter 1", True),
+        ("/usr/bin/env", True),  # the grammar decides it is prose, in the job
+        ("thanks!", False),
+        ("a/b and 1/2", False),
+        ("    /help", False),  # four spaces: a code block
+        ("/ help", False),
+        ("/3", False),
+        ("\t/help", False),
+    ],
+)
+def test_the_handlers_check_is_a_superset_of_command_lines(body: str, may: bool) -> None:
+    assert may_hold_commands(body) is may
+    if not may:
+        assert parse_commands(body) == []
+
+
+def test_one_answer_holds_every_immediate_answer() -> None:
+    items = parse_commands("/generate chapter ²\n/hepl\n/generate chapter 1\n/outline Moths")
+    assert expected_answers(items) == 3  # two jobs, and one answer for the two odd lines
+    assert expected_answers(parse_commands("/help\n" * 100)) == 1
+    errors = [Answer("`a`", "`a`", "⚠️ bad", points_to_help=True)]
+    helped = [*errors, Answer("`/help`", "`/help`", "✅ What I can do", is_help=True)]
+    heading, text, _ = answer_body(errors, "alice")
+    assert heading == "`a`" and text == "⚠️ bad\n\nComment `/help` for every command."
+    heading, text, _ = answer_body(helped, "alice")
+    assert heading == "2 answers to the comment of @alice"
+    assert text.startswith("⚠️ 1 of 2 lines of the comment could not run")
+    assert "#### `a`\n\n⚠️ bad" in text and "Comment `/help`" not in text
+    worst = [Answer("x", "x", "✅ fine"), Answer("y", "y", "❌ refused")]
+    assert answer_body(worst, "alice")[1].startswith("❌ 1 of 2 lines")
