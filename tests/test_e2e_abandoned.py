@@ -35,7 +35,7 @@ def test_a_job_stopped_on_every_try_says_it_gave_up(world: World) -> None:
     a usage row at its estimate."""
     env = {"LIQUIDBOOK_JOB_TRIES": str(TRIES)}
     world.start_app(worker=False, **env)
-    world.model.default = Behaviour(text=scripted_answer, delay=15)  # still writing when stopped
+    world.model.default = Behaviour(text=scripted_answer, delay=8)  # still writing when stopped
     worker = world.start_worker(**env)
     world.install()
     gh = world.github
