@@ -221,7 +221,10 @@ def test_a_hostile_model_cannot_put_files_from_outside_the_repository_in_the_boo
         assert files, branch
         leaking = [name for name, data in files.items() if token.encode() in data]
         assert leaking == [], f"{branch}: {leaking}"
-    assert b"The sea rises and falls" in branch_files(world, chapter_branch)[CHAPTER]
+    chapter = branch_files(world, chapter_branch)[CHAPTER]
+    assert b"The sea rises and falls" in chapter
+    # A removed role keeps its title, never the path it named.
+    assert chapter.count(b"get it *(removed: it referred") == len(targets(outside)), chapter
 
     # What people read: PR bodies and status comments; the removals are listed.
     for pr in pulls.values():
