@@ -11,6 +11,11 @@ sums every HTTP request made to that model in this call (retries and continuatio
 `error` column notes how many there were; failed requests cost nothing, except streams that
 broke off after their 200 (counted at an estimate). A model never tried (budget) has no row.
 
+Answers: a reply past its request's cap, or a whole one that is empty, not valid Unicode or
+refused by the caller's `TextRequest.accept`, fails its model like an error
+(`bot.providers.answers`), paid for as far as it was read. A model whose row costs more than
+was reserved for it is logged, and the note reaches the row and the author's sentence.
+
 Truncation: a text cut off at `max_tokens` is continued up to `request.continuations` times
 (the partial answer is sent back with a request to go on, and the parts are joined). If it
 is still cut off — or a continuation fails, or would pass the budget — the result comes back
