@@ -38,6 +38,29 @@ def _startup_failed(command: str, error: Exception) -> int:
     return 2
 
 
+def model_key_warning(model: str) -> str | None:
+    """Why commands that call `model` would fail for want of a key, or None when one is set.
+
+    Read as the provider layer reads it (environment, then `.env`), so the warning names the
+    exact variable to set; a provider that needs no key (a local `<NAME>_BASE_URL`) is fine.
+    """
+    from bot.providers.errors import UnknownModel
+    from bot.providers.names import parse_model
+    from bot.providers.settings import ProviderSettings
+
+    try:
+        provider = parse_model(model).provider
+        endpoint = ProviderSettings().endpoint(provider, model)
+    except UnknownModel as exc:
+        return f"the default model {model} cannot be used: {exc}"
+    if endpoint.key_required and not endpoint.api_key:
+        return (
+            f"{endpoint.key_env} is not set: commands that call the default model "
+            f"({model}, LIQUIDBOOK_MODEL) will fail until it is"
+        )
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the webhook server, with an in-process worker unless --no-worker.
 
@@ -81,6 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     "no GitHub App configured: open %s/setup to create one from app.yml",
                     settings.public_url,
                 )
+            if (warning := model_key_warning(settings.liquidbook_model)) is not None:
+                log.warning("%s", warning)
             await uvicorn.Server(config).serve()
         finally:
             await services.close()  # the lifespan closed them, unless uvicorn never started
@@ -97,6 +122,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from bot.worker import build_worker
 
     settings = _settings_or_exit()
+    if settings.redis_url is not None and settings.database_url is None:
+        # Checked before connecting (no REDIS_URL has its own line from Services.start): the
+        # default would be a SQLite file of this worker's own, and its installations and
+        # usage would silently differ from the server's.
+        print(
+            "liquidbook worker: DATABASE_URL is not set: a separate worker needs the database "
+            "the server uses (the same postgresql://… URL), not a SQLite file of its own",
+            file=sys.stderr,
+        )
+        return 2
     _logging(settings.log_level)
 
     async def run() -> int:
