@@ -35,11 +35,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
+    # The GitHub App's id (the setup page writes it).
     github_app_id: int | None = Field(default=None, ge=1)
+    # The app's slug, as in github.com/apps/SLUG; looked up with GET /app when unset.
     github_app_slug: str | None = None
+    # The app's private key in PEM (`\n` escapes accepted); or GITHUB_PRIVATE_KEY_PATH.
     github_private_key: SecretStr | None = None
+    # A file holding the app's private key, instead of GITHUB_PRIVATE_KEY.
     github_private_key_path: Path | None = None
+    # The secret GitHub signs webhooks with; deliveries are refused without it.
     github_webhook_secret: SecretStr | None = None
+    # GitHub's REST API; GitHub Enterprise Server: https://HOST/api/v3.
     github_api_url: str = "https://api.github.com"
     # Where people see github.com (the manifest flow sends them there); GHES: https://HOST.
     github_web_url: str = "https://github.com"
@@ -47,25 +53,34 @@ class Settings(BaseSettings):
     # the job reports it failed (GitHub may have carried it out).
     github_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
+    # redis://, rediss:// or unix:// URL; unset: an embedded Redis in the data directory (serve only).
     redis_url: str | None = None
+    # postgresql://… or sqlite:///… URL; unset: SQLite in the data directory (serve only).
     database_url: str | None = None
     # Fernet key (urlsafe base64, 32 bytes) for secrets kept in Redis. When unset, one is
     # derived from the app's private key, which every process of one deployment shares.
     liquidbook_secret_key: SecretStr | None = None
+    # Where the embedded Redis and SQLite live when their URLs are unset.
     liquidbook_data_dir: Path = Path(".liquidbook")
 
     # The address GitHub reaches this server at (the manifest flow registers its webhook URL
     # under it). Defaults to http://HOST:PORT.
     liquidbook_public_url: str | None = None
+    # The app's OAuth client id (the setup page writes it; not used yet).
     github_client_id: str | None = None
+    # The app's OAuth client secret (the setup page writes it; not used yet).
     github_client_secret: SecretStr | None = None
 
+    # The address the web server listens on.
     host: str = "127.0.0.1"
+    # The port the web server listens on.
     port: int = Field(default=3000, ge=0, le=65535)
+    # DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: str = "INFO"
     # How long a webhook delivery id is remembered for deduplication (GitHub redelivers
     # within days at most when asked by hand; three days covers that).
     webhook_dedup_seconds: int = Field(default=3 * 24 * 3600, ge=60)
+    # The largest webhook body accepted (GitHub sends at most 25 MB).
     webhook_max_bytes: int = Field(default=GITHUB_MAX_PAYLOAD_BYTES, ge=1024)
     # Seconds a sender has for a request's headers, and again for its body. GitHub sends a
     # delivery at once; a sender trickling bytes in is cut off (408) instead of holding a
@@ -74,13 +89,16 @@ class Settings(BaseSettings):
 
     # Model defaults; a book's `.github/liquidbook.yml` may override them.
     liquidbook_model: str = "openrouter:anthropic/claude-sonnet-5.5"
+    # Comma-separated `provider:model` names tried in order when the default fails.
     liquidbook_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Model spending cap per installation per calendar month, in US dollars.
     liquidbook_monthly_budget_usd: float = Field(default=20.0, ge=0)
     # Commands that call a model, per installation per hour (0: no limit): one noisy
     # installation cannot flood the workers or run through its budget in minutes.
     liquidbook_commands_per_hour: int = Field(default=60, ge=0)
     # Worker concurrency: jobs that run at once in one worker process.
     liquidbook_max_jobs: int = Field(default=10, ge=1)
+    # Seconds a job may run before it is stopped.
     liquidbook_job_timeout: int = Field(default=900, ge=10)
     # Tries a job gets when its worker dies under it (killed, restarted); a command job
     # whose every try was cut off then says so in its status comment.

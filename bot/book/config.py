@@ -28,9 +28,19 @@ class _Settings(BaseModel):
 class ModelsConfig(_Settings):
     """Which models write the book, as `provider:model` names."""
 
-    text: str | None = None
-    fallbacks: list[str] = Field(default_factory=list)
-    image: str | None = None
+    text: str | None = Field(
+        default=None,
+        description="The model that writes outlines and chapters, as `provider:model`; "
+        "unset: the server's `LIQUIDBOOK_MODEL`.",
+    )
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        description="Models tried in order when the text model fails or is unavailable; "
+        "empty: the server's `LIQUIDBOOK_FALLBACK_MODELS`.",
+    )
+    image: str | None = Field(
+        default=None, description="The model that draws figures, as `provider:model`."
+    )
 
     @field_validator("text", "image")
     @classmethod
@@ -46,27 +56,55 @@ class ModelsConfig(_Settings):
 class BudgetConfig(_Settings):
     """Spending cap for this book's model calls; `None` means the installation's default."""
 
-    monthly_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Spending cap in US dollars per calendar month for this book's model "
+        "calls; it may lower the server's `LIQUIDBOOK_MONTHLY_BUDGET_USD`, never raise it.",
+    )
 
 
 class PermissionsConfig(_Settings):
     """The least repository role a commenter needs for the app to act on a command."""
 
-    min_role: Role = "write"
+    min_role: Role = Field(
+        default="write",
+        description="The least repository role a commenter needs for the app to act on a command.",
+    )
 
 
 class BookConfig(_Settings):
     """Everything an author can set about the book; every key has a sensible default."""
 
-    type: BookType = "book"
-    title: str | None = None
-    audience: str = ""
-    language: str = "en"
-    style_guide: str = ""
-    models: ModelsConfig = Field(default_factory=ModelsConfig)
-    budget: BudgetConfig = Field(default_factory=BudgetConfig)
-    permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
-    chapters_dir: str = "chapters"
+    type: BookType = Field(
+        default="book", description="What kind of work this is; it shapes the outline."
+    )
+    title: str | None = Field(
+        default=None,
+        description="The book's title when `myst.yml` has no `project.title`.",
+    )
+    audience: str = Field(
+        default="", description="Who the readers are, in a sentence the model reads."
+    )
+    language: str = Field(default="en", description="The language code the book is written in.")
+    style_guide: str = Field(
+        default="",
+        description="How to write, in your words; empty: the app's own style guide.",
+    )
+    models: ModelsConfig = Field(
+        default_factory=ModelsConfig, description="Which models write the book."
+    )
+    budget: BudgetConfig = Field(
+        default_factory=BudgetConfig, description="Spending cap for this book's model calls."
+    )
+    permissions: PermissionsConfig = Field(
+        default_factory=PermissionsConfig, description="Who may run commands."
+    )
+    chapters_dir: str = Field(
+        default="chapters",
+        description="The folder new chapters are written to (and read from when "
+        "`myst.yml` has no toc).",
+    )
 
     @field_validator("chapters_dir")
     @classmethod
