@@ -710,3 +710,69 @@ def test_standalone_control_api(tmp_path: Path) -> None:
         )
         assert httpx.get(f"{gh.api_url}/_standin/health").json()["ok"] is True
         assert gh.calls(auth_kind=None) == []  # control calls are not GitHub API calls
+
+
+async def test_delivery_log_pages_and_redeliveries_like_github(
+    gh: GitHubStandIn, app: AppRecord, inst_id: int, receiver: Receiver
+) -> None:
+    """`GET /app/hook/deliveries` lists every attempt newest first with a cursor in `Link`;
+    `POST …/attempts` answers 202 and sends the same event again, same GUID and body."""
+    g = client(gh, app)
+    number = gh.open_issue("octo-org/book", "alice", "Hi")  # no URL yet: never attempted
+    gh.set_webhook_url(app.id, "http://127.0.0.1:9/hook")  # nobody listens there
+    lost = [gh.comment("octo-org/book", number, "alice", f"/usage {i}") for i in range(3)]
+    gh.set_webhook_url(app.id, receiver.url)
+    delivered = gh.comment("octo-org/book", number, "alice", "/help")
+
+    seen, params = [], {"per_page": 2}
+    while True:
+        page = await g.arequest("GET", "/app/hook/deliveries", params=params)
+        seen += page.json()
+        link = page.headers.get("link")
+        if not link:
+            break
+        assert 'rel="next"' in link and "cursor=" in link
+        cursor = link.split("cursor=")[1].split(">")[0].split("&")[0]
+        params = {"per_page": 2, "cursor": cursor}
+    assert [item["guid"] for item in seen] == [delivered.id] + [d.id for d in reversed(lost)]
+    ids = [item["id"] for item in seen]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 4
+    first = seen[-1]
+    assert first["status"] == "failed to connect" and first["status_code"] == 502
+    assert first["redelivery"] is False and (first["event"], first["action"]) == (
+        "issue_comment",
+        "created",
+    )
+    assert first["installation_id"] == inst_id and first["delivered_at"].endswith("Z")
+    assert seen[0]["status"] == "OK" and seen[0]["status_code"] == 202
+    failed = await g.arequest("GET", "/app/hook/deliveries", params={"status": "failure"})
+    assert {item["guid"] for item in failed.json()} == {d.id for d in lost}
+
+    one = (await g.arequest("GET", f"/app/hook/deliveries/{first['id']}")).json()
+    assert one["request"]["payload"] == lost[0].payload and one["url"].endswith(":9/hook")
+    assert one["request"]["headers"]["X-GitHub-Delivery"] == lost[0].id
+
+    before = len(receiver.received)
+    asked = await g.arequest("POST", f"/app/hook/deliveries/{first['id']}/attempts")
+    assert asked.status_code == 202
+    for _ in range(500):  # sent from a thread of its own, after the answer
+        if len(receiver.received) > before:
+            break
+        await asyncio.sleep(0.02)
+    headers, body = receiver.received[-1]
+    assert headers["x-github-delivery"] == lost[0].id and body == lost[0].body
+    _verify(headers, body)
+    latest = (await g.arequest("GET", "/app/hook/deliveries", params={"per_page": 1})).json()
+    assert latest[0]["guid"] == lost[0].id and latest[0]["redelivery"] is True
+    assert latest[0]["status"] == "OK" and latest[0]["id"] > ids[0]
+
+    # Another app's deliveries and unknown attempts are not this app's to see.
+    other = gh.register_app(slug="other", webhook_secret=SECRET)
+    assert (await client(gh, other).arequest("GET", "/app/hook/deliveries")).json() == []
+    for path in (f"/app/hook/deliveries/{first['id']}", "/app/hook/deliveries/1"):
+        with pytest.raises(RequestFailed) as refused:
+            await client(gh, other).arequest("GET", path)
+        assert refused.value.response.status_code == 404
+    with pytest.raises(RequestFailed) as bad:
+        await g.arequest("GET", "/app/hook/deliveries", params={"cursor": "nonsense"})
+    assert bad.value.response.status_code == 400

@@ -176,6 +176,12 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
         }
     )
     httpx.post(f"{gh.api_url}/app-manifests/{code}/conversions").raise_for_status()
+    # Deliveries to a port nobody listens on: recorded as failed attempts.
+    gh.set_webhook_url(app.id, "http://127.0.0.1:9/hook")
+    gh.deliver("ping", {"zen": "Keep it logically awesome.", "hook_id": app.hook_id}, app.id)
+    [attempt] = as_app.get("/app/hook/deliveries").raise_for_status().json()
+    as_app.get(f"/app/hook/deliveries/{attempt['id']}").raise_for_status()
+    as_app.post(f"/app/hook/deliveries/{attempt['id']}/attempts").raise_for_status()
 
     c = httpx.Client(
         base_url=gh.api_url + "/repos/octo-org/book", headers={"Authorization": f"token {token}"}

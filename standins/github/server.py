@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from . import (
     control,
     routes_app,
+    routes_app_webhooks,
     routes_checks,
     routes_contents,
     routes_git,
@@ -37,6 +38,7 @@ def api_routes() -> list[BaseRoute]:
     """Every route of the REST API (what the OpenAPI check walks), plus downloads."""
     return [
         *routes_app.routes,
+        *routes_app_webhooks.routes,
         *routes_contents.routes,
         *routes_git.routes,
         *routes_pulls.routes,

@@ -242,7 +242,12 @@ class PagesSite:
 
 @dataclass
 class Delivery:
-    """One webhook delivery attempt, recorded whether or not it was sent."""
+    """One webhook delivery attempt, recorded whether or not it was sent.
+
+    `id` is the event's GUID (`X-GitHub-Delivery`), shared by the attempts that redeliver
+    it; `attempt_id` is GitHub's number for this one attempt (`id` in
+    `GET /app/hook/deliveries`, and what `POST …/deliveries/{id}/attempts` names).
+    """
 
     id: str
     event: str
@@ -257,6 +262,8 @@ class Delivery:
     error: str | None = None
     redelivery: bool = False
     delivered_at: datetime = field(default_factory=now)
+    attempt_id: int = field(default_factory=next_id)
+    duration: float = 0.0  # seconds the receiver took to answer (or to fail)
 
 
 @dataclass

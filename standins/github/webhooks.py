@@ -7,12 +7,13 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
 import httpx
 
-from .state import AppRecord, Delivery, Repo, State, node_id, now
+from .state import AppRecord, Delivery, Repo, State, next_id, node_id, now
 
 # Installation lifecycle events reach an app whatever it subscribed to.
 ALWAYS_DELIVERED = frozenset({"installation", "installation_repositories"})
@@ -95,12 +96,14 @@ class WebhookSender:
 
     def _send(self, record: Delivery) -> Delivery:
         if record.url:
+            started = time.monotonic()
             try:
                 resp = self._http().post(record.url, content=record.body, headers=record.headers)
                 record.status_code = resp.status_code
                 record.response_body = resp.text
             except httpx.HTTPError as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
+            record.duration = round(time.monotonic() - started, 3)
         with self.state.lock:
             self.state.deliveries.append(record)
         return record
@@ -109,13 +112,28 @@ class WebhookSender:
         """Send a recorded delivery again: same GUID, same body, to the app's current URL."""
         with self.state.lock:
             old = next(d for d in reversed(self.state.deliveries) if d.id == delivery_id)
-            app = self.state.apps[old.app_id] if old.app_id is not None else None
+        return self._send(self._again(old))
+
+    def redeliver_later(self, old: Delivery) -> None:
+        """Redeliver `old` from a thread of its own, as GitHub answers 202 to a redelivery
+        request and sends it afterwards (the attempt shows in the records once answered)."""
+        record = self._again(old)
+        threading.Thread(
+            target=self._send, args=(record,), name=f"redeliver-{old.id}", daemon=True
+        ).start()
+
+    def _again(self, old: Delivery) -> Delivery:
+        """A new attempt of `old`: same GUID, headers and body, the app's current URL."""
+        with self.state.lock:
+            app = self.state.apps.get(old.app_id) if old.app_id is not None else None
         record = copy.copy(old)
         record.url = app.webhook_url if app else old.url
         record.status_code = record.response_body = record.error = None
         record.redelivery = True
         record.delivered_at = now()
-        return self._send(record)
+        record.attempt_id = next_id()
+        record.duration = 0.0
+        return record
 
     def emit(self, repo: Repo, event: str, payload: dict[str, Any]) -> list[Delivery]:
         """Deliver a repository event to every app installed on `repo` that subscribes to it."""
