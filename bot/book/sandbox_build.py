@@ -68,12 +68,6 @@ def _script(new_root: str, binds: Sequence[str], tools: Sequence[str], drop: boo
             lines.append(f'ln -s {q(os.readlink(host))} "$R/{name}"')
         elif host.is_dir():
             tools = [*tools, str(host)]
-    for folder in [*_SYSTEM, *tools]:
-        lines += [
-            f'mkdir -p "$R"{q(folder)}',
-            f'mount --bind {q(folder)} "$R"{q(folder)}',
-            f'mount -o remount,bind,ro,nosuid,nodev "$R"{q(folder)}',
-        ]
     lines.append('mkdir -p "$R/dev" "$R/proc" "$R/tmp"')
     for device in _DEVICES:
         lines += [f'touch "$R/dev/{device}"', f'mount --bind /dev/{device} "$R/dev/{device}"']
@@ -81,6 +75,14 @@ def _script(new_root: str, binds: Sequence[str], tools: Sequence[str], drop: boo
         'mount -t proc -o nosuid,nodev,noexec proc "$R/proc"',
         'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"',
     ]
+    # After the private /tmp: a tool chain may live under /tmp (CI's fresh virtual
+    # environment does), and mounting the tmpfs later would hide it.
+    for folder in [*_SYSTEM, *tools]:
+        lines += [
+            f'mkdir -p "$R"{q(folder)}',
+            f'mount --bind {q(folder)} "$R"{q(folder)}',
+            f'mount -o remount,bind,ro,nosuid,nodev "$R"{q(folder)}',
+        ]
     for folder in binds:
         lines += [f'mkdir -p "$R"{q(folder)}', f'mount --bind {q(folder)} "$R"{q(folder)}']
     chroot = 'exec chroot "$R"'
