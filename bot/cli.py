@@ -62,7 +62,10 @@ def model_key_warning(model: str) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the webhook server, with an in-process worker unless --no-worker.
+    """Run the webhook server, with `--workers` worker children (1) unless --no-worker.
+
+    The children run the jobs (`bot.supervisor`): nothing a job does shares the event loop
+    that answers GitHub.
 
     The stores are connected before uvicorn starts, in the loop it then serves on, so an
     unreachable DATABASE_URL or REDIS_URL is one line and exit status 2, not a traceback
@@ -80,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update=overrides)
     _logging(settings.log_level)
 
-    app = create_app(settings, in_process_worker=not args.no_worker)
+    app = create_app(settings, workers=0 if args.no_worker else args.workers)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -183,6 +186,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1 (use --no-worker for none)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liquidbook",
@@ -191,11 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser(
-        "serve", help="run the webhook server (and a worker) on embedded defaults"
+        "serve", help="run the webhook server (and worker children) on embedded defaults"
     )
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--no-worker", action="store_true", help="do not run jobs in this process")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="start no worker children (run workers apart)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker children to start, each running jobs and acknowledgements (default 1)",
+    )
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run job workers only (needs REDIS_URL)")

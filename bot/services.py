@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -146,6 +147,8 @@ class Services:
     # Set by the worker (the provider layer); webhook handlers never call a model.
     models: Any = None
     closed: bool = field(default=False, repr=False)
+    # Called after `configure_github` (the server restarts its worker children with them).
+    on_configured: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, allow_embedded_redis: bool = True) -> Services:
@@ -195,6 +198,8 @@ class Services:
         """(Re)build the GitHub client, e.g. after the manifest flow saved new credentials."""
         self.settings = settings
         self.github = GitHubApp(settings, self.redis) if settings.app_configured else None
+        for callback in self.on_configured:
+            callback()
 
     def model_client(self) -> Any:
         """The provider layer's client, made on first use (only workers call models). Within

@@ -1,4 +1,5 @@
-"""The arq workers that run jobs: in the server process by default, or alone (`liquidbook worker`).
+"""The arq workers that run jobs: in `liquidbook serve`'s worker children (`bot.supervisor`),
+or alone (`liquidbook worker`); never in the process that answers webhooks.
 
 A process runs two arq workers together (`Workers`): one for the job queue (writing chapters,
 outlines, the setup PR: up to `LIQUIDBOOK_MAX_JOBS` at once, minutes each) and one for the
@@ -12,7 +13,6 @@ Jobs receive the process's `Services` in `ctx["services"]`. A job function is re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -22,7 +22,7 @@ from typing import Any
 from arq import Worker
 
 from bot import job_results
-from bot.jobs import ACK_FUNCTIONS, FUNCTIONS
+from bot.jobs import ACK_FUNCTIONS, FUNCTIONS, scheduled_jobs
 from bot.metrics import JOB_SECONDS
 from bot.queue import ACK_QUEUE_NAME, QUEUE_NAME, redis_settings
 from bot.services import Services
@@ -75,6 +75,8 @@ def build_worker(
     }
     jobs = Worker(
         functions=[timed(f) for f in FUNCTIONS],  # type: ignore[misc]
+        # The recovery of missed deliveries, every half hour and at start-up.
+        cron_jobs=scheduled_jobs(settings),
         queue_name=QUEUE_NAME,
         handle_signals=handle_signals,
         max_jobs=settings.liquidbook_max_jobs,
@@ -94,7 +96,7 @@ def build_worker(
 
 class Workers:
     """The two arq workers of a process, run and stopped as one (what `liquidbook worker`
-    and the server's in-process worker run).
+    and each worker child of `liquidbook serve` run).
 
     With `handle_signals`, arq's SIGTERM/SIGINT handler on the job worker also stops the
     acknowledgement worker (`on_stop`). If either worker's loop ends on an error (Redis
@@ -133,67 +135,3 @@ class Workers:
                 errors.append(exc)
         if errors:
             raise errors[0]
-
-
-class SupervisedWorker:
-    """The server's in-process worker, started again whenever it stops on an error.
-
-    arq's poll loop ends on a Redis connection error (a restart, a failover); left alone,
-    the server would go on answering webhooks and queueing jobs that nobody runs. Here the
-    worker is rebuilt after a pause that grows to `max_backoff` seconds, and `state` tells
-    `/healthz` what it is doing.
-    """
-
-    def __init__(self, services: Services, max_backoff: float = 30.0) -> None:
-        self.services = services
-        self.max_backoff = max_backoff
-        self.state = "starting"
-        self.restarts = 0
-        self.worker: Workers | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name="liquidbook-worker")
-
-    async def _run(self) -> None:
-        backoff = 1.0
-        while True:
-            self.worker = build_worker(self.services)
-            self.state = "running"
-            started = time.monotonic()
-            try:
-                await self.worker.async_run()
-                self.state = "stopped"
-                return
-            except asyncio.CancelledError:
-                self.state = "stopped"
-                raise
-            except Exception as exc:
-                self.restarts += 1
-                if time.monotonic() - started > 60:
-                    backoff = 1.0  # it had been running fine: try again soon
-                self.state = f"restarting after {type(exc).__name__}"
-                log.error(
-                    "the in-process worker stopped (%s: %s); restarting in %.0f s",
-                    type(exc).__name__,
-                    exc,
-                    backoff,
-                )
-            finally:
-                with contextlib.suppress(Exception):
-                    await self.worker.close()
-            await asyncio.sleep(backoff)
-            backoff = min(self.max_backoff, backoff * 2)
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-
-
-async def run_in_background(services: Services) -> SupervisedWorker:
-    """Start the server's in-process worker as a supervised task of the current loop."""
-    supervised = SupervisedWorker(services)
-    supervised.start()
-    return supervised

@@ -1,0 +1,161 @@
+"""`liquidbook serve` runs its jobs in supervised worker children, never in its own loop.
+
+A child killed with SIGKILL is started again and its successor runs jobs; stopping the
+server (SIGTERM) or killing it outright leaves no child behind; and a job queue busy with
+real work against the stand-in of GitHub leaves the webhook acknowledgement as quick as it
+is when the queue is quiet (a ratio of medians measured in the same run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import AppProcess, post_webhook
+from tests.world import REPO, SECRET, World
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def health(app: AppProcess) -> dict[str, Any]:
+    return httpx.get(app.url + "/healthz", timeout=10).json()
+
+
+def child_pids(app: AppProcess) -> list[int]:
+    return [int(w["pid"]) for w in health(app)["workers"]]
+
+
+def start_embedded(world: World, *args: str) -> AppProcess:
+    """`serve` on its embedded Redis and default SQLite file (no REDIS_URL, no DATABASE_URL):
+    its children must find both through what the server passes them."""
+    env = world.env()
+    del env["REDIS_URL"], env["DATABASE_URL"]
+    app = AppProcess(world.root / "app", env, ("serve", *args)).start()
+    world.app_process = app
+    world.github.set_webhook_url(world.app.id, app.url + "/api/github/webhooks")
+    return app
+
+
+def test_a_killed_child_is_replaced_and_stopping_leaves_none(world: World) -> None:
+    app = start_embedded(world, "--workers", "2")
+    first = health(app)
+    assert first["worker"] == "ok" and len(first["workers"]) == 2, first
+    pids = child_pids(app)
+    assert all(alive(pid) for pid in pids) and app.process is not None
+    assert app.process.pid not in pids
+    world.install()  # the setup check ran in a child, on the embedded Redis and SQLite
+
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+    def replaced() -> list[int] | None:
+        now = health(app)
+        fresh = child_pids(app)
+        ok = now["worker"] == "ok" and not set(fresh) & set(pids)
+        return fresh if ok else None
+
+    fresh = world.wait_for(replaced, 60, "both children replaced")
+    assert all(w["restarts"] >= 1 for w in health(app)["workers"])
+    assert "stopped (exit status -9)" in app.log()
+
+    # The new children run jobs: a command gets its 👀 and its answer.
+    issue = world.github.open_issue(REPO, "alice", "After a crash")
+    asked = world.github.comment(REPO, issue, "alice", "/help")
+    world.wait_for(lambda: world.github.reactions(asked.payload["comment"]["id"]), 30, "👀")
+
+    app.stop()  # SIGTERM: uvicorn's shutdown, the lifespan stops the children
+    assert "Application shutdown complete" in app.log()
+    assert not [pid for pid in fresh if alive(pid)]
+
+
+def test_a_server_killed_outright_leaves_no_child(world: World) -> None:
+    app = world.start_app()
+    pids = child_pids(app)
+    app.kill()  # SIGKILL: no lifespan, no clean-up; the children notice on their own
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not [pid for pid in pids if alive(pid)], app.log()[-2000:]
+    assert "the server is gone: stopping" in app.log()
+
+
+def _ack_latencies(client: httpx.Client, url: str, payloads: list[dict[str, Any]]) -> list[float]:
+    """The time to each answer of signed comment deliveries, posted one after another."""
+    times = []
+    for payload in payloads:
+        started = time.perf_counter()
+        response = post_webhook(client, url, SECRET, "issue_comment", payload)
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+    return times
+
+
+def test_a_busy_job_queue_leaves_acknowledgements_quick(world: World) -> None:
+    """Hundreds of acknowledgement jobs, each calling the stand-in of GitHub (reaction,
+    permission, status comment), are run by the worker child while deliveries are timed;
+    the median answer stays within twice the quiet median of the same server."""
+    app = world.start_app()
+    world.install()
+    issue = world.github.open_issue(REPO, "alice", "Busy")
+    hook = app.url + "/api/github/webhooks"
+
+    def comments(count: int) -> list[dict[str, Any]]:
+        """Real `/help` comments on the stand-in, their deliveries held back for us to time."""
+        world.github.set_webhook_url(world.app.id, None)
+        try:
+            return [
+                world.github.comment(REPO, issue, "alice", "/help").payload for _ in range(count)
+            ]
+        finally:
+            world.github.set_webhook_url(world.app.id, hook)
+
+    with httpx.Client(timeout=30) as client:
+        _ack_latencies(client, app.url, comments(30))  # warm both sides up
+        world.wait_for(lambda: _queues_empty(world), 120, "the warm-up jobs")
+        quiet: list[float] = []
+        busy: list[float] = []
+        for _ in range(3):
+            quiet += _ack_latencies(client, app.url, comments(40))
+            world.wait_for(lambda: _queues_empty(world), 120, "the quiet round's jobs")
+            # The flood: acknowledgements the worker runs against GitHub while we time more.
+            _ack_latencies(client, app.url, comments(150))
+            assert not _queues_empty(world)
+            busy += _ack_latencies(client, app.url, comments(40))
+            world.wait_for(lambda: _queues_empty(world), 180, "the busy round's jobs")
+    quiet_median, busy_median = statistics.median(quiet), statistics.median(busy)
+    print(f"ack median quiet {quiet_median * 1e3:.1f} ms, busy {busy_median * 1e3:.1f} ms")
+    assert busy_median <= 2 * quiet_median, (quiet_median, busy_median)
+
+
+def _queues_empty(world: World) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(world.redis_url)
+    try:
+        return client.zcard("liquidbook:ack") == 0 and client.zcard("liquidbook:queue") == 0
+    finally:
+        client.close()
