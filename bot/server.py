@@ -1,8 +1,9 @@
 """The web server: webhook intake, health, metrics, and the setup page.
 
 `create_app(settings)` builds a Starlette app whose lifespan starts the shared `Services`
-(or takes ones already started) and, unless told otherwise, an in-process arq worker (so
-`liquidbook serve` is the whole app).
+(or takes ones already started) and, unless told otherwise, worker children that run the
+jobs (`bot.supervisor`), so `liquidbook serve` is the whole app while its event loop only
+answers requests.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ async def healthz(request: Request) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["github_app"] = "configured" if services.github else "not configured (see /setup)"
     healthy = checks["redis"] == "ok" and checks["database"] == "ok"
-    worker = getattr(request.app.state, "worker", None)
-    if worker is not None:
-        # The in-process worker: jobs queue but nothing runs them while it is down.
-        checks["worker"] = "ok" if worker.state == "running" else worker.state
-        healthy = healthy and worker.state == "running"
-    return JSONResponse(checks, status_code=200 if healthy else 503)
+    body: dict[str, object] = dict(checks)
+    workers = getattr(request.app.state, "workers", None)
+    if workers is not None:
+        # The worker children: jobs queue but nothing runs them while one is down.
+        body["worker"] = "ok" if workers.state == "running" else workers.state
+        body["workers"] = workers.describe()
+        healthy = healthy and workers.state == "running"
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 async def metrics(request: Request) -> Response:
@@ -74,10 +77,12 @@ def create_app(
     settings: Settings,
     router: Router | None = None,
     *,
-    in_process_worker: bool = True,
+    workers: int = 1,
 ) -> Starlette:
     """The ASGI app. `router` defaults to every handler module's router.
 
+    `workers` worker children (`bot.supervisor`) run the jobs, started before the first
+    request is answered and stopped before the stores close; 0 for none (`--no-worker`).
     Services already put in `app.state.services` are used (`liquidbook serve` connects
     before serving, to report an unreachable store in one line); they are closed with the
     app all the same."""
@@ -91,16 +96,22 @@ def create_app(
         started = getattr(app.state, "services", None) or await Services.start(settings)
         app.state.services = started
         app.state.router = router
-        app.state.worker = None
+        app.state.workers = None
         try:
-            if in_process_worker:
-                from bot.worker import run_in_background
+            if workers > 0:
+                from bot.supervisor import WorkerProcesses, child_environment
 
-                app.state.worker = await run_in_background(started)
+                children = WorkerProcesses(
+                    workers,
+                    child_environment(started.redis_url, settings.database_url_or_default),
+                )
+                app.state.workers = children
+                started.on_configured.append(children.restart)
+                await children.start()
             yield
         finally:
-            if app.state.worker is not None:
-                await app.state.worker.stop()
+            if app.state.workers is not None:
+                await app.state.workers.stop()
             await started.close()
 
     return Starlette(
