@@ -25,6 +25,13 @@ JOB_SECONDS = Histogram(
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
 )
 
+REDELIVERIES = Counter(
+    "liquidbook_redeliveries_total",
+    "Missed webhook deliveries the recovery asked GitHub to send again, by outcome "
+    "(requested: GitHub accepted; refused: GitHub answered an error).",
+    ["outcome"],
+)
+
 
 def record_outcome(job: str, outcome: str) -> None:
     """Count a finished job by outcome."""

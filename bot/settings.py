@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     # delivery at once; a sender trickling bytes in is cut off (408) instead of holding a
     # connection for as long as it likes.
     liquidbook_read_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Minutes between two recoveries of missed webhook deliveries (one also runs when a
+    # worker starts): GitHub never redelivers a failed delivery by itself, so a command
+    # posted while the server was down would be lost. 0 turns recovery off; a divisor of 60
+    # keeps the runs evenly spaced.
+    liquidbook_redelivery_minutes: int = Field(default=30, ge=0, le=60)
+    # Redeliveries asked of GitHub per recovery at most (oldest first; the rest wait for the
+    # next run), so a long outage is caught up at a pace the server and GitHub both take.
+    liquidbook_redelivery_max: int = Field(default=100, ge=1, le=1000)
 
     # Model defaults; a book's `.github/liquidbook.yml` may override them.
     liquidbook_model: str = "openrouter:anthropic/claude-sonnet-5.5"

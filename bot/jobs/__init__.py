@@ -1,13 +1,21 @@
 """Jobs the worker runs. Each module is one job; the webhook handlers enqueue them by name."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.generate import generate_chapters
 from bot.jobs.outline import outline_book
+from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
+
+if TYPE_CHECKING:
+    from arq.cron import CronJob
+
+    from bot.settings import Settings
 
 # Run by the acknowledgement worker, on its own queue (see `bot.worker`).
 ACK_FUNCTIONS: list[Callable[..., Any]] = [acknowledge_command]
@@ -21,3 +29,8 @@ FUNCTIONS: list[Callable[..., Any]] = [
     outline_book,
     generate_chapters,
 ]
+
+
+def scheduled_jobs(settings: Settings) -> list[CronJob]:
+    """Jobs the job worker runs on a schedule, timed by the settings (arq cron jobs)."""
+    return [*recovery_schedule(settings)]
