@@ -81,7 +81,7 @@ def build(log: list[tuple[str, list[tuple[int, tuple[str, int], bool]]]]) -> lis
     return attempts
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(logs, st.integers(min_value=1, max_value=6), st.randoms(use_true_random=False))
 def test_missed_is_exactly_the_events_never_delivered_in_the_window(
     log: list[tuple[str, list[tuple[int, tuple[str, int], bool]]]],
@@ -122,7 +122,7 @@ def test_missed_is_exactly_the_events_never_delivered_in_the_window(
         assert m.redeliveries == sum(a.redelivery for a in group)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(logs, st.integers(min_value=0, max_value=40), st.data())
 def test_a_run_asks_for_at_most_its_bound_oldest_first_and_never_a_processed_event(
     log: list[tuple[str, list[tuple[int, tuple[str, int], bool]]]],
