@@ -32,6 +32,7 @@ from bot.jobs.redeliver import (
     recovery_window,
 )
 from bot.services import Services
+from bot.settings import Settings, load_settings
 from bot.webhooks import DEDUP_PREFIX
 from tests.world import World
 
@@ -190,15 +191,16 @@ def test_the_cursor_is_read_from_the_next_link() -> None:
     assert next_cursor(None) is None and next_cursor("") is None
 
 
-def test_the_window_never_outlasts_the_dedup_memory(world_settings: World) -> None:
-    settings_ = world_settings.settings()
-    assert settings_.webhook_dedup_seconds >= GITHUB_REDELIVERY_WINDOW.total_seconds()
-    assert recovery_window(settings_) < GITHUB_REDELIVERY_WINDOW
-    short = world_settings.settings(webhook_dedup_seconds=3600)
-    assert recovery_window(short) < timedelta(hours=1)
-    [job] = recovery_schedule(world_settings.settings(liquidbook_redelivery_minutes=30))
+def test_the_window_never_outlasts_the_dedup_memory() -> None:
+    def settings_(**values: object) -> Settings:
+        return load_settings(_env_file=None, **values)
+
+    assert settings_().webhook_dedup_seconds >= GITHUB_REDELIVERY_WINDOW.total_seconds()
+    assert recovery_window(settings_()) < GITHUB_REDELIVERY_WINDOW
+    assert recovery_window(settings_(webhook_dedup_seconds=3600)) < timedelta(hours=1)
+    [job] = recovery_schedule(settings_(liquidbook_redelivery_minutes=30))
     assert job.minute == {0, 30} and job.run_at_startup
-    assert recovery_schedule(world_settings.settings(liquidbook_redelivery_minutes=0)) == []
+    assert recovery_schedule(settings_(liquidbook_redelivery_minutes=0)) == []
 
 
 @pytest.fixture
