@@ -13,7 +13,7 @@ one (`RefreshingAppAuth`), instead of every command failing until the token woul
 from __future__ import annotations
 
 import asyncio
-import time
+import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import NoReturn, TypeVar
@@ -47,21 +47,47 @@ class RedactedKey(str):
         return "'<redacted>'"
 
 
+class TokenUnavailable(Exception):
+    """Another caller's fetch of this installation's token failed: the jobs that waited for
+    it fail at once with GitHub's status instead of each asking again."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"GitHub did not give an installation token ({status})")
+        self.status = status
+
+
 class EncryptedRedisCache(AsyncBaseCache):
     """githubkit's async token cache, kept in Redis, encrypted at rest.
 
-    Single-flight across processes: on a miss, one caller takes a short lock and fetches
-    (githubkit then calls `aset`); the others wait a moment for its value instead of each
-    asking GitHub for a token of their own.
+    Single-flight across processes (`claim`): on a miss, one caller takes a short lock and
+    fetches (githubkit then calls `aset`); the others block on a Redis list the fetcher
+    pushes its outcome to (`BLPOP`, bounded by `WAIT_SECONDS`), so they wake the moment the
+    token is there, or fail at once with the status GitHub gave the fetcher (`settle`). Every
+    path of the fetcher releases the lock: a token, an answer that is not one, an error, a
+    cancellation.
     """
 
-    LOCK_SECONDS = 10
-    WAIT_SECONDS = 5.0
+    LOCK_SECONDS = 30
+    WAIT_SECONDS = 15
+    DONE_SECONDS = 30
+
+    # The lock's value when this caller took it, else the fetch id of whoever holds it.
+    _CLAIM = (
+        "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end "
+        "return redis.call('GET', KEYS[1])"
+    )
+    # Releases the lock only if it is still this fetch's, and tells its waiters the outcome.
+    _SETTLE = (
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end "
+        "redis.call('RPUSH', KEYS[2], ARGV[2]) redis.call('EXPIRE', KEYS[2], ARGV[3]) return 1"
+    )
 
     def __init__(self, client: redis.asyncio.Redis, fernet: Fernet, prefix: str) -> None:
         self.client = client
         self.fernet = fernet
         self.prefix = prefix
+        # Keys this process is fetching, with the fetch id its lock holds.
+        self._fetching: dict[str, str] = {}
 
     async def _read(self, key: str) -> str | None:
         data = await self.client.get(f"{self.prefix}:{key}")
@@ -74,26 +100,57 @@ class EncryptedRedisCache(AsyncBaseCache):
             return None
 
     async def aget(self, key: str) -> str | None:
-        value = await self._read(key)
-        if value is not None:
-            return value
+        return await self._read(key)
+
+    async def claim(self, key: str) -> str | None:
+        """The cached token; or None when this caller must fetch it (it then holds the lock
+        until `aset` or `settle`); or the token another caller fetched while this one waited.
+
+        Raises `TokenUnavailable` when that other fetch failed."""
         lock = f"{self.prefix}:{key}:fetching"
-        if await self.client.set(lock, b"1", nx=True, ex=self.LOCK_SECONDS):
-            return None  # this caller fetches
-        deadline = time.monotonic() + self.WAIT_SECONDS
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        for _ in range(3):
             value = await self._read(key)
             if value is not None:
                 return value
-        return None  # the fetcher failed or is slow: fetch anyway
+            fetch_id = secrets.token_hex(8)
+            held = await self.client.eval(self._CLAIM, 1, lock, fetch_id, self.LOCK_SECONDS)  # type: ignore[misc]
+            if held == 1:
+                self._fetching[key] = fetch_id
+                return None
+            if held is None:
+                continue  # released between the two calls: claim again
+            done = f"{lock}:{held.decode() if isinstance(held, bytes) else held}"
+            popped = await self.client.blpop([done], timeout=self.WAIT_SECONDS)  # type: ignore[misc]
+            if popped is None:
+                continue  # the fetcher is slow or died with its lock: the lock expires
+            outcome = popped[1].decode()
+            await self.client.rpush(done, outcome)  # the next waiter wakes too
+            if outcome.startswith("failed"):
+                raise TokenUnavailable(outcome.removeprefix("failed:").strip() or "failed")
+        self._fetching.pop(key, None)
+        return None  # fetch it ourselves: the others did not manage
+
+    async def settle(self, key: str, outcome: str) -> None:
+        """Release this process's lock on `key` (if it holds one) and tell its waiters:
+        "ok", "failed: <status>" or "retry" (they then claim again)."""
+        fetch_id = self._fetching.pop(key, None)
+        if fetch_id is None:
+            return
+        lock = f"{self.prefix}:{key}:fetching"
+        await self.client.eval(  # type: ignore[misc]
+            self._SETTLE, 2, lock, f"{lock}:{fetch_id}", fetch_id, outcome, self.DONE_SECONDS
+        )
+
+    def fetching(self, key: str) -> bool:
+        """Whether this process holds the lock to fetch `key`."""
+        return key in self._fetching
 
     async def aset(self, key: str, value: str, ex: timedelta) -> None:
         seconds = max(int(ex.total_seconds()), 1)
         await self.client.set(
             f"{self.prefix}:{key}", self.fernet.encrypt(value.encode()), ex=seconds
         )
-        await self.client.delete(f"{self.prefix}:{key}:fetching")
+        await self.settle(key, "ok")
 
     # Deletes the key only if it still holds the ciphertext that was read (ARGV[1]).
     _DELETE_IF_SAME = (
@@ -152,23 +209,52 @@ class RefreshingAppAuth(AppAuth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        for attempt in (1, 2):
-            # githubkit's flow (which may first fetch a token), relayed request by request.
-            flow = super().async_auth_flow(request)
-            outgoing = await flow.__anext__()
+        cache = await self.github.config.cache_strategy.get_async_cache_storage()
+        if not isinstance(cache, EncryptedRedisCache) or not _as_installation(self, request):
+            plain = super().async_auth_flow(request)  # githubkit's own, relayed
+            outgoing = await plain.__anext__()
             while True:
                 response = yield outgoing
                 try:
-                    outgoing = await flow.asend(response)
+                    outgoing = await plain.asend(response)
                 except StopAsyncIteration:
-                    break
+                    return
+        key = self._get_installation_cache_key()
+        for attempt in (1, 2):
+            # One caller fetches a missing token; the others wait for it here.
+            await cache.claim(key)
+            outcome = "retry"
+            try:
+                # githubkit's flow (which fetches the token when the cache has none),
+                # relayed request by request.
+                flow = super().async_auth_flow(request)
+                outgoing = await flow.__anext__()
+                while True:
+                    response = yield outgoing
+                    if response.is_error and response.request.url.path.endswith("/access_tokens"):
+                        outcome = f"failed: HTTP {response.status_code}"
+                    try:
+                        outgoing = await flow.asend(response)
+                    except StopAsyncIteration:
+                        break
+            finally:
+                # A token fetched was settled by `aset`; any other end releases the lock.
+                if cache.fetching(key):
+                    await cache.settle(key, outcome)
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if attempt == 2 or response.status_code != 401 or scheme != "token":
                 return
-            cache = await self.github.config.cache_strategy.get_async_cache_storage()
-            if not isinstance(cache, EncryptedRedisCache):
-                return
-            await cache.forget(self._get_installation_cache_key(), token)
+            await cache.forget(key, token)
+
+
+def _as_installation(auth: AppAuth, request: httpx.Request) -> bool:
+    """Whether githubkit authenticates `request` with an installation token (not the app's
+    JWT, not the client's basic credentials, not a bypassed URL)."""
+    from githubkit.auth.app import require_app_auth, require_basic_auth, require_bypass
+
+    if require_bypass(request.url) or require_basic_auth(request.url):
+        return False
+    return not require_app_auth(auth._get_api_route(request.url))
 
 
 class RefreshingInstallationStrategy(AppInstallationAuthStrategy):
@@ -212,10 +298,44 @@ async def find_after_timeout(
     return None
 
 
-class GitHubApp:
-    """The app's identity on GitHub: a client as the app, and one per installation."""
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool (and one SSL context) lent to every githubkit client of a process.
 
-    def __init__(self, settings: Settings, redis_client: redis.asyncio.Redis) -> None:
+    githubkit makes an `httpx.AsyncClient` per request (or per `async with` block), and a
+    client that makes its own transport builds a new SSL context: about 25 ms of CPU each
+    time. Every client here borrows this transport instead; httpx closes a client's
+    transport when the client closes, so `aclose` does nothing and `close` (at the end of
+    the process) closes the pool for real.
+    """
+
+    def __init__(self, max_connections: int = 100) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections // 4
+        )
+        self.pool = httpx.AsyncHTTPTransport(limits=limits)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Nothing: a borrowing client is closing, not the process."""
+
+    async def close(self) -> None:
+        """Close the pool's connections (the process is stopping)."""
+        await self.pool.aclose()
+
+
+class GitHubApp:
+    """The app's identity on GitHub: a client as the app, and one per installation, all on
+    one shared connection pool (`SharedTransport`); the token is per request, not per client.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_client: redis.asyncio.Redis,
+        transport: SharedTransport | None = None,
+    ) -> None:
         if not settings.app_configured:
             raise ValueError("the GitHub App is not configured")
         assert settings.github_app_id is not None and settings.private_key_pem is not None
@@ -224,8 +344,11 @@ class GitHubApp:
         self.api_url = settings.github_api_url
         self._auth = AppAuthStrategy(settings.github_app_id, RedactedKey(settings.private_key_pem))
         self._cache = EncryptedRedisCacheStrategy(redis_client, settings.fernet_key())
+        self._owns_transport = transport is None
+        self.transport = transport or SharedTransport()
         self.app = GitHub(
             self._auth,
+            async_transport=self.transport,
             base_url=self.api_url + "/",
             cache_strategy=self._cache,
             http_cache=False,
@@ -235,7 +358,8 @@ class GitHubApp:
 
     def installation(self, installation_id: int) -> GitHub:
         """A client acting as one installation (its token cached and shared via Redis, and
-        replaced when GitHub refuses it)."""
+        replaced when GitHub refuses it). Cheap: it shares the app's configuration and
+        connection pool, so use it without `async with`."""
         auth = self._auth
         return self.app.with_auth(
             RefreshingInstallationStrategy(
@@ -254,3 +378,8 @@ class GitHubApp:
     def bot_login(self) -> str | None:
         """The login GitHub shows for the app's own comments and commits, once known."""
         return f"{self.slug}[bot]" if self.slug else None
+
+    async def close(self) -> None:
+        """Close the connection pool if this client made it (else its owner closes it)."""
+        if self._owns_transport:
+            await self.transport.close()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
-from bot.github import GitHubApp
+from bot.github import GitHubApp, SharedTransport
 from bot.queue import Queue, connect
 from bot.settings import Settings
 
@@ -147,6 +147,8 @@ class Services:
     # Set by the worker (the provider layer); webhook handlers never call a model.
     models: Any = None
     closed: bool = field(default=False, repr=False)
+    # One GitHub connection pool for the process, whatever the app's credentials.
+    github_transport: SharedTransport = field(default_factory=SharedTransport, repr=False)
     # Called after `configure_github` (the server restarts its worker children with them).
     on_configured: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -197,7 +199,11 @@ class Services:
     def configure_github(self, settings: Settings) -> None:
         """(Re)build the GitHub client, e.g. after the manifest flow saved new credentials."""
         self.settings = settings
-        self.github = GitHubApp(settings, self.redis) if settings.app_configured else None
+        self.github = (
+            GitHubApp(settings, self.redis, self.github_transport)
+            if settings.app_configured
+            else None
+        )
         for callback in self.on_configured:
             callback()
 
@@ -227,6 +233,7 @@ class Services:
         self.closed = True
         if self.models is not None and hasattr(self.models, "aclose"):
             await self.models.aclose()
+        await self.github_transport.close()
         await self.redis.aclose()
         await self.db.close()
         if self.embedded_redis is not None:

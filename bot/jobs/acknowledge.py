@@ -162,27 +162,27 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
     services: Services = ctx["services"]
     if services.github is None:
         return "skipped: app not configured"
-    async with services.github.installation(request["installation_id"]) as gh:
-        try:
-            return await _acknowledge(services, gh, request)
-        except Exception:
-            # Before any command was looked at (reading the settings file or the author's
-            # role failed): one comment says so, once, instead of a lone 👀.
-            log.exception("acknowledging comment %s failed", request["comment_id"])
-            once = f"liquidbook:ack-failed:{request['repository']}:{request['comment_id']}"
-            with contextlib.suppress(Exception):
-                if await services.redis.set(once, "1", nx=True, ex=7 * 24 * 3600):
-                    owner, _, repo = request["repository"].partition("/")
-                    await gh.arequest(
-                        "POST",
-                        f"/repos/{owner}/{repo}/issues/{request['issue_number']}/comments",
-                        json={
-                            "body": f"@{request['author']} something went wrong on our side "
-                            "while reading your command, and nothing was done. Comment it "
-                            "again to retry."
-                        },
-                    )
-            raise
+    gh = services.github.installation(request["installation_id"])
+    try:
+        return await _acknowledge(services, gh, request)
+    except Exception:
+        # Before any command was looked at (reading the settings file or the author's
+        # role failed): one comment says so, once, instead of a lone 👀.
+        log.exception("acknowledging comment %s failed", request["comment_id"])
+        once = f"liquidbook:ack-failed:{request['repository']}:{request['comment_id']}"
+        with contextlib.suppress(Exception):
+            if await services.redis.set(once, "1", nx=True, ex=7 * 24 * 3600):
+                owner, _, repo = request["repository"].partition("/")
+                await gh.arequest(
+                    "POST",
+                    f"/repos/{owner}/{repo}/issues/{request['issue_number']}/comments",
+                    json={
+                        "body": f"@{request['author']} something went wrong on our side "
+                        "while reading your command, and nothing was done. Comment it "
+                        "again to retry."
+                    },
+                )
+        raise
 
 
 @dataclass(frozen=True)

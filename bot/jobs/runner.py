@@ -80,13 +80,11 @@ async def command_job(
     if ctx.get("job_try", 1) > tries:
         log.error("%s gave up after %d tries (job %s)", name, tries, ctx.get("job_id"))
         record_outcome(name, "gave up")
-        async with gh:
-            await status.finish(gave_up(tries))
+        await status.finish(gave_up(tries))
         return "gave up"
     running = CURRENT.set(calls)
     try:
-        async with gh:  # one HTTP connection pool for the whole job
-            outcome = await body(services, gh, status)
+        outcome = await body(services, gh, status)
     except ConfigError as exc:
         await status.finish("❌ " + exc.markdown())
         outcome = "config error"

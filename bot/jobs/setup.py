@@ -96,24 +96,24 @@ async def setup_repository(
     if services.github is None:
         log.warning("setup of %s skipped: no GitHub App configured", full_name)
         return "skipped: app not configured"
-    async with services.github.installation(installation_id) as gh:
-        reply = status_comment(gh, full_name, status) if status else None
-        try:
-            return await _setup(gh, full_name, reply, KnownPullRequests(services.redis, full_name))
-        except RequestFailed as exc:
-            log.warning("setup of %s: GitHub answered %s", full_name, exc.response.status_code)
-            if reply:
-                await reply.finish(_refused_message(exc.response.status_code))
-            return f"github {exc.response.status_code}"
-        except Exception:
-            log.exception("setup of %s failed (job %s)", full_name, ctx.get("job_id"))
-            if reply:
-                await reply.finish(
-                    "❌ Something went wrong on our side, and nothing was committed. The "
-                    f"operators have the details (job `{ctx.get('job_id', '?')}`); comment "
-                    "`/init` again to retry."
-                )
-            raise
+    gh = services.github.installation(installation_id)
+    reply = status_comment(gh, full_name, status) if status else None
+    try:
+        return await _setup(gh, full_name, reply, KnownPullRequests(services.redis, full_name))
+    except RequestFailed as exc:
+        log.warning("setup of %s: GitHub answered %s", full_name, exc.response.status_code)
+        if reply:
+            await reply.finish(_refused_message(exc.response.status_code))
+        return f"github {exc.response.status_code}"
+    except Exception:
+        log.exception("setup of %s failed (job %s)", full_name, ctx.get("job_id"))
+        if reply:
+            await reply.finish(
+                "❌ Something went wrong on our side, and nothing was committed. The "
+                f"operators have the details (job `{ctx.get('job_id', '?')}`); comment "
+                "`/init` again to retry."
+            )
+        raise
 
 
 async def _check(
