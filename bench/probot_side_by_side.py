@@ -467,6 +467,21 @@ async def closed_loop(port: int, requests: list[bytes], seconds: float) -> Fired
 ANSWER_CALL = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"
 
 
+def settle(side: Side, busy: float = 0.15, limit: float = 30.0) -> None:
+    """Wait until the row's processes are quiet (below `busy` of a core over half a second, at
+    most `limit` seconds): a load that overran leaves requests the server still works through
+    after the generator gave up on them, and they must not weigh on the next load."""
+    deadline = time.monotonic() + limit
+    before = cpu_seconds(side.everything())
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = cpu_seconds(side.everything())
+        if after - before < busy * 0.5:
+            return
+        before = after
+    print(f"{side.name} still busy after {limit:g} s", file=sys.stderr, flush=True)
+
+
 def refuses_forgery(side: Side, payloads: Payloads) -> None:
     """Both sides must check signatures: a delivery signed with another secret is refused."""
 
@@ -529,7 +544,7 @@ def measure(
     seconds: float,
 ) -> Measure:
     flush()
-    time.sleep(0.5)  # jobs in flight when the queue was dropped finish
+    settle(side)
     flush()
     standin.ask("reset")
     count = int(rate * seconds) if rate else len(payloads.ids)
