@@ -113,7 +113,7 @@ class EncryptedRedisCache(AsyncBaseCache):
             if value is not None:
                 return value
             fetch_id = secrets.token_hex(8)
-            held = await self.client.eval(self._CLAIM, 1, lock, fetch_id, self.LOCK_SECONDS)  # type: ignore[misc]
+            held = await self.client.eval(self._CLAIM, 1, lock, fetch_id, str(self.LOCK_SECONDS))  # type: ignore[misc]
             if held == 1:
                 self._fetching[key] = fetch_id
                 return None
@@ -124,7 +124,7 @@ class EncryptedRedisCache(AsyncBaseCache):
             if popped is None:
                 continue  # the fetcher is slow or died with its lock: the lock expires
             outcome = popped[1].decode()
-            await self.client.rpush(done, outcome)  # the next waiter wakes too
+            await self.client.rpush(done, outcome)  # type: ignore[misc]  # the next waiter wakes too
             if outcome.startswith("failed"):
                 raise TokenUnavailable(outcome.removeprefix("failed:").strip() or "failed")
         self._fetching.pop(key, None)
@@ -138,7 +138,7 @@ class EncryptedRedisCache(AsyncBaseCache):
             return
         lock = f"{self.prefix}:{key}:fetching"
         await self.client.eval(  # type: ignore[misc]
-            self._SETTLE, 2, lock, f"{lock}:{fetch_id}", fetch_id, outcome, self.DONE_SECONDS
+            self._SETTLE, 2, lock, f"{lock}:{fetch_id}", fetch_id, outcome, str(self.DONE_SECONDS)
         )
 
     def fetching(self, key: str) -> bool:

@@ -12,6 +12,9 @@ from typing import Any
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 
 from bot import job_results
 
@@ -47,6 +50,11 @@ class Queue:
 
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
+        self.claim_and_enqueue = redis.register_script(_CLAIM_AND_ENQUEUE)
+
+    def for_delivery(self, key: str, seconds: int) -> DeliveryQueue:
+        """This queue for one delivery's handlers (`DeliveryQueue`)."""
+        return DeliveryQueue(self, key, seconds)
 
     async def enqueue(
         self, function: str, *args: Any, job_id: str, queue_name: str = QUEUE_NAME, **kwargs: Any
@@ -60,3 +68,56 @@ class Queue:
         if job is None:
             log.info("job %s already queued, running or done", job_id)
         return job is not None
+
+
+class DuplicateDelivery(Exception):
+    """The delivery whose work this enqueue would start was already taken (GitHub sent it
+    again): nothing was enqueued, and the request answers "duplicate"."""
+
+
+# arq's enqueue (`ArqRedis.enqueue_job`: nothing when the job or its result exists, else the
+# job under its key with an expiry and its id in the queue's sorted set), preceded by the
+# delivery's claim (`SET NX EX`), as one script: one round trip per delivery that starts work.
+_CLAIM_AND_ENQUEUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return -1 end
+if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[2], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+return 1
+"""
+
+
+class DeliveryQueue(Queue):
+    """The queue as one webhook delivery's handlers see it: the first job it enqueues also
+    claims the delivery id (`claimed`), in the same round trip, so a delivery GitHub sends
+    again starts nothing twice. Deliveries that start no work keep no key at all."""
+
+    def __init__(self, queue: Queue, key: str, seconds: int) -> None:
+        # The process's queue's client and loaded script: nothing is made per delivery.
+        self.redis = queue.redis
+        self.claim_and_enqueue = queue.claim_and_enqueue
+        self.key = key
+        self.seconds = seconds
+        self.claimed = False
+
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str, queue_name: str = QUEUE_NAME, **kwargs: Any
+    ) -> bool:
+        """`Queue.enqueue`, claiming the delivery first; `DuplicateDelivery` if it was taken."""
+        if self.claimed:
+            return await super().enqueue(
+                function, *args, job_id=job_id, queue_name=queue_name, **kwargs
+            )
+        redis = self.redis
+        now = timestamp_ms()
+        job = serialize_job(function, args, kwargs, None, now, serializer=redis.job_serializer)
+        outcome = await self.claim_and_enqueue(
+            keys=[self.key, job_key_prefix + job_id, result_key_prefix + job_id, queue_name],
+            args=[self.seconds, redis.expires_extra_ms, job, now, job_id],
+        )
+        if outcome == -1:
+            raise DuplicateDelivery(self.key)
+        self.claimed = True
+        if outcome == 0:
+            log.info("job %s already queued, running or done", job_id)
+        return outcome == 1

@@ -1,9 +1,10 @@
 """Webhook intake: verify, bound, deduplicate, route, and answer at once.
 
 GitHub waits at most ten seconds for an answer and shows slow or failed deliveries to the
-app's owner, so the endpoint does only what is cheap: HMAC check, one Redis `SET NX` for the
-delivery id, and the handlers (which only enqueue jobs or write a row). Slow work happens in
-jobs. A valid signed delivery never gets a 5xx because of what is in it; only an outage of
+app's owner, so the endpoint does only what is cheap: HMAC check and the handlers (which
+only enqueue jobs or write a row). A delivery that starts work claims its id in the same
+Redis round trip as its first enqueue (`bot.queue.DeliveryQueue`); one that starts none
+keeps no key. Slow work happens in jobs. A valid signed delivery never gets a 5xx because of what is in it; only an outage of
 our own Redis or database does (503, see `outage_of`), so that GitHub marks the delivery
 failed and it can be redelivered. Anything else a handler raises (the database refusing a
 value, a bug) is logged and answered 2xx, and the delivery id is forgotten so that a
@@ -13,6 +14,8 @@ redelivery from GitHub's page is processed once the cause is fixed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -30,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.metrics import DELIVERIES, DELIVERY_SECONDS, HANDLER_ERRORS
+from bot.queue import DuplicateDelivery
 from bot.routing import Event, Router
 
 if TYPE_CHECKING:
@@ -53,6 +57,12 @@ class BadPayload(ValueError):
     """A signed body that is not a webhook payload; the message says why (answered 400)."""
 
 
+@functools.lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    """The secret's bytes, encoded once rather than per delivery."""
+    return secret.encode()
+
+
 def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
     """Check `X-Hub-Signature-256` over the raw body, in constant time.
 
@@ -62,7 +72,7 @@ def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
     """
     if not secret or not header or not header.startswith("sha256=") or not header.isascii():
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    expected = hmac.new(_key(secret), body, hashlib.sha256).hexdigest().encode()
     return hmac.compare_digest(expected, header.removeprefix("sha256=").encode())
 
 
@@ -220,33 +230,39 @@ async def _receive(request: Request) -> JSONResponse:
     except BadPayload as exc:
         return answer(400, str(exc), name)
 
+    # The delivery id is claimed by the first job its handlers enqueue (one round trip with
+    # the enqueue, `DeliveryQueue`): only deliveries that start work keep a key.
     key = DEDUP_PREFIX + delivery_id
-    try:
-        first = await services.redis.set(key, b"1", nx=True, ex=settings.webhook_dedup_seconds)
-    except RedisError as exc:
-        log.warning("Redis unavailable (%s); delivery %s refused with 503", exc, delivery_id)
-        return answer(503, "queue unavailable, redeliver later", name)
-    if not first:
-        return answer(200, "duplicate delivery ignored", name, "duplicate")
-
+    queue = services.queue.for_delivery(key, settings.webhook_dedup_seconds)
+    scoped = dataclasses.replace(services, queue=queue)
     event = Event(name=name, delivery_id=delivery_id, payload=payload)
     handled = failed = False
     for handler in router.handlers_for(event):
         handled = True
         try:
-            await handler(event, services)
+            await handler(event, scoped)
+        except DuplicateDelivery:
+            return answer(200, "duplicate delivery ignored", name, "duplicate")
         except Exception as exc:
             outage = outage_of(exc)
             if outage is not None:
                 # The work was not recorded: forget the delivery so a redelivery is processed.
-                log.warning(
-                    "%s failed while handling %s %s (%s): 503",
-                    outage,
-                    name,
-                    delivery_id,
-                    _first_line(exc),
-                )
-                await _forget(services, key)
+                if outage == "queue":
+                    log.warning(
+                        "Redis unavailable (%s); delivery %s refused with 503",
+                        _first_line(exc),
+                        delivery_id,
+                    )
+                else:
+                    log.warning(
+                        "%s failed while handling %s %s (%s): 503",
+                        outage,
+                        name,
+                        delivery_id,
+                        _first_line(exc),
+                    )
+                if queue.claimed:
+                    await _forget(services, key)
                 return answer(503, f"{outage} unavailable, redeliver later", name)
             failed = True
             HANDLER_ERRORS.labels(event=name).inc()
@@ -264,7 +280,8 @@ async def _receive(request: Request) -> JSONResponse:
     if failed:
         # Still 2xx (a redelivery of the same content would fail the same way), but not
         # remembered: once the cause is fixed, "Redeliver" on GitHub's page processes it.
-        await _forget(services, key)
+        if queue.claimed:
+            await _forget(services, key)
         return answer(200, "handler failed; logged", name, "failed")
     return answer(200, "ok" if handled else "ignored", name, "handled" if handled else "ignored")
 

@@ -157,3 +157,34 @@ def test_health_and_metrics(app: AppProcess) -> None:
         assert health.status_code == 200
         assert health.json()["redis"] == "ok" and health.json()["database"] == "ok"
         assert "liquidbook_webhook_seconds" in client.get(app.url + "/metrics").text
+
+
+def test_only_deliveries_that_start_work_keep_a_key(
+    app: AppProcess, redis_url: str, npm_dir: Path
+) -> None:
+    """A delivery that queues a job claims its id for GitHub's redelivery window (72 h) in
+    the same round trip; one that starts nothing (a ping, a comment with no command) keeps
+    no key, so Redis does not hold one per delivery of every event."""
+    import redis
+
+    installed = next(
+        p for n, p in octokit_examples(npm_dir) if n == "installation" and p["action"] == "created"
+    )
+    comment = next(
+        p
+        for n, p in octokit_examples(npm_dir)
+        if n == "issue_comment" and p["action"] == "created" and p["sender"]["type"] == "User"
+    )
+    comment = {**comment, "comment": {**comment["comment"], "body": "thanks, no command"}}
+    work, idle, ping = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    with httpx.Client(timeout=10) as client:
+        assert post_webhook(client, app.url, SECRET, "installation", installed, work).is_success
+        assert post_webhook(client, app.url, SECRET, "issue_comment", comment, idle).is_success
+        assert post_webhook(client, app.url, SECRET, "ping", {"zen": "hi"}, ping).is_success
+    store = redis.Redis.from_url(redis_url)
+    try:
+        ttl = store.ttl(f"liquidbook:delivery:{work}")
+        assert 71 * 3600 < ttl <= 72 * 3600, ttl
+        assert not store.exists(f"liquidbook:delivery:{idle}", f"liquidbook:delivery:{ping}")
+    finally:
+        store.close()
