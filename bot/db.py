@@ -8,6 +8,7 @@ and runs at start-up of every process.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -213,8 +214,26 @@ class Database:
 _MIGRATE_LOCK_ID = 0x11B00C  # PostgreSQL advisory lock: one process migrates at a time.
 
 
+class _OnlyUpgrades(logging.Filter):
+    """Alembic's INFO lines at every start (plugins set up, the dialect's DDL mode) tell an
+    operator nothing; a migration that really runs ("Running upgrade …") is worth a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.getMessage().startswith(
+            "Running upgrade"
+        )
+
+
+def _quiet_alembic() -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _OnlyUpgrades) for f in migration.filters):
+        migration.addFilter(_OnlyUpgrades())
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Run Alembic's upgrade to head on `engine` (all processes may call this at start-up)."""
+    _quiet_alembic()  # before the import: alembic logs its plugins as it loads them
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import text
