@@ -181,7 +181,12 @@ async def test_bad_key_is_one_sentence_without_the_key(std: AnthropicStandIn) ->
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x"), ["anthropic:claude-sonnet-5-5"])
     message = caught.value.user_message
-    assert message == "Anthropic refused the API key (401): check ANTHROPIC_API_KEY on the server."
+    assert message == (
+        "Anthropic refused this server's API key (401): the operator has been told in the logs."
+    )
+    assert caught.value.operator_message == (
+        "Anthropic refused the API key (401): check ANTHROPIC_API_KEY on the server."
+    )
     assert "WRONG" not in message and "WRONG" not in (caught.value.attempts[0].usage.error or "")
 
 

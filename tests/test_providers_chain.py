@@ -188,8 +188,10 @@ async def test_all_failed_is_one_sentence_naming_each_model(
     assert caught.value.user_message == (
         "All 3 models failed: openai:gpt-4.1 was rate limited (2 tries); "
         "openrouter:anthropic/claude-sonnet-4.5 refused the request; "
-        "together:x/y has no API key (set TOGETHER_API_KEY)."
+        "together:x/y is not set up on this server yet (no API key; the operator has been told)."
     )
+    # The operator reads what to change in the log (and at the shell, `liquidbook generate`).
+    assert "set TOGETHER_API_KEY on the server" in caught.value.operator_message
     assert len(caught.value.attempts) == 3
 
 
@@ -199,8 +201,13 @@ async def test_missing_key_sentence() -> None:
             await client.generate_text(
                 TextRequest(prompt="x"), ["together:deepseek-ai/DeepSeek-V3"]
             )
+    # The author is not asked to change the server; the operator is, in the log.
+    assert caught.value.user_message == (
+        "Together is not set up on this server yet (it has no API key for it): the operator "
+        "has been told in the logs."
+    )
     assert (
-        caught.value.user_message
+        caught.value.operator_message
         == "No API key is set for Together: set TOGETHER_API_KEY on the server."
     )
 
@@ -226,8 +233,12 @@ async def test_wrong_key_never_leaks(
         with pytest.raises(ProviderError) as caught:
             await client.generate_text(TextRequest(prompt="x"), ["openai:gpt-4.1"], context=CONTEXT)
     assert caught.value.user_message == (
+        "OpenAI refused this server's API key (401): the operator has been told in the logs."
+    )
+    assert caught.value.operator_message == (
         "OpenAI refused the API key (401): check OPENAI_API_KEY on the server."
     )
+    assert "WRONGKEY" not in caught.value.operator_message
     async with database.session() as session:
         row = (await session.execute(select(Usage))).scalar_one()
     # The stand-in echoes a masked key, as OpenAI does; none of it reaches the row.

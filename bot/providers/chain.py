@@ -312,7 +312,12 @@ class ModelClient:
         if len(errors) == 1 and not skipped:
             errors[0].attempts = attempts
             raise errors[0]
-        raise AllModelsFailed(attempts, skipped)
+        failed = AllModelsFailed(attempts, skipped)
+        if any(e.operator_message != e.user_message for e in errors):
+            failed.operator_message = " ".join(
+                f"{a.model}: {e.operator_message}" for a, e in zip(attempts, errors, strict=False)
+            )
+        raise failed
 
     async def _fail(
         self,
@@ -339,7 +344,11 @@ class ModelClient:
         label = f"{provider}:{model}" if provider and model else f"{provider}{model}" or "?"
         attempts.append(Attempt(label, row, exc.user_message, exc.tries, exc.phrase))
         errors.append(exc)
-        log.info("%s:%s failed: %s", provider, model, exc.outcome)
+        if exc.operator_message != exc.user_message:
+            # Authors were told "the operator has been told": this is where.
+            log.warning("%s:%s failed: %s", provider, model, exc.operator_message)
+        else:
+            log.info("%s:%s failed: %s", provider, model, exc.outcome)
 
 
 def _against_reservation(row: UsageRow, reserved: Decimal) -> tuple[UsageRow, str | None]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from decimal import Decimal
@@ -102,13 +103,17 @@ def run(args: argparse.Namespace) -> int:
                     "parameters for it): it is sent without one.",
                     file=sys.stderr,
                 )
+    # The chain logs each failure for an operator reading the server's log; here the operator
+    # is at the shell and gets the same words once, below, after the usage lines.
+    logging.getLogger("bot.providers.chain").addHandler(logging.NullHandler())
+    logging.getLogger("bot.providers.chain").propagate = False
     try:
         return asyncio.run(_generate(settings, request, models))
     except ProviderError as exc:
         # What each model tried used, as on success, then the one sentence.
         for attempt in exc.attempts:
             print(usage_line(attempt), file=sys.stderr)
-        print(exc.user_message, file=sys.stderr)
+        print(exc.operator_message, file=sys.stderr)  # the operator is at the shell
         return 1
 
 

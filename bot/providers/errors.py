@@ -56,9 +56,14 @@ class ProviderError(Exception):
         detail: str | None = None,
         retry_after: float | None = None,
         phrase: str | None = None,
+        operator: str | None = None,
     ) -> None:
         super().__init__(user_message)
         self.user_message = user_message
+        # What the operator needs to act on (a setting of the server, its network), for the
+        # log and the operator's own CLI; authors see `user_message`, which never asks them
+        # to change the server.
+        self.operator_message = operator or user_message
         # What happened, as a verb phrase after the model's name ("was rate limited"), for
         # the one-sentence summary of a whole chain.
         self.phrase = phrase or self.outcome.replace("_", " ")
@@ -75,8 +80,10 @@ class NoApiKey(ProviderError):
 
     def __init__(self, provider: str, env_var: str) -> None:
         super().__init__(
-            f"No API key is set for {display_name(provider)}: set {env_var} on the server.",
-            phrase=f"has no API key (set {env_var})",
+            f"{display_name(provider)} is not set up on this server yet (it has no API key "
+            "for it): the operator has been told in the logs.",
+            phrase="is not set up on this server yet (no API key; the operator has been told)",
+            operator=f"No API key is set for {display_name(provider)}: set {env_var} on the server.",
         )
 
 
@@ -141,10 +148,12 @@ class AuthenticationFailed(ProviderError):
 
     def __init__(self, provider: str, env_var: str, status: int, detail: str | None) -> None:
         super().__init__(
-            f"{display_name(provider)} refused the API key ({status}): check {env_var} on the server.",
+            f"{display_name(provider)} refused this server's API key ({status}): the operator "
+            "has been told in the logs.",
             status=status,
             detail=detail,
-            phrase=f"refused the API key (check {env_var})",
+            phrase="refused this server's API key (the operator has been told)",
+            operator=f"{display_name(provider)} refused the API key ({status}): check {env_var} on the server.",
         )
 
 
@@ -242,10 +251,11 @@ class Timeout(ProviderError):
 
     def __init__(self, provider: str, detail: str | None = None) -> None:
         super().__init__(
-            f"{display_name(provider)} did not answer in time: try again later or raise the "
-            "provider timeout on the server.",
+            f"{display_name(provider)} did not answer in time: try again later.",
             detail=detail,
             phrase="timed out",
+            operator=f"{display_name(provider)} did not answer in time: if it keeps happening, "
+            "raise the provider timeout on the server.",
         )
 
 
@@ -255,10 +265,12 @@ class ConnectionFailed(ProviderError):
 
     def __init__(self, provider: str, detail: str | None = None) -> None:
         super().__init__(
-            f"Could not reach {display_name(provider)}: check the server's network and "
-            f"{provider.upper()}_BASE_URL.",
+            f"The model provider {display_name(provider)} could not be reached: the operator "
+            "has been told in the logs; try again later.",
             detail=detail,
             phrase="could not be reached",
+            operator=f"Could not reach {display_name(provider)}: check the server's network and "
+            f"{provider.upper()}_BASE_URL.",
         )
 
 
