@@ -1,11 +1,18 @@
 """Acknowledgement latency of the webhook server under a steady stream of signed deliveries.
 
-Starts `liquidbook serve --no-worker` (real Redis when 127.0.0.1:6379 answers, else embedded;
-SQLite), then fires signed `issue_comment` deliveries carrying a command at a fixed rate from
-this process (open loop: a slow answer does not slow the sender), each one enqueueing a job.
-Prints p50/p90/p99/max latency, achieved deliveries/s, jobs enqueued, and the server's RSS.
+Starts `liquidbook serve` (real Redis when 127.0.0.1:6379 answers, else embedded; SQLite),
+then fires signed `issue_comment` deliveries carrying a command at a fixed rate from this
+process (open loop: a slow answer does not slow the sender), each one enqueueing a job.
+Prints p50/p90/p99/max latency, achieved deliveries/s, jobs enqueued or run, and the RSS of
+the server and its worker children.
 
-    python bench/webhooks.py --rate 200 --seconds 10
+Modes: `--mode no-worker` (the server alone, jobs only queued), `--mode serve` (the default
+`liquidbook serve` with its worker child, no GitHub App: jobs are taken and skipped),
+`--mode github` (default serve configured against the stand-in of GitHub, in a process of
+its own: every delivery is a real `/help` comment whose acknowledgement reacts, reads the
+author's role and answers on the stand-in).
+
+    python bench/webhooks.py --mode github --rate 200 --seconds 10
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.github_world import Comments, GitHubWorld  # noqa: E402
 from bot.queue import ACK_QUEUE_NAME, QUEUE_NAME  # noqa: E402
 from tests.servers import AppProcess, sign  # noqa: E402
 
@@ -53,15 +61,21 @@ def redis_url(tmp: Path) -> tuple[str, object | None]:
         return server.url, server
 
 
-def prebuilt(rate: float, seconds: float, offset: int) -> list[bytes]:
+def prebuilt(
+    rate: float, seconds: float, offset: int, comments: Comments | None = None
+) -> list[bytes]:
     """Every request, signed and serialised before the clock starts: the bench measures the
-    server, not the sender's JSON encoding."""
-    template = comment_payload()
+    server, not the sender's JSON encoding. With `comments`, the real comments on the
+    stand-in of GitHub, from the `offset`-th on."""
+    template = comments.template if comments else comment_payload()
     requests = []
     for i in range(int(rate * seconds)):
         payload = copy.deepcopy(template)
-        payload["comment"]["id"] = offset + i
-        payload["comment"]["body"] = "/generate chapter 1"
+        if comments is not None:
+            payload["comment"]["id"] = comments.ids[(offset + i) % len(comments.ids)]
+        else:
+            payload["comment"]["id"] = offset + i
+            payload["comment"]["body"] = "/generate chapter 1"
         body = json.dumps(payload).encode()
         head = (
             "POST /api/github/webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -142,18 +156,41 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def process_rss(pid: int) -> tuple[float, float]:
+    """RSS in MB of a process and of all its descendants (the worker children)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    children = sum(c.memory_info().rss for c in process.children(recursive=True))
+    return process.memory_info().rss / 1e6, children / 1e6
+
+
+def drained(client: object, seconds: float = 600) -> float:
+    """Wait until both queues are empty; the seconds it took."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        if not any(client.zcard(n) for n in (QUEUE_NAME, ACK_QUEUE_NAME)):  # type: ignore[attr-defined]
+            break
+        time.sleep(0.2)
+    return time.perf_counter() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--mode", choices=("no-worker", "serve", "github"), default="github")
     args = parser.parse_args()
-    import psutil
+    import contextlib
+
     import redis
 
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
+    count = int(args.rate * args.seconds) + 50
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        world = stack.enter_context(GitHubWorld(count, SECRET)) if args.mode == "github" else None
         url, embedded = redis_url(tmp)
         client = redis.Redis.from_url(url)
         client.flushdb()
@@ -162,27 +199,39 @@ def main() -> None:
             "REDIS_URL": url,
             "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
             "LOG_LEVEL": "WARNING",
+            **(world.env if world else {}),
         }
-        with AppProcess(tmp, env, ("serve", "--no-worker")) as app:
-            asyncio.run(fire(app.port, prebuilt(50, 1, 1), 50))  # warm up code paths
-            client.flushdb()
-            requests = prebuilt(args.rate, args.seconds, 1_000_000)
+        comments = world.comments if world else None
+        command = ("serve", "--no-worker") if args.mode == "no-worker" else ("serve",)
+        with AppProcess(tmp, env, command) as app:
+            asyncio.run(fire(app.port, prebuilt(50, 1, 0, comments), 50))  # warm up
+            if args.mode != "no-worker":
+                drained(client)
+            requests = prebuilt(args.rate, args.seconds, 50, comments)
             latencies, errors, elapsed = asyncio.run(fire(app.port, requests, args.rate))
-            rss = psutil.Process(app.process.pid).memory_info().rss if app.process else 0
-            jobs = sum(client.zcard(name) for name in (QUEUE_NAME, ACK_QUEUE_NAME))
+            queued = sum(client.zcard(name) for name in (QUEUE_NAME, ACK_QUEUE_NAME))
+            drain = drained(client) if args.mode != "no-worker" else 0.0
+            assert app.process is not None
+            rss, children = process_rss(app.process.pid)
         client.flushdb()
         if embedded is not None:
             embedded.stop()  # type: ignore[attr-defined]
     ms = [x * 1000 for x in latencies]
-    print(
-        f"deliveries: {len(ms)} at target {args.rate:.0f}/s for {args.seconds:.0f}s; errors {errors}"
-    )
-    print(f"achieved: {len(ms) / elapsed:.1f} deliveries/s; jobs enqueued: {jobs}")
+    print(f"mode {args.mode}: deliveries {len(ms)} at {args.rate:.0f}/s for {args.seconds:.0f}s")
+    print(f"achieved: {len(ms) / elapsed:.1f} deliveries/s; errors {errors}")
     print(
         f"ack latency ms: p50 {percentile(ms, 50):.2f}  p90 {percentile(ms, 90):.2f}  "
         f"p99 {percentile(ms, 99):.2f}  max {max(ms):.2f}  mean {statistics.mean(ms):.2f}"
     )
-    print(f"server RSS: {rss / 1e6:.1f} MB")
+    if args.mode == "no-worker":
+        print(f"jobs enqueued: {queued}")
+    else:
+        total = elapsed + drain
+        print(
+            f"jobs queued at the end of sending: {queued}; all run {drain:.1f}s later "
+            f"({len(ms) / total:.1f} jobs/s overall)"
+        )
+    print(f"RSS MB: server {rss:.1f}, worker children {children:.1f}")
 
 
 if __name__ == "__main__":
