@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import ipaddress
 import json
 import logging
@@ -22,7 +21,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import yaml
@@ -31,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from bot import setup_pages
+from bot.pages import Html
 from bot.resources import resource_path
 from bot.settings import Settings, load_settings
 
@@ -53,33 +54,13 @@ def load_manifest(public_url: str) -> dict[str, Any]:
     return manifest
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
-        f"<body style='font-family:system-ui;max-width:40em;margin:3em auto'>{body}</body>",
-        status_code=status,
-    )
-
-
 def _already_configured() -> HTMLResponse:
-    return _page(
-        "Liquid Book",
-        "<h1>The GitHub App is already configured.</h1>"
-        "<p>Setup is closed, so nobody can replace the app's credentials. To register another "
-        "app, remove <code>GITHUB_APP_ID</code> and its key and secret from the settings "
-        "(<code>.env</code>) and restart the server.</p>",
-        409,
-    )
+    return setup_pages.already_configured()
 
 
 def _failed(headline: str, detail: str, status: int, *, forget: bool = True) -> HTMLResponse:
     """An error page; `forget` drops the browser's state cookie (its state was used up)."""
-    response = _page(
-        "Setup failed",
-        f"<h1>{html.escape(headline)}</h1><p>{html.escape(detail)} "
-        "<a href='/setup'>Start again</a>.</p>",
-        status,
-    )
+    response = setup_pages.failed(headline, detail, status)
     if forget:
         response.delete_cookie(STATE_COOKIE, path="/setup")
     return response
@@ -144,28 +125,6 @@ async def webhook_problem(settings: Settings) -> tuple[str, bool] | None:
     return None
 
 
-def _webhook_advice(settings: Settings, why: str, certain: bool) -> str:
-    port = settings.port
-    fix = (
-        "Set <code>LIQUIDBOOK_PUBLIC_URL</code> to a public https address that reaches this "
-        "server, for example a tunnel's (<code>cloudflared tunnel --url "
-        f"http://127.0.0.1:{port}</code>, <code>ngrok http {port}</code>); it must carry "
-        "the browser's return to <code>/setup/callback</code> too, not only webhooks. Then "
-        "restart <code>liquidbook serve</code> and open this page again."
-    )
-    if certain:
-        return (
-            "<p role=alert><b>github.com cannot send webhooks to this server.</b> "
-            f"{html.escape(why)}, which GitHub does not accept: it sends webhooks only to "
-            f"addresses reachable over the public internet.</p><p>{fix}</p>"
-        )
-    return (
-        "<p role=alert><b>github.com may not be able to send webhooks to this server.</b> "
-        f"{html.escape(why)}. If GitHub cannot reach it either, it will refuse to create the "
-        f"app.</p><p>{fix}</p>"
-    )
-
-
 async def setup_page(request: Request) -> Response:
     """The page with the button that creates the app on GitHub (for a user or `?org=`).
 
@@ -177,31 +136,27 @@ async def setup_page(request: Request) -> Response:
     if services.github is not None:
         return _already_configured()
     problem = await webhook_problem(settings)
+    advice = (
+        setup_pages.webhook_advice(problem[0], problem[1], settings.port)
+        if problem is not None
+        else Html("")
+    )
     if problem is not None and problem[1]:
-        return _page(
-            "Set up Liquid Book",
-            "<h1>Set up Liquid Book</h1>" + _webhook_advice(settings, *problem),
-        )
-    warning = _webhook_advice(settings, *problem) if problem is not None else ""
+        return setup_pages.refused(advice, settings.public_url)
     state = secrets.token_urlsafe(24)
     await services.redis.set(STATE_PREFIX + state, b"1", ex=STATE_SECONDS)
     org = request.query_params.get("org", "").strip()
     target = (
-        f"{settings.github_web_url}/organizations/{org}/settings/apps/new"
+        f"{settings.github_web_url}/organizations/{quote(org, safe='')}/settings/apps/new"
         if org
         else f"{settings.github_web_url}/settings/apps/new"
     )
-    manifest = json.dumps(load_manifest(settings.public_url))
-    response = _page(
-        "Set up Liquid Book",
-        "<h1>Set up Liquid Book</h1><p>No GitHub App is configured yet. This creates one on "
-        f"{'the organization <b>' + html.escape(org) + '</b>' if org else 'your account'} "
-        "from <code>app.yml</code>, with the least permissions the app needs.</p>"
-        f"{warning}"
-        f"<form method=post action='{html.escape(target)}?state={state}'>"
-        f"<input type=hidden name=manifest value='{html.escape(manifest, quote=True)}'>"
-        "<button type=submit>Create the GitHub App</button></form>"
-        "<p>For an organization, open <code>/setup?org=NAME</code>.</p>",
+    response = setup_pages.setup(
+        target=f"{target}?state={state}",
+        manifest=json.dumps(load_manifest(settings.public_url)),
+        org=org,
+        warning=advice,
+        public_url=settings.public_url,
     )
     # GitHub sends the person back with a top-level GET: a Lax cookie comes along with it.
     response.set_cookie(
@@ -297,12 +252,7 @@ async def _convert(services: Any, code: str) -> Response:
     if not isinstance(html_url, str) or not html_url.startswith(("https://", "http://")):
         html_url = f"{settings.github_web_url}/apps/{app['slug']}"
     install_url = f"{html_url}/installations/new"
-    page = _page(
-        "Liquid Book is ready",
-        f"<h1>Created the GitHub App <b>{html.escape(str(app['slug']))}</b></h1>"
-        f"<p>Its credentials are saved in <code>{ENV_FILE}</code>. Now "
-        f"<a href='{html.escape(install_url)}'>install it on a repository</a>.</p>",
-    )
+    page = setup_pages.registered(str(app["slug"]), install_url, ENV_FILE)
     page.delete_cookie(STATE_COOKIE, path="/setup")
     return page
 

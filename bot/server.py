@@ -17,10 +17,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from bot import manifest
+from bot import manifest, pages, setup_pages
 from bot.routing import Router
 from bot.services import Services
 from bot.settings import Settings
@@ -67,10 +68,7 @@ async def home(request: Request) -> Response:
     services: Services = request.app.state.services
     if services.github is None:
         return await manifest.setup_page(request)
-    return HTMLResponse(
-        "<!doctype html><title>Liquid Book</title><h1>Liquid Book is running</h1>"
-        f"<p>Webhooks: <code>{WEBHOOK_PATH}</code>. Health: <a href='/healthz'>/healthz</a>.</p>"
-    )
+    return setup_pages.running(WEBHOOK_PATH)
 
 
 def create_app(
@@ -121,6 +119,8 @@ def create_app(
             Route("/metrics", metrics, methods=["GET"]),
             Route("/", home, methods=["GET"]),
             *manifest.routes,
+            # The pages' stylesheets and icon, served here so no page loads anything elsewhere.
+            Mount(pages.STATIC_PATH, StaticFiles(directory=pages.STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
     )
