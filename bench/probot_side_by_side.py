@@ -22,7 +22,7 @@ closed loop (16 in flight). Every delivery names its own comment, which exists i
 so each job does its whole work. Between loads Redis db `--redis-db` is flushed (the backlog a
 load leaves is dropped) and the stand-in forgets its reactions and request log.
 
-    python bench/probot_side_by_side.py            # the full run (about 10 minutes)
+    python bench/probot_side_by_side.py            # the full run (about 11 minutes)
     python bench/probot_side_by_side.py --quick    # one rate and closed loop, once
 
 Loopback only; every process it starts is stopped when it ends (or after `--max-minutes`).
@@ -677,6 +677,11 @@ def report(results: list[Measure], rows: list[str], loads: list[str]) -> str:
 # ---------------------------------------------------------------- main
 
 
+def interrupted(signum: int, frame: object) -> None:
+    """SIGTERM stops the bench as Ctrl-C does: every process it started is stopped."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -711,7 +716,7 @@ def main() -> None:
     client = redis.Redis.from_url(redis_url)
     if client.dbsize():
         sys.exit(f"Redis db {args.redis_db} is not empty: another bench may be using it")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
     stop_at = time.monotonic() + args.max_minutes * 60
     load_before = os.getloadavg()[0]
     results: list[Measure] = []
