@@ -26,6 +26,7 @@ SCENES = {
     "setup-error": 400,  # a callback this browser did not start
     "setup-after": 200,  # GitHub created the app; credentials saved
     "setup-closed": 409,  # setup once an app is configured
+    "home-running": 200,  # the home page once an app is configured
 }
 
 
@@ -65,3 +66,4 @@ def visit_setup_pages(browser: Chromium, workdir: Path) -> Iterator[tuple[str, i
             code = gh.manifest_code(manifest)  # GitHub creates the app; the person comes back
             yield "setup-after", show(callback + "?" + urlencode({"code": code, "state": state}))
             yield "setup-closed", show(app.url + "/setup")
+            yield "home-running", show(app.url + "/")
