@@ -39,7 +39,13 @@ async def checkout(gh: GitHub, full_name: str, branch: str, workdir: Path) -> Bo
 
     Raises `bot.book.model.BookError` when the repository holds no readable book.
     """
-    base = await base_commit(gh, full_name, branch)
+    return await checkout_commit(gh, full_name, await base_commit(gh, full_name, branch), workdir)
+
+
+async def checkout_commit(
+    gh: GitHub, full_name: str, base: BaseCommit, workdir: Path
+) -> BookCheckout:
+    """The book at `base`, a head already read (one call: the tarball)."""
     data = await download_tarball(gh, full_name, base.sha)
     # File work runs in a thread: in `liquidbook serve` this loop also answers webhooks.
     directory = await asyncio.to_thread(extract_tarball, data, workdir / "book")

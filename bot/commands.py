@@ -62,6 +62,7 @@ __all__ = [
     "Help",
     "Init",
     "Outline",
+    "Revise",
     "Usage",
     "help_text",
     "may_hold_commands",
@@ -111,7 +112,16 @@ class Usage:
     ignored: str = ""
 
 
-Command = Help | Init | Outline | GenerateChapter | Usage
+@dataclass(frozen=True)
+class Revise:
+    """`/revise <instructions>`: revise the book files a pull request changes, as one new
+    commit on its branch; `/revise chapter N <instructions>` on an issue names the chapter."""
+
+    instructions: str
+    chapter: ChapterSelector | None = None
+
+
+Command = Help | Init | Outline | GenerateChapter | Usage | Revise
 
 
 @dataclass(frozen=True)
@@ -215,6 +225,35 @@ def _several_chapters(parts: list[str], tail: str = "") -> _Invalid:
     )
 
 
+def _revise(argument: str, more: str) -> Command:
+    chapter: ChapterSelector | None = None
+    word, _, rest = argument.partition(" ")
+    if word.lower() == "chapter":
+        try:
+            chapter, rest = split_selector(rest)
+        except SelectorError as error:
+            raise _Invalid(error.sentence()) from None
+        if chapter.kind in ("range", "all"):
+            raise _Invalid("`/revise chapter` names one chapter: a number or a title in quotes.")
+        argument = rest
+    instructions = _join(argument, more)
+    if not instructions:
+        raise _Invalid(
+            "`/revise` needs instructions, e.g. `/revise Make it half as long and add a worked "
+            "example`."
+        )
+    return Revise(instructions, chapter)
+
+
+def _planned(words: tuple[str, ...], what: str) -> Callable[[str, str], Command]:
+    """The builder of a command that is planned but not built: it never runs, and says so."""
+
+    def build(argument: str, more: str) -> Command:
+        raise _Invalid(f"`/{' '.join(words)}` is not available yet: {what} is still to come.")
+
+    return build
+
+
 # The numbers after `/generate chapter` are read by the scanners below rather than by
 # regular expressions: a pattern such as `\d+(?:\s*,?\s*\d+)*` can split a run of digits
 # in exponentially many ways before it fails on a trailing letter, and a comment is written
@@ -314,12 +353,33 @@ COMMANDS: tuple[CommandSpec, ...] = (
         continues=True,
     ),
     CommandSpec(
+        ("revise",),
+        "[chapter N] <instructions>",
+        "In a pull request: revise the chapters it changes as one new commit on its branch. "
+        "On an issue, name the chapter. Lines below the command are more instructions.",
+        "/revise Make it half as long and add a worked example",
+        _revise,
+        continues=True,
+    ),
+    CommandSpec(
         ("usage",),
         "",
         "This month's AI tokens and cost for this installation.",
         "/usage",
         lambda a, m: Usage(a),
     ),
+)
+
+# Command words people will type before those commands exist: each gets one line saying
+# so (never silence), and none is listed by `/help`.
+PLANNED: tuple[CommandSpec, ...] = tuple(
+    CommandSpec(words, "", what, "", _planned(words, what))
+    for words, what in (
+        (("publish",), "publishing the book on GitHub Pages"),
+        (("confirm",), "confirming a publication"),
+        (("generate", "quiz"), "writing quizzes"),
+        (("generate", "figure"), "drawing figures"),
+    )
 )
 
 _MIN_PREFIX = 3
@@ -372,7 +432,7 @@ def _near(word: str, choices: list[str], min_prefix: int = _MIN_PREFIX) -> str |
 
 @functools.cache
 def _firsts() -> list[str]:
-    return list(dict.fromkeys(spec.words[0] for spec in COMMANDS))
+    return list(dict.fromkeys(spec.words[0] for spec in (*COMMANDS, *PLANNED)))
 
 
 def _resolve(text: str) -> tuple[CommandSpec, str] | None:
@@ -407,12 +467,13 @@ def _resolve(text: str) -> tuple[CommandSpec, str] | None:
 
 def _resolve_words(word: str, rest: str) -> tuple[CommandSpec, str]:
     """The command starting with the (correct) first word `word`."""
-    specs = [spec for spec in COMMANDS if spec.words[0] == word]
-    for spec in specs:
+    every = [spec for spec in (*COMMANDS, *PLANNED) if spec.words[0] == word]
+    for spec in every:
         if len(spec.words) == 1:
             return spec, rest
     sub, after = ([*rest.split(None, 1), "", ""])[:2]
-    subs = {spec.words[1]: spec for spec in specs}
+    subs = {spec.words[1]: spec for spec in every}
+    specs = [spec for spec in every if spec not in PLANNED]
     if sub.lower() in subs:
         return subs[sub.lower()], after.strip()
     options = ", ".join(f"`{spec.name} {spec.argument}`" for spec in specs)

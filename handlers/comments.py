@@ -49,6 +49,8 @@ def command_request(event: Event) -> dict[str, Any] | None:
         "repository": repository.get("full_name"),
         "default_branch": repository.get("default_branch") or "main",
         "issue_number": issue.get("number"),
+        # A comment in a pull request's conversation: `/revise` works on that PR.
+        "pull_request": isinstance(issue.get("pull_request"), dict),
         "comment_id": comment["id"],
         "comment_url": comment.get("html_url") or "",
         "author": comment["user"].get("login"),

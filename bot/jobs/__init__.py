@@ -9,6 +9,7 @@ from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.generate import generate_chapters
 from bot.jobs.outline import outline_book
 from bot.jobs.redeliver import recovery_schedule
+from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
 
@@ -28,6 +29,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     offer_setup,
     outline_book,
     generate_chapters,
+    revise_pull_request,
 ]
 
 

@@ -33,6 +33,7 @@ from bot.commands import (
     Help,
     Init,
     Outline,
+    Revise,
     Usage,
     help_text,
     parse_commands,
@@ -113,6 +114,9 @@ def command_text(command: Command) -> str:
     """The command as a person would type it (for the status comment's heading)."""
     if isinstance(command, GenerateChapter):
         return shorten(f"/generate chapter {command.selector}", 200, "the comment")
+    if isinstance(command, Revise):
+        chapter = f" chapter {command.chapter}" if command.chapter else ""
+        return f"/revise{chapter}"
     return {Help: "/help", Init: "/init", Outline: "/outline", Usage: "/usage"}[type(command)]
 
 
@@ -134,6 +138,9 @@ def command_payload(command: Command) -> dict[str, Any]:
             "selector": dataclasses.asdict(command.selector),
             "instructions": command.instructions,
         }
+    if isinstance(command, Revise):
+        chapter = dataclasses.asdict(command.chapter) if command.chapter else None
+        return {"instructions": command.instructions, "chapter": chapter}
     return {}
 
 
@@ -146,14 +153,20 @@ def error_title(error: CommandError) -> str:
     return f"`{shorten(error.line.strip(), 120)}`"
 
 
-JOB_FOR = {Outline: "outline_book", GenerateChapter: "generate_chapters", Init: "setup_repository"}
+JOB_FOR = {
+    Outline: "outline_book",
+    GenerateChapter: "generate_chapters",
+    Init: "setup_repository",
+    Revise: "revise_pull_request",
+}
+WRITING = Outline | GenerateChapter | Revise  # commands counted by the hourly limit
 
 
 def expected_answers(items: list[Command | CommandError]) -> int:
     """How many comments answer these commands when each may run: a status comment per job,
     and one for everything answered at once (a refusal or a settings problem turns a job
     into a section of that one)."""
-    jobs = sum(isinstance(item, Outline | GenerateChapter | Init) for item in items)
+    jobs = sum(isinstance(item, WRITING | Init) for item in items)
     return jobs + (1 if jobs < len(items) else 0)
 
 
@@ -385,7 +398,7 @@ async def _start(
     if known is not None:
         status_id = int(known)
     else:
-        if isinstance(item, Outline | GenerateChapter) and limit > 0:
+        if isinstance(item, WRITING) and limit > 0:
             wait = await limiter.try_acquire(f"commands:{request['installation_id']}", limit)
             if wait > 0:
                 minutes = max(1, round(wait / 60))
