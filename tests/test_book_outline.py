@@ -8,10 +8,21 @@ from pathlib import Path
 import frontmatter
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot.book.chapters import Chapter
 from bot.book.config import BookConfig, parse_config
 from bot.book.model import Book
-from bot.book.outline import Outline, OutlineChapter, OutlineError, outline_files, parse_outline
+from bot.book.outline import (
+    Outline,
+    OutlineChapter,
+    OutlineError,
+    outline_files,
+    parse_outline,
+    plan_outline,
+)
+from bot.book.replan import place
 
 OUTLINE = {
     "title": "Bayes for Biologists",
@@ -136,17 +147,30 @@ def test_existing_book_keeps_written_chapters(tmp_path: Path) -> None:
             OutlineChapter(title="priors", summary="Better summary.", objectives=["Pick one"]),
         ],
     )
-    files = outline_files(book, outline, book.config)
+    plan = plan_outline(book, outline, book.config, "Add a motivation chapter")
+    files = plan.files
     assert set(files) == {"myst.yml", "chapters/01-why-bayes.md", "chapters/01-priors.md"}
     myst = files["myst.yml"]
-    assert "# keep me" in myst
+    assert isinstance(myst, str) and "# keep me" in myst
     data = yaml.safe_load(myst)
     assert data["project"]["title"] == "My Own Title"
+    # The written chapter the plan forgot stays, after the chapter it followed.
     assert [e["file"] for e in data["project"]["toc"]] == [
         "index.md",
         "chapters/01-why-bayes.md",
         "chapters/01-priors.md",
+        "chapters/02-old.md",
     ]
+    assert plan.changes.added == ["Why Bayes?"]
+    assert plan.changes.renamed == [("Priors", "priors", "chapters/01-priors.md")]
+    assert plan.changes.kept == [("Old chapter", "chapters/02-old.md")]
+    assert "**Old chapter** (`chapters/02-old.md`)" in plan.changes.markdown()
+    # Only when the author's description names it does a written chapter leave the toc.
+    asked = plan_outline(book, outline, book.config, "Drop the old chapter, add motivation")
+    toc = [e["file"] for e in yaml.safe_load(str(asked.files["myst.yml"]))["project"]["toc"]]
+    assert toc == ["index.md", "chapters/01-why-bayes.md", "chapters/01-priors.md"]
+    assert asked.changes.left_out == [("Old chapter", "chapters/02-old.md")]
+    assert "chapters/02-old.md" not in asked.files  # its file is kept as it is
     kept = frontmatter.loads(files["chapters/01-priors.md"])
     assert kept.content == "Written text."
     assert kept["summary"] == "Better summary."
@@ -165,7 +189,7 @@ def test_new_chapter_never_overwrites_an_existing_file(tmp_path: Path) -> None:
     )
     book = Book.from_directory(tmp_path)
     outline = Outline(title="T", chapters=[OutlineChapter(title="A")])
-    files = outline_files(book, outline, book.config)
+    files = outline_files(book, outline, book.config, "Replace Something else with A")
     assert "chapters/01-a-2.md" in files
     assert "chapters/01-a.md" not in files
     assert ".github/liquidbook.yml" in files  # the book had no settings file yet
@@ -299,3 +323,111 @@ def test_a_revived_chapter_gets_the_outlines_front_matter_and_keeps_its_text(
     kept = frontmatter.loads(files["chapters/05-priors.md"])
     assert kept.content == "Mine." and kept["summary"] == "Better." and kept["label"] == "priors"
     assert not any(path.startswith("chapters/01-") for path in files)
+
+
+def test_the_first_outline_removes_the_starter_chapter(tmp_path: Path) -> None:
+    """The setup PR's placeholder chapter is not the author's: the first outline replaces it
+    (its file deleted, its label gone from the pages that stay), and a stub may take its name."""
+    from bot.jobs.setup import book_skeleton
+
+    skeleton = book_skeleton("octo-org/tide-notes", "https://github.test/octo-org/tide-notes")
+    skeleton["intro.md"] += "\nSee {ref}`getting-started`.\n"  # the author edited the intro
+    write(tmp_path, skeleton)
+    book = Book.from_directory(tmp_path)
+    outline = Outline(title="T", chapters=[OutlineChapter(title="Zones")])
+    files = outline_files(book, outline, book.config)
+    assert files["chapters/01-getting-started.md"] is None
+    assert "getting-started" not in str(files["intro.md"])
+    toc = [e["file"] for e in yaml.safe_load(str(files["myst.yml"]))["project"]["toc"]]
+    assert toc == ["intro.md", "chapters/01-zones.md"]
+    again = outline_files(
+        book, Outline(title="T", chapters=[OutlineChapter(title="Getting started")]), book.config
+    )
+    stub = str(again["chapters/01-getting-started.md"])
+    assert "% liquidbook: stub" in stub and frontmatter.loads(stub)["label"] == "getting-started"
+    # Once the author has written in it, it is theirs and stays.
+    path = tmp_path / "chapters/01-getting-started.md"
+    path.write_text(path.read_text() + "\nMy own paragraph.\n")
+    kept = outline_files(Book.from_directory(tmp_path), outline, book.config)
+    assert "chapters/01-getting-started.md" not in kept
+    assert "chapters/01-getting-started.md" in str(kept["myst.yml"])
+
+
+def test_a_chapter_named_by_file_keeps_it_under_a_new_title(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "myst.yml": "version: 1\nproject:\n  toc:\n    - file: intro.md\n"
+            "    - file: chapters/01-a.md\n    - file: chapters/02-b.md\n",
+            "intro.md": "# Hi\n",
+            "chapters/01-a.md": "---\ntitle: Alpha\nlabel: a\n---\n\nWritten A.\n",
+            "chapters/02-b.md": "---\ntitle: Beta\nlabel: b\n---\n\nWritten B.\n",
+        },
+    )
+    book = Book.from_directory(tmp_path)
+    outline = parse_outline(
+        json.dumps(
+            {
+                "title": "T",
+                "chapters": [
+                    {"title": "Second thoughts", "file": "chapters/02-b.md"},
+                    {"title": "New one"},
+                    {"title": "Alpha"},
+                ],
+            }
+        )
+    )
+    plan = plan_outline(book, outline, book.config)
+    toc = [e["file"] for e in yaml.safe_load(str(plan.files["myst.yml"]))["project"]["toc"]]
+    assert toc == ["intro.md", "chapters/02-b.md", "chapters/02-new-one.md", "chapters/01-a.md"]
+    renamed = frontmatter.loads(str(plan.files["chapters/02-b.md"]))
+    assert renamed["title"] == "Second thoughts" and renamed.content == "Written B."
+    assert plan.changes.renamed == [("Beta", "Second thoughts", "chapters/02-b.md")]
+    assert plan.changes.moved in (
+        [("Alpha", "chapters/01-a.md")],
+        [("Second thoughts", "chapters/02-b.md")],
+    )
+    assert plan.changes.added == ["New one"]
+
+
+_titles = st.lists(
+    st.text(alphabet="abcdefgh ", min_size=1, max_size=8).filter(str.strip),
+    min_size=1,
+    max_size=8,
+    unique_by=str.casefold,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    old=_titles,
+    written=st.lists(st.booleans(), min_size=8, max_size=8),
+    plan=st.lists(st.tuples(st.integers(0, 9), st.booleans()), min_size=1, max_size=10),
+)
+def test_replanning_never_loses_a_written_chapter(
+    old: list[str], written: list[bool], plan: list[tuple[int, bool]]
+) -> None:
+    """Whatever the plan keeps, renames, reorders or forgets: every written chapter is in the
+    new toc exactly once, the plan's chapters keep its order, and no path is listed twice."""
+    existing = [
+        Chapter(i + 1, f"chapters/{i:02d}.md", title, is_stub=not written[i])
+        for i, title in enumerate(old)
+    ]
+    planned = []
+    for index, by_file in plan:
+        if index < len(existing) and by_file:
+            planned.append(OutlineChapter(title=f"renamed {index}", file=existing[index].path))
+        elif index < len(existing):
+            planned.append(OutlineChapter(title=existing[index].title))
+        else:
+            planned.append(OutlineChapter(title=f"new {index}"))
+    entries, changes = place(planned, existing, [], lambda chapter: False)
+    paths = [e.match.path for e in entries if e.match is not None]
+    assert len(paths) == len(set(paths))
+    for chapter in existing:
+        if not chapter.is_stub:
+            assert chapter.path in paths
+    assert [e.planned for e in entries if e.planned is not None] == planned
+    gone = {path for _, path in changes.left_out}
+    assert gone == {c.path for c in existing} - set(paths)
+    assert all(c.is_stub for c in existing if c.path in gone)

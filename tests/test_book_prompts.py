@@ -39,6 +39,7 @@ def book(tmp_path: Path) -> Book:
 
 def test_outline_prompt_states_schema_and_type() -> None:
     prompt = outline_prompt(BookConfig(type="research"), "Effects of light on moths", None)
+    assert prompt.user.startswith("Plan a research paper from")
     assert OUTLINE_SCHEMA in prompt.user
     assert "methods" in prompt.user and "research" in prompt.user
     assert prompt.user.startswith(prompt.stable_prefix)
@@ -48,7 +49,9 @@ def test_outline_prompt_states_schema_and_type() -> None:
 
 def test_outline_prompt_shows_existing_chapters(book: Book) -> None:
     prompt = outline_prompt(book.config, "Restructure it", book)
-    assert "2. Priors: Choosing priors." in prompt.user
+    assert "2. Priors (file `chapters/02.md`, not written yet): Choosing priors." in prompt.user
+    assert "3. Likelihood (file `chapters/03.md`, written): The data model." in prompt.user
+    assert "Keep every written chapter" in prompt.user
     assert prompt.system.startswith("Be kind and exact.")
     assert "Biology students" in prompt.system and "`de`" in prompt.system
 
@@ -122,3 +125,17 @@ def test_build_problems_go_back_with_lines_of_the_models_own_text(book: Book) ->
     request = repair_request(problems)
     assert "- ⛔️ line 5: unknown directive: bad\n" in request
     assert "whole corrected chapter body" in request
+
+
+@pytest.mark.parametrize(
+    ("book_type", "opening"),
+    [
+        ("article", "Plan an article"),
+        ("book", "Plan a book"),
+        ("course", "Plan a course"),
+        ("research", "Plan a research paper"),
+    ],
+)
+def test_outline_prompt_names_the_type_in_good_grammar(book_type: str, opening: str) -> None:
+    config = BookConfig.model_validate({"type": book_type})
+    assert outline_prompt(config, "Moths", None).user.startswith(opening + " from")

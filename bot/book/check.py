@@ -95,7 +95,9 @@ def _failure(message: str, started: float, tail: str = "") -> BuildReport:
     return BuildReport(False, [issue], [], time.monotonic() - started, tail)
 
 
-def _prepare(source: Path, work: Path, notes: list[str], files: Mapping[str, str]) -> str | None:
+def _prepare(
+    source: Path, work: Path, notes: list[str], files: Mapping[str, str | None]
+) -> str | None:
     """Copy the book with `files` written over it, make its configs safe to build and point
     its theme at the stub; return a problem sentence or None. What was left out is added to
     `notes`."""
@@ -105,6 +107,10 @@ def _prepare(source: Path, work: Path, notes: list[str], files: Mapping[str, str
     _contain_links(work, source)
     for path, text in files.items():
         target = work / path
+        if text is None:  # the change deletes this file
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            continue
         if target.is_symlink():
             target.unlink()  # the change replaces the link, never writes through it
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -308,11 +314,12 @@ async def check_book(
     directory: Path,
     timeout: float = 180,  # noqa: ASYNC109 - a budget for the subprocess, not for the caller
     command: Sequence[str] | None = None,
-    files: Mapping[str, str] | None = None,
+    files: Mapping[str, str | None] | None = None,
 ) -> BuildReport:
     """Build the book at `directory` strictly, offline, and report every error and warning.
     `files` (book-relative paths that passed `safe_book_path`) are written over the copy
-    that is built: the change a job proposes, checked without touching `directory`.
+    that is built (None deletes one): the change a job proposes, checked without touching
+    `directory`.
 
     Never raises for build problems: a missing CLI, a timeout or a crash is an error in the
     report, so callers can always post it. `command` replaces the CLI (tests, other paths).

@@ -6,12 +6,11 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from rapidfuzz import fuzz
 
 from bot.book.bundled import skeleton_files
 from bot.book.chapters import Chapter, read_chapter
@@ -29,6 +28,7 @@ from bot.book.render import (
     set_toc,
     slugify,
 )
+from bot.book.replan import OutlineChanges, asked_to_drop, place
 from bot.book.settings_file import render_config
 
 PLACEHOLDER_TITLE = "My Liquid Book"
@@ -50,6 +50,8 @@ class OutlineChapter(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     summary: str = Field(default="", max_length=3000)
     objectives: list[str] = Field(default_factory=list, max_length=20)
+    # The existing chapter file this one continues, when the model kept one (re-outlining).
+    file: str = Field(default="", max_length=300)
 
     @field_validator("title")
     @classmethod
@@ -179,37 +181,69 @@ def intro_text(outline: Outline) -> str:
     return f"---\ntitle: Welcome\nlabel: intro\n---\n\n{description}\n"
 
 
-def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> dict[str, str]:
-    """Every file an `/outline` pull request writes, as `{path: text}`.
+@dataclass
+class OutlinePlan:
+    """What an `/outline` pull request writes (`files`; None deletes a file) and what it
+    changes in the toc (`changes`, for its body)."""
 
-    Chapters whose title matches an existing chapter keep their file and body (only their
-    front matter changes; a notebook's file is never rewritten); new chapters get a stub;
-    chapters dropped from the outline stay on disk but leave the toc, which is how a chapter
-    is disabled. A disabled chapter with the planned title comes back to the toc as it is,
-    and a stub never takes the name of a file already on disk.
+    files: dict[str, str | None]
+    changes: OutlineChanges
+
+
+def outline_files(
+    book: Book | None, outline: Outline, config: BookConfig, description: str = ""
+) -> dict[str, str | None]:
+    """Every file an `/outline` pull request writes, as `{path: text}` (see `plan_outline`)."""
+    return plan_outline(book, outline, config, description).files
+
+
+def plan_outline(
+    book: Book | None, outline: Outline, config: BookConfig, description: str = ""
+) -> OutlinePlan:
+    """Every file an `/outline` pull request writes, and what it changes.
+
+    Planned chapters continue the existing chapter the model named by file or whose title
+    they keep (only their front matter changes; a notebook's file is never rewritten); new
+    chapters get a stub. A written chapter the plan leaves out stays in the toc after the
+    chapter it followed, unless `description` (the author's words) names it; stubs the plan
+    drops leave the toc but stay on disk, which is how a chapter is disabled. A disabled
+    chapter with the planned title comes back to the toc as it is, and a stub never takes
+    the name of a file already on disk. The setup PR's starter chapter, unchanged, is not
+    the author's work: the first outline removes it.
     """
-    files: dict[str, str] = {}
+    files: dict[str, str | None] = {}
     outline, _ = guard_outline(outline, book)
     skeleton = skeleton_files()
     new_config = config.model_copy(update={"type": outline.book_type or config.type})
-    existing = [c for c in book.toc if not c.missing] if book else []
+    starters = _starter_chapters(book, skeleton)
+    existing = [c for c in book.toc if not c.missing and c.path not in starters] if book else []
     disabled = _chapters_off_the_toc(book) if book else []
-    taken_paths = {c.path for c in book.toc} | set(book.root_files) if book else set()
+    taken_paths = ({c.path for c in book.toc} | set(book.root_files)) - starters if book else set()
     labels = book.labels() if book else {"intro"}
+    if book is not None:
+        labels -= {
+            x for c in book.toc if c.path in starters for x in {c.label, *find_labels(c.body)}
+        }
     # Labels of disabled chapters stay reserved: the author may bring them back.
     taken_labels = labels | {x for c in disabled for x in {c.label, *find_labels(c.body)} if x}
-    on_disk = _exists_in(book)
+    exists = _exists_in(book)
+
+    def on_disk(path: str) -> bool:
+        return path not in starters and exists(path)
+
+    entries, changes = place(
+        outline.chapters, existing, disabled, lambda c: asked_to_drop(c, description)
+    )
+    for chapter in [*existing, *disabled]:
+        if any(e.match is chapter and e.revived for e in entries):
+            labels |= {x for x in {chapter.label, *find_labels(chapter.body)} if x}
     paths: list[str] = []
-    for number, planned in enumerate(outline.chapters, start=1):
-        match = _take_match(planned.title, existing)
-        if match is None:
-            match = _take_same_title(planned.title, disabled)
-            if match is not None:
-                labels |= {x for x in {match.label, *find_labels(match.body)} if x}
+    for number, entry in enumerate(entries, start=1):
+        planned, match = entry.planned, entry.match
         if match is not None:
             paths.append(match.path)
-            if not match.is_markdown:
-                continue  # a notebook: the toc lists it; its JSON is left alone
+            if planned is None or not match.is_markdown:
+                continue  # kept as written; a notebook's JSON is left alone
             updated = replace(
                 match,
                 number=number,
@@ -220,12 +254,15 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
             if updated != replace(match, number=number):
                 files[match.path] = render_chapter(updated)
             continue
+        assert planned is not None
         path = _unique(chapter_path(new_config, number, planned.title), taken_paths, on_disk)
         label = _unique(slugify(planned.title), taken_labels)
         labels.add(label)
         chapter = Chapter(number, path, planned.title, planned.summary, planned.objectives, label)
         files[path] = render_chapter(chapter, stub_body(number, chapter))
         paths.append(path)
+    for path in starters:
+        files.setdefault(path, None)
     myst = book.myst_yml if book else skeleton["myst.yml"]
     if book is None or _is_starter(book, skeleton):
         myst = set_project_title(myst, outline.title)
@@ -237,14 +274,15 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
         if (book.directory / "intro.md").read_text("utf-8") == starter_intro:
             # The setup PR's welcome page talks about the starter chapter: describe this book.
             files["intro.md"] = intro_text(outline)
-    if book is not None and existing:
-        # Chapters dropped from the toc take their labels along: the pages that stay must
-        # not point at them (the build warns about every dangling reference).
-        gone = {c.label for c in existing} | {x for c in existing for x in find_labels(c.body)}
-        for root in book.root_files:
-            text = (book.directory / root).read_text("utf-8")
+    if book is not None:
+        # Chapters leaving the toc take their labels along: the pages that stay must not
+        # point at them (the build warns about every dangling reference).
+        leaving = [c for c in book.toc if c.path in starters or c.path not in paths]
+        gone = {c.label for c in leaving} | {x for c in leaving for x in find_labels(c.body)}
+        for root in book.root_files if gone else []:
             if root in files:
                 continue
+            text = (book.directory / root).read_text("utf-8")
             fixed, _ = drop_unknown_refs(text, labels - gone)
             if fixed != text:
                 files[root] = fixed
@@ -255,7 +293,21 @@ def outline_files(book: Book | None, outline: Outline, config: BookConfig) -> di
         files[".gitignore"] = skeleton[".gitignore"]
     if book is None or new_config != book.config or not (book.directory / CONFIG_PATH).exists():
         files[CONFIG_PATH] = render_config(new_config)
-    return {path: strip_control(text)[0] for path, text in files.items()}
+    cleaned = {p: None if t is None else strip_control(t)[0] for p, t in files.items()}
+    return OutlinePlan(cleaned, changes)
+
+
+def _starter_chapters(book: Book | None, skeleton: dict[str, str]) -> set[str]:
+    """The toc's chapters that are still the setup PR's placeholder, word for word."""
+    if book is None:
+        return set()
+    found = set()
+    for chapter in book.toc:
+        starter = skeleton.get(chapter.path)
+        file = book.directory / chapter.path
+        if starter is not None and file.is_file() and file.read_text("utf-8") == starter:
+            found.add(chapter.path)
+    return found
 
 
 def _is_starter(book: Book, skeleton: dict[str, str]) -> bool:
@@ -270,29 +322,6 @@ def _is_starter(book: Book, skeleton: dict[str, str]) -> bool:
         bool(starter.get("description"))
         and project.get("description") == starter.get("description")
     )
-
-
-def _take_match(title: str, chapters: list[Chapter]) -> Chapter | None:
-    """The existing chapter this planned one continues, removed from `chapters` if found."""
-    wanted = title.casefold()
-    best = next((c for c in chapters if c.title.casefold() == wanted), None)
-    if best is None:
-        scored = [(fuzz.ratio(wanted, c.title.casefold()), c) for c in chapters]
-        best = max(scored, key=lambda pair: pair[0], default=(0.0, None))[1]
-        if best is not None and fuzz.ratio(wanted, best.title.casefold()) < 90:
-            best = None
-    if best is not None:
-        chapters.remove(best)
-    return best
-
-
-def _take_same_title(title: str, chapters: list[Chapter]) -> Chapter | None:
-    """The disabled chapter with exactly this title (any case), removed from `chapters`."""
-    wanted = title.strip().casefold()
-    found = next((c for c in chapters if c.title.strip().casefold() == wanted), None)
-    if found is not None:
-        chapters.remove(found)
-    return found
 
 
 def _chapters_off_the_toc(book: Book) -> list[Chapter]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.book.chapters import Chapter
 from bot.book.config import BookConfig
 from bot.book.model import Book
+from bot.book.replan import is_written
 
 DEFAULT_STYLE_GUIDE = (
     "You are an expert author and teacher writing a book that is published with Jupyter Book. "
@@ -28,10 +29,19 @@ OUTLINE_SCHEMA = """\
     {
       "title": "string: the chapter title, without a number",
       "summary": "string: two to four sentences on what the chapter covers",
-      "objectives": ["string: one thing a reader can do after the chapter, starting with a verb"]
+      "objectives": ["string: one thing a reader can do after the chapter, starting with a verb"],
+      "file": "string: only for a chapter the book already has, its file"
     }
   ]
 }"""
+
+# What each type is called in a sentence ("Plan an article", "Plan a research paper").
+TYPE_NOUNS = {
+    "article": "an article",
+    "book": "a book",
+    "course": "a course",
+    "research": "a research paper",
+}
 
 _TYPE_GUIDANCE = {
     "article": "An article is one focused piece: plan 3 to 6 sections as chapters.",
@@ -83,7 +93,7 @@ def system_prompt(config: BookConfig) -> str:
 def outline_prompt(config: BookConfig, description: str, existing_book: Book | None) -> Prompt:
     """Ask for an outline as JSON of `OUTLINE_SCHEMA`, fitted to the book type."""
     lines = [
-        f"Plan a {config.type} from the author's description below.",
+        f"Plan {TYPE_NOUNS[config.type]} from the author's description below.",
         _TYPE_GUIDANCE[config.type],
         "If the description asks for a number of chapters, plan exactly that many.",
         "",
@@ -93,9 +103,16 @@ def outline_prompt(config: BookConfig, description: str, existing_book: Book | N
     if existing_book is not None and existing_book.toc:
         lines += [
             "",
-            "The book already has these chapters; keep the titles of those that still fit:",
+            "The book already has these chapters. Keep every written chapter: put it in your "
+            "plan with its `file` (you may retitle or move it); leave a written chapter out "
+            "only when the author's description asks for that. Chapters not written yet may "
+            "be kept (with their `file`), renamed, moved or dropped.",
         ]
-        lines += [f"{c.number}. {c.title}: {c.summary}".rstrip(": ") for c in existing_book.toc]
+        lines += [
+            f"{c.number}. {c.title} (file `{c.path}`, "
+            f"{'written' if is_written(c) else 'not written yet'}): {c.summary}".rstrip(": ")
+            for c in existing_book.toc
+        ]
     prefix = "\n".join(lines)
     user = f"{prefix}\n\nThe author's description:\n\n{description.strip()}\n"
     return Prompt(system_prompt(config), user, prefix)

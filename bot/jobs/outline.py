@@ -8,11 +8,12 @@ Existing chapters whose titles survive keep their text.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from bot.book.outline import guard_outline, outline_files, parse_outline
+from bot.book.outline import OutlineError, guard_outline, parse_outline, plan_outline
 from bot.book.prompts import outline_prompt
 from bot.book_reader import checkout
 from bot.jobs.proposal import (
@@ -35,6 +36,17 @@ OUTLINE_BRANCH = "liquidbook/outline"
 SUMMARY_LIMIT = 400  # of each chapter's summary in the PR body (the stub files hold it all)
 
 
+def readable_outline(answer: str) -> str | None:
+    """The provider layer's check of an outline answer: one with no outline in it (prose, a
+    refusal, JSON missing the chapters) fails that model, so the fallback chain goes on
+    rather than the job failing on the first model's answer."""
+    try:
+        parse_outline(answer)
+    except OutlineError as error:
+        return f"answered with no usable outline ({error})"
+    return None
+
+
 async def outline_book(
     ctx: dict[str, Any],
     request: dict[str, Any],
@@ -54,7 +66,7 @@ async def outline_book(
             await status.progress(f"✍️ Planning the outline with `{models[0]}`…")
             prompt = outline_prompt(config, command["description"], co.book)
             result = await services.model_client().generate_text(
-                text_request(prompt, OUTLINE_MAX_TOKENS),
+                replace(text_request(prompt, OUTLINE_MAX_TOKENS), accept=readable_outline),
                 models=models,
                 context=UsageContext(request["installation_id"], request["repository"], "outline"),
                 monthly_budget_usd=budget_for(config, services.settings),
@@ -65,7 +77,9 @@ async def outline_book(
                 )
                 return "truncated"
             outline, repairs = guard_outline(parse_outline(result.text), co.book)
-            files = outline_files(co.book, outline, config)
+            plan = plan_outline(co.book, outline, config, command["description"])
+            files = plan.files
+            changes = plan.changes.markdown()
             chapters = "\n".join(
                 f"{i}. **{shorten(c.title, 200)}** — {shorten(c.summary, SUMMARY_LIMIT)}"
                 for i, c in enumerate(outline.chapters, 1)
@@ -75,6 +89,7 @@ async def outline_book(
                 f"({len(outline.chapters)} chapters):\n\n{chapters}\n\n"
                 "The description asked for:\n\n> "
                 + shorten(command["description"]).replace("\n", "\n> ")
+                + (f"\n\n{changes}" if changes else "")
                 + "\n\nEdit the titles, order or summaries right in this PR; after merging, "
                 "`/generate chapter N` writes a chapter."
                 + (
@@ -85,8 +100,12 @@ async def outline_book(
                 )
             )
             details = (
-                f"Files: {', '.join(f'`{p}`' for p in sorted(files))}\n\n"
-                f"Model: {usage_line(result, time.monotonic() - started)}"
+                "Files: "
+                + ", ".join(
+                    f"`{p}`" + (" (removed)" if files[p] is None else "") for p in sorted(files)
+                )
+                + "\n\n"
+                + f"Model: {usage_line(result, time.monotonic() - started)}"
             )
             proposal = await propose(
                 gh,

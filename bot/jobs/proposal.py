@@ -127,7 +127,7 @@ async def propose(
     gh: GitHub,
     request: Mapping[str, Any],
     checkout: BookCheckout,
-    files: Mapping[str, str],
+    files: Mapping[str, str | None],
     *,
     branch: str,
     title: str,
