@@ -11,7 +11,7 @@ import pytest
 
 from bot.pull_request import MAX_BODY
 from standins.providers.behaviour import Behaviour
-from tests.world import REPO, World
+from tests.world import REPO, World, scripted_answer
 
 # Clean-up repairs the first two (an unknown directive becomes a note, an include of a file
 # outside the book is dropped); the missing file inside the book only the model can fix.
@@ -177,7 +177,9 @@ def test_the_calls_of_a_fast_job_and_of_its_rerun(world: World) -> None:
     # busy machine); bench/jobs.py measures them. What holds on any machine is the cap.
     assert stages <= 4
     # A re-run reads its remembered PR (still open? its head the app's commit?) instead of
-    # the branch, then moves the ref and edits the PR.
+    # the branch, then moves the ref and edits the PR. (The model writes something new: the
+    # same text again would change nothing, and commit nothing.)
+    world.model.default = Behaviour(text=lambda request: scripted_answer(request) + "\nMore.\n")
     before = len(gh.requests)
     gh.comment(REPO, issue, "alice", "/generate chapter 1")
     world.wait_final(issue, count=2)

@@ -81,14 +81,32 @@ def test_outline_fails_over_then_a_second_outline_keeps_every_written_chapter(
 
     gh.comment(REPO, issue, "alice", "/generate chapter all")
     world.wait_final(issue, count=2)
-    for pr in gh.pulls(REPO, state="open"):
+    chapter_prs = gh.pulls(REPO, state="open")
+    assert len(chapter_prs) == 3
+
+    # No empty work: the same text again changes nothing in its open PR...
+    heads = world.git("for-each-ref", "refs/heads/liquidbook/")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    again = world.wait_final(issue, count=3)[-1]["body"]
+    assert "ℹ️ Nothing changed" in again and "✅" not in again, again
+    first_pr = next(p for p in chapter_prs if "chapter 1:" in p["title"])
+    assert f"the same as in #{first_pr['number']}" in again and "left as it is" in again
+    assert world.git("for-each-ref", "refs/heads/liquidbook/") == heads
+    for pr in chapter_prs:
         gh.merge_pull(REPO, pr["number"], "alice")
     written = toc(world, "main")[1:]
     assert len(written) == 3
+    # ...and once merged, nothing on the default branch: no branch moves, no PR opens.
+    gh.comment(REPO, issue, "alice", "/generate chapter 2")
+    again = world.wait_final(issue, count=4)[-1]["body"]
+    assert "ℹ️ Nothing changed" in again and "the same as on `main`" in again, again
+    assert "no pull request was opened" in again
+    assert world.git("for-each-ref", "refs/heads/liquidbook/") == heads
+    assert len(gh.pulls(REPO, state="open")) == 0
 
     world.model.default = Behaviour(text=replan)
     gh.comment(REPO, issue, "alice", "/outline Put the third part first, add crabs and anemones")
-    finals = world.wait_final(issue, count=3)
+    finals = world.wait_final(issue, count=5)
     assert "✅ Outline of 4 chapters" in finals[-1]["body"], finals[-1]["body"]
     [pr] = gh.pulls(REPO, state="open")
     new_toc = toc(world, pr["head"]["ref"])

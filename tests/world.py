@@ -25,7 +25,7 @@ from tests.servers import AppProcess
 
 SECRET = "world-webhook-secret"
 REPO = "octo-org/book"
-FINAL = ("✅", "⚠️", "❌")
+FINAL = ("✅", "⚠️", "❌", "ℹ️")
 
 
 def scripted_answer(request: dict[str, Any]) -> str:

@@ -66,8 +66,9 @@ MAX_PROBLEMS_SENT = 20  # build problems sent back to the model with its chapter
 class ChapterOutcome:
     chapter: Chapter
     line: str
-    ok: bool  # a PR was opened or updated
+    ok: bool  # a PR was opened or updated, or nothing needed changing
     clean: bool = False  # …and the build check found nothing
+    unchanged: bool = False  # the text equals what it would replace: nothing committed
 
 
 def describe(chapters: list[Chapter]) -> str:
@@ -289,9 +290,20 @@ async def _write_one(
         redis=services.redis,
         report=report,
     )
+    usage = usage_line(results, time.monotonic() - started)
+    if proposal.pull_request is None or proposal.unchanged:
+        return ChapterOutcome(
+            chapter,
+            f"ℹ️ Chapter {chapter.number}: nothing changed — the model's text is "
+            f"{proposal.unchanged}, so nothing was committed and {proposal.left_as_is}. "
+            f"— {usage}",
+            True,
+            True,
+            unchanged=True,
+        )
     line = (
         f"{'✅' if report.clean else '⚠️'} Chapter {chapter.number}: "
-        f"{proposal.pull_request.html_url} — {usage_line(results, time.monotonic() - started)}"
+        f"{proposal.pull_request.html_url} — {usage}"
     )
     if not report.clean:
         line += f" — {verdict(report)}:\n{build_problems(report)}"
@@ -407,8 +419,16 @@ async def generate_chapters(
         done = sum(o.ok for o in outcomes)
         clean = sum(o.clean for o in outcomes)
         count = len(outcomes)
-        if clean == count:
-            verdict_line = f"✅ Done: {done} of {count} pull requests opened or updated."
+        same = sum(o.unchanged for o in outcomes)
+        if same == count:
+            verdict_line = (
+                f"ℹ️ Nothing changed: the model's text for {'the chapter' if count == 1 else 'every chapter'} "
+                "is the same as what it would replace, so nothing was committed."
+            )
+        elif clean == count:
+            verdict_line = f"✅ Done: {done - same} of {count} pull requests opened or updated" + (
+                f", {same} unchanged." if same else "."
+            )
         elif done == count:
             problems = count - clean
             verdict_line = (

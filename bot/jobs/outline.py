@@ -120,6 +120,13 @@ async def outline_book(
                 status=status,
             )
         report = proposal.report
+        if proposal.pull_request is None or report is None or proposal.unchanged:
+            await status.finish(
+                f"ℹ️ Nothing changed: the outline the model proposed is {proposal.unchanged}, "
+                f"so nothing was committed and {proposal.left_as_is}.\n\n"
+                f"{usage_line(result, time.monotonic() - started)}"
+            )
+            return "unchanged"
         mark = "✅" if report.clean else "⚠️"
         check = "" if report.clean else f" — {verdict(report)}:\n{build_problems(report)}"
         await status.finish(

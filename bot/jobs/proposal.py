@@ -19,6 +19,7 @@ from bot.book.config import BookConfig
 from bot.book.paths import safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
+from bot.jobs.unchanged import ProposedFiles, open_pull_head, same_as_checkout
 from bot.mentions import neutralise_mentions
 from bot.providers import Message, TextRequest, TextResult
 from bot.pull_request import (
@@ -36,10 +37,22 @@ from bot.status import StatusComment
 
 @dataclass(frozen=True)
 class Proposal:
-    """A job's change as it landed: the PR and what the build check said."""
+    """A job's change as it landed: the PR and what the build check said.
 
-    pull_request: PullRequest
-    report: BuildReport
+    When the files equal what they would replace, nothing is committed: `unchanged` says
+    what they equal, `pull_request` is the open PR left as it is (None: none was opened)
+    and `report` is None unless the caller had checked the build already."""
+
+    pull_request: PullRequest | None
+    report: BuildReport | None
+    unchanged: str = ""
+
+    @property
+    def left_as_is(self) -> str:
+        """For a status line: which PR was left alone, or that none was opened."""
+        if self.pull_request is None:
+            return "no pull request was opened"
+        return f"{self.pull_request.html_url} was left as it is"
 
 
 def models_for(config: BookConfig, settings: Settings) -> list[str]:
@@ -146,14 +159,21 @@ async def propose(
     mentions are neutralised; the footer's "Requested by @author" is the app's own."""
     safe = {safe_book_path(path): text for path, text in files.items()}
     body, details = neutralise_mentions(body), neutralise_mentions(details)
+    known = KnownPullRequests(redis, request["repository"])
+    proposed = ProposedFiles(redis, request["repository"])
+    number = await known.get(branch)
+    if number is None and same_as_checkout(checkout.directory, safe):
+        return Proposal(None, report, f"the same as on `{checkout.base.branch}`")
+    if number is not None and (commit := await proposed.commit_with(branch, safe)):
+        head = await open_pull_head(gh, request["repository"], number, branch)
+        if head is not None and head[0] == commit:
+            return Proposal(PullRequest(number, head[1]), report, f"the same as in #{number}")
     if report is None:
         if status is not None:
             await status.progress("🔎 Checking the build with `jupyter-book`…")
         report = await check_book(checkout.directory, files=safe)
     if status is not None:
         await status.progress("📬 Opening the pull request…")
-    known = KnownPullRequests(redis, request["repository"])
-    number = await known.get(branch)
     where = f"#{request['issue_number']}"
     footer = (
         (f"\n\n{details.strip()}" if details.strip() else "")
@@ -164,6 +184,7 @@ async def propose(
         "instructions on the lines below it; commits you push to this branch are never "
         "overwritten (a re-run stops and says so instead)."
     )
+    before = await known.written(branch)
     pr = await commit_and_open(
         gh,
         request["repository"],
@@ -176,4 +197,7 @@ async def propose(
         memory=known,
     )
     await known.remember(branch, pr.number)
+    commits = await known.written(branch) - before
+    if len(commits) == 1:  # the commit just written (else unknown: nothing is recorded)
+        await proposed.record(branch, commits.pop(), safe)
     return Proposal(pr, report)

@@ -22,7 +22,8 @@ answer an author gets). At the end the book's default branch is cloned into `<wo
 and checked offline; `jupyter-book build --html` there needs the internet (it downloads the
 site theme).
 
-Exit status: 0 when every command ended ✅ or ⚠️, 1 otherwise, 130 when interrupted.
+Exit status: 0 when every command ended ✅, ⚠️ or ℹ️ (nothing changed), 1 otherwise, 130 when
+interrupted.
 """
 
 from __future__ import annotations

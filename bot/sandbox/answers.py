@@ -19,7 +19,7 @@ from bot.status import MARKER as STATUS_MARKER
 from bot.status import PROGRESS_MARKS
 
 POLL_SECONDS = 0.25
-GOOD_MARKS = ("✅", "⚠️")
+GOOD_MARKS = ("✅", "⚠️", "ℹ️")  # ℹ️: nothing needed changing, which is no failure
 # Answers that are final without a verdict mark: the command only reports something.
 REPORTING_COMMANDS = ("`/help`", "`/usage`")
 
@@ -84,6 +84,7 @@ def is_final(comment: dict[str, Any]) -> bool:
 
 
 def is_success(comment: dict[str, Any]) -> bool:
-    """✅ or ⚠️, or the answer of a command that only reports (`/help`, `/usage`)."""
+    """✅, ⚠️ or ℹ️ (nothing changed), or the answer of a command that only reports
+    (`/help`, `/usage`)."""
     heading, text = status_text(comment)
     return text.startswith(GOOD_MARKS) or heading.startswith(REPORTING_COMMANDS)
