@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -61,6 +64,37 @@ def model_key_warning(model: str) -> str | None:
     return None
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` (IPv6 when the host is), or OSError when it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def _server(config: Any) -> Any:
+    """uvicorn's server, saying in one line which signal stops it (uvicorn's own lines
+    follow at INFO: shutting down, waiting for the application). Built here because
+    uvicorn is imported only by the commands that serve."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                name = signal.Signals(sig).name if sig else "a stop request"
+                log.warning(
+                    "received %s: stopping (jobs in flight are put back on the queue)", name
+                )
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the webhook server, with `--workers` worker children (1) unless --no-worker.
 
@@ -82,6 +116,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if overrides:
         settings = settings.model_copy(update=overrides)
     _logging(settings.log_level)
+
+    try:
+        # Taken before anything starts (the embedded Redis, worker children, the setup URL
+        # in the log), and handed to uvicorn: no window for another server to take it.
+        listener = _listen(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"liquidbook serve: cannot listen on {settings.host}:{settings.port} "
+            f"({exc.strerror or exc}): another server may be using it; choose another "
+            "with --port or PORT",
+            file=sys.stderr,
+        )
+        return 2
 
     app = create_app(settings, workers=0 if args.no_worker else args.workers)
     config = uvicorn.Config(
@@ -109,8 +156,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 )
             if (warning := model_key_warning(settings.liquidbook_model)) is not None:
                 log.warning("%s", warning)
-            await uvicorn.Server(config).serve()
+            log.info("listening on http://%s:%s", settings.host, settings.port)
+            await _server(config).serve(sockets=[listener])
         finally:
+            listener.close()
             await services.close()  # the lifespan closed them, unless uvicorn never started
         return 0
 
@@ -203,8 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve", help="run the webhook server (and worker children) on embedded defaults"
     )
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--host", default=None, help="address to listen on (HOST; default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port to listen on (PORT; default 3000)"
+    )
     serve.add_argument(
         "--no-worker", action="store_true", help="start no worker children (run workers apart)"
     )
@@ -214,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="worker children to start, each running jobs and acknowledgements (default 1)",
     )
-    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log one line per HTTP request (off by default: /metrics counts deliveries)",
+    )
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run job workers only (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
