@@ -18,7 +18,13 @@ from typing import Any
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
-from bot.pull_request import COMMIT_MARK, BaseCommit, _again_after_timeout, _tree_entries
+from bot.pull_request import (
+    COMMIT_MARK,
+    BaseCommit,
+    KnownPullRequests,
+    _again_after_timeout,
+    _tree_entries,
+)
 
 
 class NotFastForward(Exception):
@@ -105,12 +111,16 @@ async def commit_on_top(
     message: str,
     record: CommitRecord,
     summary: Callable[[str], str],
+    memory: KnownPullRequests | None = None,
 ) -> str:
     """Commit `files` on top of `base` and fast-forward its branch: the new sha.
 
     Recorded (with `summary(sha)`, the job's final account) before the ref moves. Raises
-    `NotFastForward` when the branch moved on."""
+    `NotFastForward` when the branch moved on. `memory` learns the commit is the app's, so a
+    later job that would replace the branch checks the commits under it, not this one."""
     sha = await make_commit(gh, full_name, base, files, message)
     await record.save(Recorded(sha, base.sha, summary(sha)))
+    if memory is not None:
+        await memory.wrote(base.branch, sha)
     await fast_forward(gh, full_name, base.branch, sha)
     return sha

@@ -4,8 +4,9 @@ The Git Data API does it in a fixed number of calls whatever the number of text 
 a tree with inline contents on top of the base tree, a commit, the ref; then the PR. Every
 step tolerates having been done before (a retried or duplicated job): an existing branch is
 moved to the new commit, an existing open PR for the branch is updated, never duplicated.
-Nothing here ever writes the default branch, and a branch whose head someone else wrote (a
-reviewer's fix pushed to `liquidbook/chapter-3`) is never moved: the job stops and says so.
+Nothing here ever writes the default branch, and a branch holding a commit someone else wrote
+(a reviewer's fix pushed to `liquidbook/chapter-3`, even under a later commit of the app's)
+is never moved: the job stops and says so.
 
 A call that times out may still have been carried out by GitHub. Creating a branch or a PR
 is then looked up before the job goes on or reports (as after GitHub's 422 "already
@@ -182,8 +183,9 @@ async def commit_files(
 
     `branch_exists` says which to try first, moving the ref or creating it; the other is the
     fallback (GitHub answers 422 either way), so a wrong guess costs one call, not a failure.
-    An existing branch is moved only when its head is a commit the app wrote: one of the
-    shas `memory` recorded for it, or, with no such record, a commit carrying COMMIT_MARK.
+    An existing branch is moved only when every commit on it since `base` is one the app
+    wrote: one of the shas `memory` recorded for it, or, with no such record, a commit
+    carrying COMMIT_MARK.
     `head_is_ours` says the caller has just seen that (its PR's head is such a commit), which
     saves reading the branch.
     """
@@ -196,7 +198,11 @@ async def commit_files(
     owner, repo = _split(full_name)
     if COMMIT_MARK not in message:
         message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
-    if branch_exists and not head_is_ours and not await _replaceable(gh, full_name, branch, memory):
+    if (
+        branch_exists
+        and not head_is_ours
+        and not await _replaceable(gh, full_name, branch, memory, base.branch)
+    ):
         branch_exists = False  # it was deleted since: create it
     entries = await _tree_entries(gh, full_name, files)
     tree = await _again_after_timeout(
@@ -265,7 +271,7 @@ async def commit_files(
         if exc.response.status_code != 422:
             raise
         # It exists after all (a job whose PR number was not remembered): the same check.
-        if await _replaceable(gh, full_name, branch, memory):
+        if await _replaceable(gh, full_name, branch, memory, base.branch):
             await move()
         else:
             await create()
@@ -285,26 +291,36 @@ async def _head_sha(gh: GitHub, full_name: str, branch: str) -> str | None:
 
 
 async def _replaceable(
-    gh: GitHub, full_name: str, branch: str, memory: KnownPullRequests | None
+    gh: GitHub, full_name: str, branch: str, memory: KnownPullRequests | None, base_branch: str
 ) -> bool:
-    """True when `branch` exists and its head is the app's own commit; False when it does
-    not exist. Raises BranchEdited when someone else's commit is on top (a message that
+    """True when `branch` exists and every commit on it since `base_branch` is the app's
+    own; False when it does not exist. Raises BranchEdited naming the first commit someone
+    else wrote: a reviewer's commit under one the app added on top (a `/revise`) is as
+    much theirs as one on top. One call (GitHub's comparison of the two). A message that
     merely keeps our mark, as `git commit --amend --no-edit` does, is not enough when the
-    app remembers which commits it wrote)."""
+    app remembers which commits it wrote."""
     owner, repo = _split(full_name)
     try:
-        response = await gh.arequest("GET", f"/repos/{owner}/{repo}/branches/{branch}")
+        response = await gh.arequest(
+            "GET", f"/repos/{owner}/{repo}/compare/{base_branch}...{branch}"
+        )
     except RequestFailed as exc:
         if exc.response.status_code == 404:
             return False
         raise
-    head = response.json()["commit"]
-    message = str(head["commit"]["message"])
+    data = response.json()
+    commits = list(data.get("commits") or [])
     written = await memory.written(branch) if memory is not None else set()
-    if head["sha"] in written or (not written and message.rstrip().endswith(COMMIT_MARK)):
-        return True
-    author = (head.get("author") or {}).get("login")
-    raise BranchEdited(branch, message, author)
+    for commit in commits:
+        message = str(commit["commit"]["message"])
+        if commit["sha"] in written or (not written and message.rstrip().endswith(COMMIT_MARK)):
+            continue
+        author = (commit.get("author") or {}).get("login")
+        raise BranchEdited(branch, message, author)
+    if int(data.get("total_commits") or 0) > len(commits):
+        # Commits past the comparison's first page were not seen: not provably ours.
+        raise BranchEdited(branch, f"{data['total_commits']} commits since {base_branch}", None)
+    return True
 
 
 async def commit_and_open(
@@ -331,9 +347,12 @@ async def commit_and_open(
     pull = None
     if known_number is not None:
         pull = await _open_pull(gh, full_name, known_number, branch)
+    # The PR's one commit is the app's: the read stands for the branch check. With more
+    # commits (a reviewer's, or a revision on top of one) every one is checked.
     head_is_ours = (
         pull is not None
         and memory is not None
+        and pull.get("commits") == 1
         and str(pull.get("head", {}).get("sha")) in await memory.written(branch)
     )
     await commit_files(

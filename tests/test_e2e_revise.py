@@ -118,6 +118,14 @@ async def test_revise_adds_one_commit_on_top_of_a_reviewers(world: World, tmp_pa
     assert "PATCH /repos/{owner}/{repo}/git/refs/{ref}" in job
     assert not any(c.startswith("PUT") for c in job)
 
+    # The head is now the app's, but the reviewer's commit is under it: a later
+    # `/generate chapter 1` stops and names that commit instead of replacing the branch.
+    issue = gh.open_issue(REPO, "alice", "Again")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    [again] = world.wait_final(issue)
+    assert "⚠️" in again["body"] and '"Add notes"' in again["body"], again["body"]
+    assert world.git("rev-parse", branch).strip() == head
+
 
 def test_a_revision_that_changes_nothing_pushes_nothing(world: World) -> None:
     gh = world.github

@@ -214,6 +214,7 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
     ]
     ok(c.post("/git/refs", json={"ref": "refs/heads/two", "sha": main}))
     ok(c.patch("/git/refs/heads/two", json={"sha": commit}))
+    ok(c.get("/compare/main...two"))
     ok(c.post("/git/refs", json={"ref": "refs/heads/gone", "sha": main}))
     ok(c.delete("/git/refs/heads/gone"))
 

@@ -36,7 +36,7 @@ from bot.jobs.drafting import Unwritten, write_chapter
 from bot.jobs.proposal import build_problems, models_for, usage_line
 from bot.jobs.runner import command_job
 from bot.providers import TextResult
-from bot.pull_request import base_commit, shorten
+from bot.pull_request import KnownPullRequests, base_commit, shorten
 from bot.services import Services
 from bot.status import StatusComment
 from bot.usage import UsageContext
@@ -186,6 +186,7 @@ async def _revise(
     branch = check_pull(pull, full_name)
     files = await read_pull_files(gh, full_name, number)
     earlier = await record.get()
+    memory = KnownPullRequests(services.redis, full_name)
     for attempt in (1, 2):
         base = await base_commit(gh, full_name, branch)
         if earlier is not None and await _finish_earlier(gh, full_name, branch, base.sha, earlier):
@@ -220,7 +221,9 @@ async def _revise(
             summary_text, pull, counts, revision, time.monotonic() - started
         )
         try:
-            sha = await commit_on_top(gh, full_name, base, changed, message, record, summary)
+            sha = await commit_on_top(
+                gh, full_name, base, changed, message, record, summary, memory
+            )
         except NotFastForward:
             if attempt == 2:
                 await status.finish(
