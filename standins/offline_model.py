@@ -59,6 +59,12 @@ _COUNT = re.compile(
     r"(?:chapters?|modules?|lessons?|units?|sections?|parts?)\b",
     re.I,
 )
+_A_TYPE = {
+    "article": "An article",
+    "book": "A book",
+    "course": "A course",
+    "research": "A research paper",
+}
 _DEFAULT_CHAPTERS = {"article": 4, "book": 6, "course": 6, "research": 6}
 MAX_CHAPTERS = 40
 # Openings that describe the book's form rather than its subject.
@@ -175,10 +181,11 @@ def outline_answer(text: str) -> dict[str, Any]:
     topic = topic_of(description)
     words = focus_words(description, topic)
     chapters = [_planned_chapter(i, count, topic, words) for i in range(1, count + 1)]
+    _shape_for_type(book_type, chapters, topic)
     return {
         "title": _title_case(topic),
         "description": (
-            f"A {book_type} about {topic}, planned by Liquid Book's offline stand-in model "
+            f"{_A_TYPE[book_type]} about {topic}, planned by Liquid Book's offline stand-in model "
             f"from the author's description. {DISCLAIMER}"
         ),
         "type": book_type,
@@ -250,6 +257,39 @@ def _planned_chapter(number: int, count: int, topic: str, words: list[str]) -> d
     return {"title": title, "summary": summary, "objectives": objectives}
 
 
+_RESEARCH_SECTIONS = (
+    "Background and Related Work",
+    "Methods",
+    "Results",
+    "Discussion",
+    "Introduction",
+    "Conclusion",
+)
+_BOOK_PARTS = ("Foundations", "In Practice")
+
+
+def _shape_for_type(book_type: str, chapters: list[dict[str, Any]], topic: str) -> None:
+    """What each type's outline carries besides titles: a research text's sections in the
+    scientific order, a book's parts, a course module's time."""
+    count = len(chapters)
+    if book_type == "research":
+        order = list(_RESEARCH_SECTIONS[: max(4, min(count, 6))])
+        if count >= 6:
+            order = ["Introduction", *_RESEARCH_SECTIONS[:4], "Conclusion"]
+        for index, chapter in enumerate(chapters):
+            base = order[index % len(order)] if index < len(order) else order[-1]
+            round_ = index // len(order)
+            chapter["title"] = base + (f" ({round_ + 1})" if round_ else "")
+            chapter["summary"] = chapter["summary"].replace("Chapter", "Section", 1)
+    elif book_type == "book" and count >= 4:
+        for index, chapter in enumerate(chapters):
+            part = _BOOK_PARTS[0] if index < (count + 1) // 2 else _BOOK_PARTS[1]
+            chapter["part"] = f"{part} of {_title_case(topic)}"
+    elif book_type == "course":
+        for index, chapter in enumerate(chapters):
+            chapter["minutes"] = 30 + 15 * (index % 3)
+
+
 # -- chapters -----------------------------------------------------------------------------
 
 
@@ -266,6 +306,9 @@ class ChapterRequest:
     own_label: str = ""
     previous_label: str = ""
     instructions: bool = False
+    book_type: str = "book"
+    minutes: int = 45
+    sections: list[str] = field(default_factory=list)
 
 
 def parse_chapter_request(text: str) -> ChapterRequest | None:
@@ -275,8 +318,16 @@ def parse_chapter_request(text: str) -> ChapterRequest | None:
         return None
     number = int(task.group(1))
     request = ChapterRequest(number, task.group(2).strip())
-    book = re.search(r"^The book: (.+) \((?:article|book|course|research)\)\.", text, re.M)
+    book = re.search(r"^The book: (.+) \((article|book|course|research)\)\.", text, re.M)
     request.book_title = book.group(1).strip() if book else ""
+    request.book_type = book.group(2) if book else "book"
+    minutes = re.search(r"^Estimated time: (\d{1,4}) minutes\.$", text, re.M)
+    request.minutes = int(minutes.group(1)) if minutes else 45
+    sections = re.search(r"^The sections planned, in order:\n((?:- .*\n?)+)", text, re.M)
+    if sections:
+        request.sections = [
+            line[2:].split(":", 1)[0].strip() for line in sections.group(1).splitlines()
+        ]
     covers = re.search(r"^What it covers: (.+)$", text, re.M)
     request.summary = covers.group(1).strip() if covers else ""
     objectives = re.search(
@@ -305,8 +356,16 @@ def reference_label(request: ChapterRequest) -> str | None:
 
 
 def chapter_answer(request: ChapterRequest) -> str:
-    """A MyST chapter body that builds cleanly and says it is placeholder text."""
+    """A MyST chapter body that builds cleanly and says it is placeholder text, in the shape
+    of the book's type (a course module's exercises, a research section's citations, an
+    article's planned sections)."""
     title = _plain(request.title) or f"Chapter {request.number}"
+    if request.book_type == "course":
+        return _course_module(request, title)
+    if request.book_type == "research":
+        return _research_section(request, title)
+    if request.book_type == "article" and request.sections:
+        return _article_page(request, title)
     sections = [
         _admonition("warning", CHAPTER_WARNING),
         _overview(request, title),
@@ -396,3 +455,84 @@ def _connections(request: ChapterRequest) -> str:
             "cross-reference."
         )
     return f"## Connections\n\nFor related material, see {{ref}}`{label}`."
+
+
+def _course_module(request: ChapterRequest, title: str) -> str:
+    label = request.own_label or f"module-{request.number}"
+    objectives = [_plain(item) for item in request.objectives if _plain(item)] or [
+        f"Explain the main idea of {title}."
+    ]
+    exercises = []
+    for n in (1, 2):
+        exercise = f"{label}-ex-{n}"
+        exercises.append(
+            f"```{{exercise}}\n:label: {exercise}\n"
+            f"Placeholder exercise {n} of {title}: apply the formula above to a small case "
+            "of your own.\n```\n\n"
+            f"```{{solution}} {exercise}\n:class: dropdown\n"
+            "A real solution would work the case through step by step (placeholder text, "
+            "not AI output).\n```"
+        )
+    parts = [
+        _admonition("warning", CHAPTER_WARNING),
+        "\n".join(
+            [
+                "## Learning objectives",
+                "",
+                *(f"- {item}" for item in objectives),
+                "",
+                f"Estimated time: {request.minutes} minutes",
+            ]
+        ),
+        _overview(request, title),
+        _key_idea(title),
+        "## Worked example\n\n"
+        "A real module would solve one complete example here, step by step. The stand-in "
+        "shows where it goes, with a formula and the code that computes it."
+        + "\n\n"
+        + _formula(request.number).split("\n\n", 1)[1]
+        + "\n\n"
+        + _code(request, title).split("\n\n", 1)[1],
+        "## Exercises\n\n" + "\n\n".join(exercises),
+    ]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _citation_key(request: ChapterRequest) -> str:
+    """One key per section, unique in the book (each section's `.bib` is its own file)."""
+    base = re.sub(r"[^a-z0-9]", "", (request.own_label or "").lower())
+    return f"standin{base or request.number}"
+
+
+def _research_section(request: ChapterRequest, title: str) -> str:
+    key = _citation_key(request)
+    parts = [
+        _admonition("warning", CHAPTER_WARNING),
+        _overview(request, title),
+        "## Prior work\n\n"
+        f"A real section would place its argument among published work, citing it like "
+        f"this {{cite}}`{key}`. The stand-in's reference below is a placeholder, not a real "
+        "source, and has no DOI: the app marks it as needing one.",
+        _formula(request.number),
+        _connections(request),
+    ]
+    bibtex = (
+        f"```bibtex\n@misc{{{key},\n"
+        f"  title = {{Placeholder reference for section {request.number} "
+        "(offline stand-in, not a real source)},\n"
+        "  author = {{Liquid Book offline stand-in}},\n  year = {2026}\n}\n```"
+    )
+    return "\n\n".join(part for part in parts if part) + "\n\n" + bibtex + "\n"
+
+
+def _article_page(request: ChapterRequest, title: str) -> str:
+    parts = [_admonition("warning", CHAPTER_WARNING)]
+    for index, section in enumerate(request.sections):
+        heading = _plain(section) or f"Section {index + 1}"
+        parts.append(
+            f"## {heading}\n\nA real article would develop {heading} here. This paragraph "
+            f"is placeholder text from the offline stand-in model for {title}, not AI output."
+        )
+        if index == 0:
+            parts.append(_formula(request.number).split("\n\n", 1)[1])
+    return "\n\n".join(parts) + "\n"

@@ -96,6 +96,10 @@ def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
     assert len(toc) == 3, [c.path for c in toc]
     assert CHAPTER_WARNING in toc[1].body and "\n## " in toc[1].body
     assert toc[0].is_stub and toc[2].is_stub, "only chapter 2 was written"
+    # A course: modules with exercises and a quiz slot each, even before they are written.
+    assert "```{exercise}" in toc[1].body and "```{solution}" in toc[1].body
+    assert all("## Self-check" in chapter.body for chapter in toc)
+    assert not list(book.rglob("*.bib"))
     report = asyncio.run(check_book(book))
     assert report.ok and report.clean, report.markdown()
 
@@ -106,6 +110,37 @@ def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
     assert "downloads the theme: needs the internet" in output
     assert f"liquidbook check {book}" in output
     assert "offline check now (jupyter-book build --site --strict): ✅" in output
+
+
+@needs_cli
+def test_sandbox_research_cites_its_references_and_a_rerun_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """The same description as research: sections, a `.bib` per chapter cited by it; the
+    same chapter asked for again (offline answers are deterministic) changes nothing."""
+    workdir = tmp_path / "sandbox"
+    result = run_sandbox(
+        workdir,
+        "--comment",
+        "/outline A short research paper on tide pools, 3 chapters",
+        "--comment",
+        "/generate chapter 1-2",
+        "--comment",
+        "/generate chapter 1",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "ℹ️ Nothing changed" in output and "the same as on `main`" in output
+    book = workdir / "book"
+    toc = Book.from_directory(book).toc
+    assert [c.title for c in toc] == ["Background and Related Work", "Methods", "Results"]
+    for chapter in toc[:2]:
+        bib = (book / chapter.path).with_suffix(".bib").read_text()
+        key = bib.split("{", 1)[1].split(",", 1)[0]
+        assert f"{{cite}}`{key}`" in chapter.body and "Needs a source" in bib
+    assert "```{exercise}" not in toc[0].body and "## Self-check" not in toc[0].body
+    report = asyncio.run(check_book(book))
+    assert report.ok and report.clean, report.markdown()
 
 
 @needs_cli

@@ -128,13 +128,23 @@ class Book:
             found |= find_labels(root.body) | ({root.label} if root.label else set())
         return found
 
-    def citation_keys(self) -> set[str]:
-        """Keys of `references.bib` entries, so real citations are not mistaken for mentions."""
+    def citation_keys(self, except_path: str | None = None) -> set[str]:
+        """Keys of the book's BibTeX entries (every `.bib` file: mystmd loads them all, and
+        a research text keeps one per chapter), so real citations are not mistaken for
+        mentions; `except_path` leaves one file out (a chapter's own, being rewritten)."""
         keys: set[str] = set()
-        for bib in self.directory.glob("*.bib"):
+        for bib in sorted(self.directory.rglob("*.bib"))[:_MAX_BIB_FILES]:
+            relative = bib.relative_to(self.directory)
+            if relative.as_posix() == except_path or "_build" in relative.parts:
+                continue
+            if bib.is_symlink() or not bib.is_file():
+                continue
             text = bib.read_text("utf-8", errors="replace")
             keys |= set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", text))
         return keys
+
+
+_MAX_BIB_FILES = 500
 
 
 def _short(text: str, limit: int = 120) -> str:

@@ -16,6 +16,7 @@ from bot.book.bundled import skeleton_files
 from bot.book.chapters import Chapter, read_chapter
 from bot.book.clean import drop_unknown_refs, strip_control
 from bot.book.config import BookConfig, BookType
+from bot.book.genre import QUIZ_SLOT
 from bot.book.guard import Place, guard
 from bot.book.markdown import STUB_MARKER, escape_mentions, find_labels
 from bot.book.model import Book
@@ -52,6 +53,27 @@ class OutlineChapter(BaseModel):
     objectives: list[str] = Field(default_factory=list, max_length=20)
     # The existing chapter file this one continues, when the model kept one (re-outlining).
     file: str = Field(default="", max_length=300)
+    part: str = Field(default="", max_length=200)  # a book's part title
+    minutes: int | None = Field(default=None, ge=1, le=10000)  # a course module's time
+
+    @field_validator("minutes", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        # "45 minutes", "1.5 hours", 45.0: models write time every way; unreadable is None.
+        if isinstance(value, bool) or value is None:
+            return None
+        if isinstance(value, int | float):
+            return max(1, round(value)) if 0 < value < 10000 else None
+        found = re.search(r"(\d+(?:\.\d+)?)\s*(h|hours?)?", str(value), re.I)
+        if found is None:
+            return None
+        number = float(found.group(1)) * (60 if found.group(2) else 1)
+        return max(1, round(number)) if 0 < number < 10000 else None
+
+    @field_validator("file", "part", mode="before")
+    @classmethod
+    def _text_or_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
 
     @field_validator("title")
     @classmethod
@@ -157,21 +179,35 @@ def guard_outline(outline: Outline, book: Book | None) -> tuple[Outline, list[st
     return updated, list(dict.fromkeys(fixes))
 
 
-def stub_body(number: int, chapter: Chapter) -> str:
-    """A placeholder that builds cleanly and tells readers and authors what comes next."""
+def stub_body(number: int, chapter: Chapter, book_type: str = "book") -> str:
+    """A placeholder that builds cleanly and tells readers and authors what comes next, in
+    the shape of its type: an article's planned sections, a module's time and quiz slot."""
+    noun = {"article": "article", "course": "module", "research": "section"}.get(
+        book_type, "chapter"
+    )
     lines = [
         STUB_MARKER,
         "",
         "```{note} To be written",
-        f"This chapter is planned but not written yet. Comment `/generate chapter {number}` "
+        f"This {noun} is planned but not written yet. Comment `/generate chapter {number}` "
         "on an issue to draft it.",
         "```",
     ]
-    if chapter.summary:
+    options = chapter.extra.get("options")
+    options = options if isinstance(options, dict) else {}
+    if chapter.summary and book_type != "article":
         lines += ["", escape_mentions(chapter.summary)[0]]
     if chapter.objectives:
-        lines += ["", "After this chapter, readers will be able to:", ""]
+        lines += ["", f"After this {noun}, readers will be able to:", ""]
         lines += [f"- {escape_mentions(item)[0]}" for item in chapter.objectives]
+    if book_type == "course" and isinstance(options.get("minutes"), int):
+        lines += ["", f"Estimated time: {options['minutes']} minutes."]
+    for section in options.get("sections") or [] if book_type == "article" else []:
+        lines += ["", f"## {escape_mentions(section['title'])[0]}"]
+        if section.get("summary"):
+            lines += ["", escape_mentions(section["summary"])[0]]
+    if book_type == "course":
+        lines += ["", QUIZ_SLOT.rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -231,15 +267,19 @@ def plan_outline(
     def on_disk(path: str) -> bool:
         return path not in starters and exists(path)
 
+    article = new_config.type == "article"
+    planned_chapters = [_article_page(outline, existing)] if article else outline.chapters
     entries, changes = place(
-        outline.chapters, existing, disabled, lambda c: asked_to_drop(c, description)
+        planned_chapters, existing, disabled, lambda c: asked_to_drop(c, description)
     )
     for chapter in [*existing, *disabled]:
         if any(e.match is chapter and e.revived for e in entries):
             labels |= {x for x in {chapter.label, *find_labels(chapter.body)} if x}
     paths: list[str] = []
+    parts: list[str] = []
     for number, entry in enumerate(entries, start=1):
         planned, match = entry.planned, entry.match
+        parts.append(planned.part if planned else (parts[-1] if parts else ""))
         if match is not None:
             paths.append(match.path)
             if planned is None or not match.is_markdown:
@@ -250,17 +290,28 @@ def plan_outline(
                 title=planned.title,
                 summary=planned.summary or match.summary,
                 objectives=planned.objectives or match.objectives,
+                extra=_type_extra(new_config.type, planned, outline, match.extra),
             )
             if updated != replace(match, number=number):
                 files[match.path] = render_chapter(updated)
             continue
         assert planned is not None
-        path = _unique(chapter_path(new_config, number, planned.title), taken_paths, on_disk)
+        wanted = ARTICLE_PAGE if article else chapter_path(new_config, number, planned.title)
+        path = _unique(wanted, taken_paths, on_disk)
         label = _unique(slugify(planned.title), taken_labels)
         labels.add(label)
-        chapter = Chapter(number, path, planned.title, planned.summary, planned.objectives, label)
-        files[path] = render_chapter(chapter, stub_body(number, chapter))
+        chapter = Chapter(
+            number,
+            path,
+            planned.title,
+            planned.summary,
+            planned.objectives,
+            label,
+            extra=_type_extra(new_config.type, planned, outline, {}),
+        )
+        files[path] = render_chapter(chapter, stub_body(number, chapter, new_config.type))
         paths.append(path)
+    with_parts = new_config.type == "book" and any(parts)
     for path in starters:
         files.setdefault(path, None)
     myst = book.myst_yml if book else skeleton["myst.yml"]
@@ -268,12 +319,27 @@ def plan_outline(
         myst = set_project_title(myst, outline.title)
         if outline.description:
             myst = set_project_key(myst, "description", " ".join(outline.description.split()))
-    files["myst.yml"] = set_toc(myst, paths, root_file="intro.md")
     starter_intro = skeleton.get("intro.md")
-    if book is not None and "intro.md" in book.root_files and starter_intro is not None:
-        if (book.directory / "intro.md").read_text("utf-8") == starter_intro:
-            # The setup PR's welcome page talks about the starter chapter: describe this book.
-            files["intro.md"] = intro_text(outline)
+    intro_is_starter = (
+        book is not None
+        and "intro.md" in book.root_files
+        and starter_intro is not None
+        and (book.directory / "intro.md").read_text("utf-8") == starter_intro
+    )
+    if article and (book is None or intro_is_starter):
+        # An article is its one page: the setup PR's welcome page goes, the toc is the page.
+        myst = set_toc(myst, [], root_file=None, keep_root=False)
+        if intro_is_starter:
+            files["intro.md"] = None
+        root_file = None
+    else:
+        root_file = "intro.md"
+    files["myst.yml"] = set_toc(
+        myst, paths, root_file=root_file, parts=parts if with_parts else None
+    )
+    if intro_is_starter and not article:
+        # The setup PR's welcome page talks about the starter chapter: describe this book.
+        files["intro.md"] = intro_text(outline)
     if book is not None:
         # Chapters leaving the toc take their labels along: the pages that stay must not
         # point at them (the build warns about every dangling reference).
@@ -287,7 +353,7 @@ def plan_outline(
             if fixed != text:
                 files[root] = fixed
     has_root = book is not None and (book.root_files or (book.directory / "intro.md").exists())
-    if not has_root:
+    if not has_root and not article:
         files["intro.md"] = intro_text(outline)
     if book is None:
         files[".gitignore"] = skeleton[".gitignore"]
@@ -295,6 +361,37 @@ def plan_outline(
         files[CONFIG_PATH] = render_config(new_config)
     cleaned = {p: None if t is None else strip_control(t)[0] for p, t in files.items()}
     return OutlinePlan(cleaned, changes)
+
+
+ARTICLE_PAGE = "article.md"
+
+
+def _article_page(outline: Outline, existing: list[Chapter]) -> OutlineChapter:
+    """An article's plan as its one page: the outline's title, its description as the
+    abstract; the planned chapters are its sections (see `_type_extra`)."""
+    page = next((c.path for c in existing if c.path == ARTICLE_PAGE), "")
+    return OutlineChapter(title=outline.title, summary=outline.description, file=page)
+
+
+def _type_extra(
+    book_type: str, planned: OutlineChapter, outline: Outline, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The front matter a type adds to a chapter: an article's abstract and sections, a
+    module's estimated time; the author's other keys are kept."""
+    extra = dict(extra)
+    options = dict(extra.get("options") or {})
+    if book_type == "article":
+        if outline.description:
+            extra["abstract"] = escape_mentions(" ".join(outline.description.split()))[0]
+        options["sections"] = [
+            {"title": c.title, **({"summary": c.summary} if c.summary else {})}
+            for c in outline.chapters
+        ]
+    if book_type == "course" and planned.minutes:
+        options["minutes"] = planned.minutes
+    if options:
+        extra["options"] = options
+    return extra
 
 
 def _starter_chapters(book: Book | None, skeleton: dict[str, str]) -> set[str]:

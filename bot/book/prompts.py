@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.book.chapters import Chapter
 from bot.book.config import BookConfig
+from bot.book.genre import CHAPTER_RULES, OUTLINE_EXTRAS
 from bot.book.model import Book
 from bot.book.replan import is_written
 
@@ -30,7 +31,9 @@ OUTLINE_SCHEMA = """\
       "title": "string: the chapter title, without a number",
       "summary": "string: two to four sentences on what the chapter covers",
       "objectives": ["string: one thing a reader can do after the chapter, starting with a verb"],
-      "file": "string: only for a chapter the book already has, its file"
+      "file": "string: only for a chapter the book already has, its file",
+      "part": "string, optional: the title of the part this chapter belongs to (books)",
+      "minutes": "number, optional: the time a learner needs for this module (courses)"
     }
   ]
 }"""
@@ -95,6 +98,7 @@ def outline_prompt(config: BookConfig, description: str, existing_book: Book | N
     lines = [
         f"Plan {TYPE_NOUNS[config.type]} from the author's description below.",
         _TYPE_GUIDANCE[config.type],
+        OUTLINE_EXTRAS[config.type],
         "If the description asks for a number of chapters, plan exactly that many.",
         "",
         "Answer with one JSON object of this shape and nothing else:",
@@ -134,16 +138,40 @@ def _neighbour(book: Book, number: int, role: str) -> list[str]:
     return [f"The {role} chapter, {number}. {chapter.title}: {chapter.summary or '(no summary)'}"]
 
 
+def _type_details(book_type: str, chapter: Chapter) -> list[str]:
+    """What the outline planned for this chapter that only its type has: a module's time,
+    an article's sections, the chapter's label (which a course's exercise labels start with)."""
+    options = chapter.extra.get("options")
+    options = options if isinstance(options, dict) else {}
+    lines: list[str] = []
+    if book_type == "course":
+        lines.append(f"This chapter's label: `{chapter.label or 'module'}`.")
+        minutes = options.get("minutes")
+        if isinstance(minutes, int) and not isinstance(minutes, bool):
+            lines.append(f"Estimated time: {minutes} minutes.")
+    sections = options.get("sections")
+    if book_type == "article" and isinstance(sections, list):
+        lines.append("The sections planned, in order:")
+        for item in sections:
+            if isinstance(item, dict) and item.get("title"):
+                about = f": {item['summary']}" if item.get("summary") else ""
+                lines.append(f"- {item['title']}{about}")
+    return lines
+
+
 def chapter_prompt(book: Book, chapter: Chapter, instructions: str = "") -> Prompt:
     """Ask for one chapter's body with the outline, its neighbours and its objectives in view."""
     # All of the book's labels, not "all but this chapter's": the prefix must not vary.
     labels = sorted(book.labels())
     prefix = "\n\n".join(
-        [
+        part
+        for part in [
             _outline_text(book),
             MYST_RULES,
+            CHAPTER_RULES[book.config.type],
             "Labels you may reference: " + (", ".join(f"`{x}`" for x in labels) or "none yet"),
         ]
+        if part
     )
     task = [f"Write chapter {chapter.number}, {chapter.title}."]
     if chapter.summary:
@@ -151,6 +179,7 @@ def chapter_prompt(book: Book, chapter: Chapter, instructions: str = "") -> Prom
     if chapter.objectives:
         task.append("After reading it, readers should be able to:")
         task += [f"- {item}" for item in chapter.objectives]
+    task += _type_details(book.config.type, chapter)
     task += _neighbour(book, chapter.number - 1, "previous")
     task += _neighbour(book, chapter.number + 1, "next")
     if not chapter.is_stub and chapter.body.strip():

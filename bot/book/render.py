@@ -83,23 +83,42 @@ def render_chapter(chapter: Chapter, body: str | None = None) -> str:
     return f"---\n{dump_yaml(meta)}---\n\n{text.strip()}\n"
 
 
-def set_toc(myst_yml_text: str, chapter_paths: list[str], root_file: str | None = None) -> str:
+def set_toc(
+    myst_yml_text: str,
+    chapter_paths: list[str],
+    root_file: str | None = None,
+    *,
+    keep_root: bool = True,
+    parts: list[str] | None = None,
+) -> str:
     """Rewrite `project.toc` as the root page followed by `chapter_paths`; keep the rest.
 
-    The existing root page entry (first entry named intro/index/readme) is kept first;
-    `root_file` adds one when there is none. Sections of the old toc are flattened.
+    The existing root page entry (first entry named intro/index/readme) is kept first
+    (unless `keep_root` is False); `root_file` adds one when there is none. Sections of the
+    old toc are flattened; `parts` (one title per chapter, "" for none) groups consecutive
+    chapters of one part under a `title:` entry with `children`, as a book's parts.
     """
     data = _load(myst_yml_text)
     toc = (data.get("project") or {}).get("toc")
     entries: list[dict[str, Any]] = []
     first = toc[0] if isinstance(toc, list) and toc else None
-    if isinstance(first, dict) and isinstance(first.get("file"), str):
+    if keep_root and isinstance(first, dict) and isinstance(first.get("file"), str):
         if first["file"].rsplit("/", 1)[-1].split(".")[0].lower() in ROOT_PAGE_NAMES:
             entries.append({k: v for k, v in first.items() if k != "children"})
     if not entries and root_file:
         entries.append({"file": root_file})
     root = {entry["file"] for entry in entries}
-    entries += [{"file": path} for path in chapter_paths if path not in root]
+    chapters = [(path, (parts or [])[i : i + 1]) for i, path in enumerate(chapter_paths)]
+    for path, part in chapters:
+        if path in root:
+            continue
+        title = part[0] if part else ""
+        if not title:
+            entries.append({"file": path})
+        elif entries and entries[-1].get("title") == title and "children" in entries[-1]:
+            entries[-1]["children"].append({"file": path})
+        else:
+            entries.append({"title": title, "children": [{"file": path}]})
     return set_project_key(myst_yml_text, "toc", entries)
 
 

@@ -26,6 +26,7 @@ from githubkit.exception import RequestFailed
 from bot.book.chapters import Chapter, has_body
 from bot.book.check import BuildReport, check_book, plural
 from bot.book.clean import clean_chapter_body
+from bot.book.genre import bib_path, finish_chapter, split_references
 from bot.book.model import Book, BookError
 from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.prompts import chapter_prompt, repair_request
@@ -120,6 +121,7 @@ class Draft:
     body: str
     fixes: list[str]
     report: BuildReport
+    files: dict[str, str | None]  # every file it writes: the chapter, its references
 
 
 def _problems_in_body(report: BuildReport, chapter: Chapter, content: str, body: str) -> list[str]:
@@ -187,19 +189,28 @@ async def _write_one(
         )
 
     async def draft(answer: str, again: bool) -> Draft:
-        cleaned = clean_chapter_body(answer, book, chapter)
+        research = config.type == "research"
+        text, references = split_references(answer) if research else (answer, "")
+        cleaned = clean_chapter_body(text, book, chapter)
         if not has_body(cleaned.body):
             # `acceptable` already failed such an answer; never commit one that got past.
             raise BookError("the model's answer has no chapter text, so the chapter keeps its own")
-        content = render_chapter(chapter, cleaned.body)
+        own_bib = bib_path(path)
+        finished = finish_chapter(
+            config.type, cleaned.body, path, references, book.citation_keys(except_path=own_bib)
+        )
+        content = render_chapter(chapter, finished.body)
+        files: dict[str, str | None] = {path: content, **finished.files}
+        if research and own_bib not in files and (co.directory / own_bib).is_file():
+            files[own_bib] = None  # the chapter cites nothing of its old references now
         await board.stage(
             chapter,
             "🔎",
             f"Checking the build of {'the corrected ' if again else ''}{name} with `jupyter-book`…",
             "checking the build" + (" again" if again else ""),
         )
-        report = await check_book(co.directory, files={path: content})
-        return Draft(content, cleaned.body, cleaned.fixes, report)
+        report = await check_book(co.directory, files=files)
+        return Draft(content, finished.body, cleaned.fixes + finished.fixes, report, files)
 
     await board.stage(chapter, "✍️", f"Writing {name} with `{models[0]}`…", "writing")
     results: list[TextResult] = []
@@ -282,7 +293,7 @@ async def _write_one(
         gh,
         request,
         co,
-        {path: chosen.content},
+        chosen.files,
         branch=branch,
         title=f"Write chapter {chapter.number}: {shorten(chapter.title, 200)}",
         body=body,
