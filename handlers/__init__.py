@@ -1,6 +1,6 @@
 """Webhook handlers, one module per event or command family; `router` combines them."""
 
 from bot.routing import Router
-from handlers import comments, installation, pulls
+from handlers import comments, installation, pulls, reviews
 
-router = Router(installation.router, comments.router, pulls.router)
+router = Router(installation.router, comments.router, pulls.router, reviews.router)

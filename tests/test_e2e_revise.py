@@ -29,9 +29,15 @@ REVISED = (
 )
 
 
+SUGGESTED = "Tide pools are kept alive by the sea.\n\nThe sea brings food twice a day."
+
+
 def revising(request: dict[str, Any]) -> str:
-    """The test model: a revision answers REVISED, anything else as the world's model."""
+    """The test model: a revision answers REVISED, a suggestion SUGGESTED (in a fence, as
+    models do), anything else as the world's model."""
     prompt = "\n".join(str(m.get("content")) for m in request.get("messages", []))
+    if "asks for a change to" in prompt:
+        return f"```markdown\n{SUGGESTED}\n```"
     return REVISED if "The reviewer's instructions:" in prompt else scripted_answer(request)
 
 
@@ -165,3 +171,44 @@ def test_revise_on_an_issue_without_a_chapter_says_where_it_works(world: World) 
     gh.comment(REPO, issue, "alice", "/revise Make it shorter")
     [status] = world.wait_final(issue)
     assert "`/revise chapter 3 <instructions>`" in status["body"], status["body"]
+
+
+async def test_suggest_on_lines_replies_with_one_suggestion_for_exactly_them(
+    world: World, tmp_path: Path
+) -> None:
+    gh = world.github
+    pr = chapter_pr(world)
+    number, branch = pr["number"], pr["head"]["ref"]
+    lines = gh.read_file(REPO, branch, CHAPTER).decode().split("\n")
+    start, end = 12, 14
+    delivery = gh.review_comment(
+        REPO, number, "alice", "/suggest use the active voice", CHAPTER, end, "RIGHT", start
+    )
+    assert delivery.status_code == 200
+    comment_id = delivery.payload["comment"]["id"]
+
+    def reply() -> dict[str, Any] | None:
+        found = [
+            c
+            for c in gh.review_comments(REPO, number)
+            if c.get("in_reply_to_id") == comment_id
+            and re.search(r"^(✅|⚠️|❌|ℹ️)", c["body"], re.MULTILINE)
+        ]
+        return found[0] if found else None
+
+    answer = world.wait_for(reply, what="the suggestion in the thread")
+    body = answer["body"]
+    assert body.count("```suggestion") == 1 and "✅" in body, body
+    block = body.split("```suggestion\n", 1)[1].split("\n```", 1)[0]
+    assert block == SUGGESTED
+    assert "openai:gpt-4.1" in body and "tokens in" in body
+    assert [r["content"] for r in gh.reactions(comment_id, "pull_comment")] == ["eyes"]
+    # Exactly one reply in the thread, and the branch is untouched.
+    assert len([c for c in gh.review_comments(REPO, number) if c.get("in_reply_to_id")]) == 1
+    assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+    # Applied as GitHub applies it (those lines replaced), the book builds.
+    applied = "\n".join([*lines[: start - 1], *block.split("\n"), *lines[end:]])
+    clone = world.clone(branch, tmp_path / "clone")
+    (clone / CHAPTER).write_text(applied)
+    report = await check_book(clone)
+    assert report.errors == [] and report.warnings == [], report.markdown()

@@ -64,6 +64,17 @@ class BudgetConfig(_Settings):
     )
 
 
+class ReviseConfig(_Settings):
+    """What `/revise` does in a review comment on lines of a pull request."""
+
+    mode: Literal["commit", "suggest"] = Field(
+        default="suggest",
+        description="`suggest`: answer in the thread with a suggested change the reviewer "
+        "applies with one click; `commit`: push the change as a commit on the PR's branch. "
+        "`/revise` in a PR's conversation always commits; `/suggest` always suggests.",
+    )
+
+
 class PermissionsConfig(_Settings):
     """The least repository role a commenter needs for the app to act on a command."""
 
@@ -99,6 +110,9 @@ class BookConfig(_Settings):
     )
     permissions: PermissionsConfig = Field(
         default_factory=PermissionsConfig, description="Who may run commands."
+    )
+    revise: ReviseConfig = Field(
+        default_factory=ReviseConfig, description="How `/revise` answers on lines of a PR."
     )
     chapters_dir: str = Field(
         default="chapters",

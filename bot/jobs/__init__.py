@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.generate import generate_chapters
+from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
+from bot.jobs.suggest import suggest_lines
 
 if TYPE_CHECKING:
     from arq.cron import CronJob
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 # Run by the acknowledgement worker, on its own queue (see `bot.worker`).
-ACK_FUNCTIONS: list[Callable[..., Any]] = [acknowledge_command]
+ACK_FUNCTIONS: list[Callable[..., Any]] = [acknowledge_command, acknowledge_line_command]
 
 # Run by the job worker. The acknowledgement is here too, so one queued by a server from
 # before acknowledgements had their own queue still runs.
@@ -30,6 +32,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     outline_book,
     generate_chapters,
     revise_pull_request,
+    suggest_lines,
 ]
 
 

@@ -28,6 +28,7 @@ from bot.providers import ProviderError
 from bot.pull_request import BranchEdited, WriteRefused
 from bot.services import Services
 from bot.status import StatusComment, edited_at
+from bot.thread_reply import ThreadReply
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ def gave_up(tries: int) -> str:
 
 
 def status_comment(gh: Any, full_name: str, status_ref: dict[str, Any]) -> StatusComment:
-    """The handle on the status comment the acknowledgement posted for this command."""
-    status = StatusComment(
+    """The handle on the status comment the acknowledgement posted for this command (a reply
+    in a review thread when `status_ref["thread"]` says so)."""
+    kind = ThreadReply if status_ref.get("thread") else StatusComment
+    status = kind(
         gh,
         full_name,
         status_ref["comment_id"],

@@ -1,0 +1,139 @@
+"""The first answer to `/suggest …` or `/revise …` on lines of a pull request.
+
+On the acknowledgement queue, like `bot.jobs.acknowledge` for issue comments: 👀 on the line
+comment, the commenter's role against the book's `permissions.min_role`, the hourly limit,
+then one reply in the thread that the job keeps editing. `/suggest` answers with a suggested
+change (`bot.jobs.suggest`); `/revise` does too unless the book's `revise.mode` is `commit`,
+when the PR's revision job (`bot.jobs.revise`) commits the change to the branch and answers
+in the same reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from githubkit import GitHub
+from githubkit.exception import RequestFailed
+
+from bot.book.config import ConfigError, parse_config, role_allows
+from bot.jobs.acknowledge import read_settings_file, repository_role
+from bot.providers.ratelimit import RateLimiter
+from bot.pull_request import shorten
+from bot.services import Services
+from bot.thread_reply import post_thread_reply
+
+log = logging.getLogger(__name__)
+
+
+async def react_to_line_comment(gh: GitHub, full_name: str, comment_id: int) -> bool:
+    """👀 on a review comment; False when it no longer exists."""
+    owner, _, repo = full_name.partition("/")
+    try:
+        await gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+            json={"content": "eyes"},
+        )
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return False
+        raise
+    return True
+
+
+def instructions_of(body: str) -> str:
+    """What follows the command word: the rest of its line and the lines below."""
+    text = body.lstrip()
+    return text.split(None, 1)[1].strip() if len(text.split(None, 1)) > 1 else ""
+
+
+def span_of(request: dict[str, Any]) -> str:
+    line = request.get("line") or request.get("original_line")
+    start = request.get("start_line") or request.get("original_start_line") or line
+    return f"line {line}" if start == line else f"lines {start}–{line}"
+
+
+async def acknowledge_line_command(ctx: dict[str, Any], request: dict[str, Any]) -> str:
+    """React, check the commenter, reply in the thread, and queue the job."""
+    services: Services = ctx["services"]
+    if services.github is None:
+        return "skipped: app not configured"
+    gh = services.github.installation(request["installation_id"])
+    full_name, author = request["repository"], request["author"]
+    pull, comment_id = request["issue_number"], request["comment_id"]
+    marker = f"liquidbook:status-of:{full_name}:{comment_id}:line"
+    known = await services.redis.get(marker)
+    if known is None and not await react_to_line_comment(gh, full_name, comment_id):
+        return "comment deleted"
+    command = request["command"]
+    heading = (
+        f"`/{command}` on {span_of(request)} of `{request.get('path')}` — requested by @{author}"
+    )
+
+    async def answer(text: str) -> str:
+        reply = await post_thread_reply(gh, full_name, pull, comment_id, heading, text)
+        await services.redis.set(marker, str(reply.comment_id), ex=7 * 24 * 3600)
+        return text[:40]
+
+    if known is None:
+        role = await repository_role(gh, full_name, author)
+        try:
+            config = parse_config(
+                await read_settings_file(gh, full_name, request["default_branch"])
+            )
+        except ConfigError as exc:
+            return await answer("❌ " + exc.markdown())
+        if not role_allows(role, config.permissions.min_role):
+            return await answer(
+                f"❌ Liquid Book commands here need the **{config.permissions.min_role}** role "
+                f"on this repository (you have **{role}**)."
+            )
+        instructions = instructions_of(request["body"])
+        if not instructions:
+            return await answer(
+                f"⚠️ `/{command}` needs instructions, e.g. `/{command} use the active voice`."
+            )
+        limit = services.settings.liquidbook_commands_per_hour
+        if limit > 0:
+            limiter = RateLimiter(services.redis, window_s=3600)
+            wait = await limiter.try_acquire(f"commands:{request['installation_id']}", limit)
+            if wait > 0:
+                minutes = max(1, round(wait / 60))
+                return await answer(
+                    f"❌ This installation has used its {limit} writing commands of the last "
+                    f"hour. Try again in about {minutes} minute{'s' if minutes != 1 else ''}."
+                )
+        mode: str = "suggest" if command == "suggest" else config.revise.mode
+        reply = await post_thread_reply(
+            gh, full_name, pull, comment_id, heading, "⏳ Queued: reading the pull request…"
+        )
+        status_id = reply.comment_id
+        await services.redis.set(marker, f"{status_id}:{mode}", ex=7 * 24 * 3600)
+    else:
+        status_id_text, _, mode = str(
+            known.decode() if isinstance(known, bytes) else known
+        ).partition(":")
+        if not mode:
+            return "answered"
+        status_id = int(status_id_text)
+        instructions = instructions_of(request["body"])
+    status_ref = {"comment_id": status_id, "heading": heading, "at": time.time(), "thread": True}
+    if mode == "commit":
+        where = f"On {span_of(request)} of `{request.get('path')}`"
+        if request.get("line") is None:
+            where += " (as they were when the comment was written; they have changed since)"
+        job, command_args = (
+            "revise_pull_request",
+            {
+                "instructions": f"{where}: {shorten(instructions, 8000)}",
+                "chapter": None,
+            },
+        )
+    else:
+        job, command_args = "suggest_lines", {"instructions": shorten(instructions, 8000)}
+    await services.queue.enqueue(
+        job, request, command_args, status_ref, job_id=f"line:{full_name}:{comment_id}"
+    )
+    return f"started {job}"
