@@ -61,10 +61,14 @@ class LineChanges:
 
 def line_changes(before: str, after: str) -> LineChanges:
     """How many lines `after` adds and removes against `before` (as `git diff --stat`)."""
+    # `split("\n")`, not `splitlines()`: that also splits on form feeds and separators
+    # a chapter may hold, and would count lines git does not.
+    old = before.split("\n") if before else []
+    new = after.split("\n") if after else []
     added = removed = 0
-    for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0):
-        if line.startswith("+") and not line.startswith("+++"):
-            added += 1
-        elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += a2 - a1
+            added += b2 - b1
     return LineChanges(added, removed)
