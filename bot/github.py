@@ -119,7 +119,7 @@ class EncryptedRedisCache(AsyncBaseCache):
                 return None
             if held is None:
                 continue  # released between the two calls: claim again
-            done = f"{lock}:{held.decode() if isinstance(held, bytes) else held}"
+            done = self._done(key, held.decode() if isinstance(held, bytes) else str(held))
             popped = await self.client.blpop([done], timeout=self.WAIT_SECONDS)  # type: ignore[misc]
             if popped is None:
                 continue  # the fetcher is slow or died with its lock: the lock expires
@@ -138,8 +138,19 @@ class EncryptedRedisCache(AsyncBaseCache):
             return
         lock = f"{self.prefix}:{key}:fetching"
         await self.client.eval(  # type: ignore[misc]
-            self._SETTLE, 2, lock, f"{lock}:{fetch_id}", fetch_id, outcome, str(self.DONE_SECONDS)
+            self._SETTLE,
+            2,
+            lock,
+            self._done(key, fetch_id),
+            fetch_id,
+            outcome,
+            str(self.DONE_SECONDS),
         )
+
+    def _done(self, key: str, fetch_id: str) -> str:
+        """The list one fetch's waiters block on; outside `prefix:`, where only (encrypted)
+        tokens and their locks live."""
+        return f"{self.prefix}-fetched:{key}:{fetch_id}"
 
     def fetching(self, key: str) -> bool:
         """Whether this process holds the lock to fetch `key`."""
