@@ -134,17 +134,17 @@ def test_a_busy_job_queue_leaves_acknowledgements_quick(world: World) -> None:
             world.github.set_webhook_url(world.app.id, hook)
 
     with httpx.Client(timeout=30) as client:
-        _ack_latencies(client, app.url, comments(30))  # warm both sides up
+        _ack_latencies(client, app.url, comments(20))  # warm both sides up
         world.wait_for(lambda: _queues_empty(world), 120, "the warm-up jobs")
         quiet: list[float] = []
         busy: list[float] = []
-        for _ in range(3):
-            quiet += _ack_latencies(client, app.url, comments(40))
+        for _ in range(2):
+            quiet += _ack_latencies(client, app.url, comments(30))
             world.wait_for(lambda: _queues_empty(world), 120, "the quiet round's jobs")
             # The flood: acknowledgements the worker runs against GitHub while we time more.
             _ack_latencies(client, app.url, comments(150))
             assert not _queues_empty(world)
-            busy += _ack_latencies(client, app.url, comments(40))
+            busy += _ack_latencies(client, app.url, comments(30))
             world.wait_for(lambda: _queues_empty(world), 180, "the busy round's jobs")
     quiet_median, busy_median = statistics.median(quiet), statistics.median(busy)
     print(f"ack median quiet {quiet_median * 1e3:.1f} ms, busy {busy_median * 1e3:.1f} ms")
