@@ -28,6 +28,9 @@ from bot.settings import Settings, SettingsError, load_settings
 log = logging.getLogger("liquidbook.worker")
 
 SUPERVISOR_FD = "LIQUIDBOOK_SUPERVISOR_FD"
+# Jobs are throughput, the server's answers are latency: when both want the CPU, the
+# scheduler gives it to the server first (a child with nothing else to run still gets all).
+NICENESS = 5
 PROCESS_NAME = "LIQUIDBOOK_PROCESS_NAME"
 
 
@@ -92,6 +95,8 @@ async def run(settings: Settings) -> int:
 
 def main() -> int:
     name = os.environ.get(PROCESS_NAME, "worker")
+    if os.environ.get(SUPERVISOR_FD):
+        os.nice(NICENESS)
     try:
         settings = load_settings()
     except SettingsError as exc:
