@@ -265,9 +265,16 @@ async def revise_pull_request(
 
     async def run(services: Services, gh: Any, status: StatusComment) -> str:
         if not request.get("pull_request"):
+            if command.get("chapter"):
+                await status.finish(
+                    "❌ `/revise chapter N` on an issue is not available yet: comment "
+                    "`/revise <instructions>` on the chapter's pull request instead."
+                )
+                return "chapter revision not available"
             await status.finish(
-                "❌ `/revise` without a chapter works in a pull request's conversation. On an "
-                "issue, name the chapter: `/revise chapter 3 <instructions>`."
+                "❌ `/revise` works in a pull request's conversation: comment it on the "
+                "chapter's pull request (on an issue, `/revise chapter 3 <instructions>` "
+                "will name the chapter once it is available)."
             )
             return "not a pull request"
         key = f"{request['repository']}:{request['comment_id']}:{status_ref['comment_id']}"
