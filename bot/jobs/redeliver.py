@@ -341,7 +341,10 @@ def recovery_schedule(settings: Settings) -> list[CronJob]:
             minute=set(range(0, 60, minutes)),
             second=0,
             run_at_startup=True,
-            timeout=RUN_SECONDS,
+            # Never longer than any other job's limit: arq keeps a job's "in progress" mark
+            # for the longest timeout of the worker's functions, and that is how long a job
+            # whose worker was killed waits before another worker takes it up.
+            timeout=min(RUN_SECONDS, settings.liquidbook_job_timeout),
             max_tries=1,
         )
     ]
