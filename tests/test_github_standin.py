@@ -611,6 +611,13 @@ async def test_webhooks_match_githubs_examples(
     gh.review_comment(
         "octo-org/book", pr.number, "alice", "Shorter?", path="chapters/04.md", line=1
     )
+    gh.review(
+        "octo-org/book",
+        pr.number,
+        "alice",
+        "/revise tighten",
+        [{"path": "chapters/04.md", "line": 1, "body": "Shorter."}],
+    )
     gh.merge_pull("octo-org/book", pr.number, "alice")
     gh.suspend(inst_id)
     gh.unsuspend(inst_id)
@@ -630,7 +637,7 @@ async def test_webhooks_match_githubs_examples(
         seen.add(key)
         wanted = set().union(*(set(e) for e in examples[key])) - SITUATIONAL.get(key, set())
         assert wanted <= set(payload), f"{key} lacks {wanted - set(payload)}"
-        for part in ("comment", "issue", "pull_request", "installation"):
+        for part in ("comment", "issue", "pull_request", "installation", "review"):
             if part in payload and event != "installation_repositories":
                 ex_keys = set().union(
                     *(set(e[part]) for e in examples[key] if isinstance(e.get(part), dict))
@@ -655,6 +662,7 @@ async def test_webhooks_match_githubs_examples(
         ("pull_request", "synchronize"),
         ("pull_request", "closed"),
         ("pull_request_review_comment", "created"),
+        ("pull_request_review", "submitted"),
         ("push", None),
     }
 

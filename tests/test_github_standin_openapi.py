@@ -238,6 +238,19 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
     ok(c.post(f"/pulls/{pull}/comments/{review}/replies", json={"body": "```suggestion\n# 2\n```"}))
     ok(c.post(f"/pulls/comments/{review}/reactions", json={"content": "+1"}))
     ok(c.get(f"/pulls/comments/{review}/reactions"))
+    submitted = ok(
+        c.post(
+            f"/pulls/{pull}/reviews",
+            json={
+                "body": "/revise tighten these",
+                "event": "COMMENT",
+                "comments": [{"path": "ch/02.md", "line": 1, "body": "shorter"}],
+            },
+        )
+    )["id"]
+    ok(c.get(f"/pulls/{pull}/reviews"))
+    ok(c.get(f"/pulls/{pull}/reviews/{submitted}"))
+    ok(c.get(f"/pulls/{pull}/reviews/{submitted}/comments"))
 
     issue = ok(c.post("/issues", json={"title": "Outline", "body": "please", "labels": ["book"]}))[
         "number"

@@ -239,6 +239,33 @@ def diff_hunk(change: FileChange, line: int, side: str) -> str | None:
     return None
 
 
+def anchor_hunk(
+    hub: Hub, repo: Repo, base_sha: str, head_sha: str, path: str, line: int, side: str
+) -> str:
+    """The diff hunk a new line comment hangs on; 422 as GitHub answers when the path or the
+    line is not part of the pull request's diff."""
+    git = hub.git(repo)
+    with git.lock:
+        base = git.merge_base(base_sha, head_sha) or base_sha
+        change = next((c for c in git.diff(base, head_sha) if c.filename == path), None)
+    if change is None:
+        raise validation_failed(
+            "PullRequestReviewComment",
+            "path",
+            "custom",
+            "pull_request_review_thread.path could not be resolved",
+        )
+    found = diff_hunk(change, line, side)
+    if found is None:
+        raise validation_failed(
+            "PullRequestReviewComment",
+            "line",
+            "custom",
+            "pull_request_review_thread.line must be part of the diff",
+        )
+    return found
+
+
 def create_review_comment(
     hub: Hub,
     repo: Repo,
@@ -252,8 +279,12 @@ def create_review_comment(
     commit_id: str | None = None,
     in_reply_to: int | None = None,
     app_id: int | None = None,
+    review_id: int | None = None,
+    deliver: bool = True,
 ) -> tuple[ReviewComment, list[Delivery]]:
-    """Comment on a line of the diff (or reply to a thread); deliver the review comment event."""
+    """Comment on a line of the diff (or reply to a thread); deliver the review comment event.
+    Alone it is a review of its own, as on GitHub; `review_id` puts it in a review, whose
+    comments are delivered only once it is submitted (`deliver`)."""
     check_body("PullRequestReviewComment", body)
     info = pull_git(hub, repo, issue)
     if in_reply_to is not None:
@@ -266,26 +297,7 @@ def create_review_comment(
     else:
         if not path or line is None:
             raise validation_failed("PullRequestReviewComment", "line", "missing_field")
-        git = hub.git(repo)
-        with git.lock:
-            base = git.merge_base(info.base_sha, info.head_sha) or info.base_sha
-            change = next((c for c in git.diff(base, info.head_sha) if c.filename == path), None)
-        if change is None:
-            raise validation_failed(
-                "PullRequestReviewComment",
-                "path",
-                "custom",
-                "pull_request_review_thread.path could not be resolved",
-            )
-        found = diff_hunk(change, line, side)
-        if found is None:
-            raise validation_failed(
-                "PullRequestReviewComment",
-                "line",
-                "custom",
-                "pull_request_review_thread.line must be part of the diff",
-            )
-        hunk = found
+        hunk = anchor_hunk(hub, repo, info.base_sha, info.head_sha, path, line, side)
     with hub.state.lock:
         comment = ReviewComment(
             id=next_id(),
@@ -300,7 +312,7 @@ def create_review_comment(
             start_line=start_line,
             start_side=side if start_line is not None else None,
             diff_hunk=hunk,
-            review_id=next_id(),
+            review_id=review_id or next_id(),
             in_reply_to_id=in_reply_to,
             app_id=app_id,
         )
@@ -313,6 +325,8 @@ def create_review_comment(
             comment=review_comment_json(hub.state, repo, comment),
             pull_request=pull_json(hub.state, repo, issue, info),
         )
+    if not deliver:
+        return comment, []
     return comment, hub.webhooks.emit(repo, "pull_request_review_comment", event)
 
 

@@ -26,6 +26,7 @@ from . import (
     routes_issues,
     routes_misc,
     routes_pages,
+    routes_pull_reviews,
     routes_pulls,
 )
 from .auth import Auth, classify
@@ -43,6 +44,7 @@ def api_routes() -> list[BaseRoute]:
         *routes_contents.routes,
         *routes_commits.routes,
         *routes_git.routes,
+        *routes_pull_reviews.routes,
         *routes_pulls.routes,
         *routes_issues.routes,
         *routes_checks.routes,

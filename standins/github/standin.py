@@ -26,6 +26,7 @@ from .ops_pulls import (
     render_pull,
     update_pull,
 )
+from .ops_reviews import create_review
 from .render_issues import comment_json, reaction_json, review_comment_json
 from .routes_checks import check_run_json
 from .routes_pages import pages_json
@@ -280,6 +281,25 @@ class GitHubStandIn:
         return self._first(
             deliveries, "pull_request_review_comment", {"comment": {"id": comment.id}}
         )
+
+    def review(
+        self,
+        full_name: str,
+        number: int,
+        user: str,
+        body: str,
+        comments: list[dict[str, Any]],
+        event: str = "COMMENT",
+    ) -> Delivery:
+        """Submit a review with line comments (`path`, `line`, `body`, optional `start_line`,
+        `side`) as `user`; deliver each comment's `pull_request_review_comment`, then
+        `pull_request_review` submitted (returned)."""
+        repo = self._repo(full_name)
+        review, _, deliveries = create_review(
+            self.hub, repo, find_pull(self.hub, repo, number), self._user(user), body, event,
+            comments,
+        )  # fmt: skip
+        return self._first(deliveries, "pull_request_review", {"review": {"id": review.id}})
 
     def push(
         self,

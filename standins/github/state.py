@@ -200,6 +200,20 @@ class ReviewComment:
 
 
 @dataclass
+class Review:
+    """A submitted (or pending) review of a pull request; its line comments carry its id."""
+
+    id: int
+    repo_id: int
+    pull_number: int
+    user: User
+    body: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED or PENDING, as the REST API spells it
+    commit_id: str
+    submitted_at: datetime | None = None
+
+
+@dataclass
 class Reaction:
     """An emoji reaction on an issue, an issue comment or a review comment."""
 
@@ -295,6 +309,7 @@ class State:
     issues: dict[tuple[int, int], Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     review_comments: dict[int, ReviewComment] = field(default_factory=dict)
+    reviews: dict[int, Review] = field(default_factory=dict)
     reactions: list[Reaction] = field(default_factory=list)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     pages: dict[int, PagesSite] = field(default_factory=dict)
