@@ -115,6 +115,8 @@ _FORMULAS = (
 def offline_answer(request_json: dict[str, Any]) -> str:
     """The stand-in's answer to an OpenAI chat-completions request body."""
     text = _request_text(request_json)
+    if "You summarise chapters of a book" in text:
+        return json.dumps(digest_answer(text), ensure_ascii=False)
     if _is_outline_request(text):
         return json.dumps(outline_answer(text), indent=2, ensure_ascii=False)
     chapter = parse_chapter_request(text)
@@ -290,6 +292,27 @@ def _shape_for_type(book_type: str, chapters: list[dict[str, Any]], topic: str) 
             chapter["minutes"] = 30 + 15 * (index % 3)
 
 
+# -- digests of chapters as written -------------------------------------------------------
+
+
+def digest_answer(text: str) -> dict[str, Any]:
+    """A chapter's digest: its first sentence of prose (fences and headings skipped) as the
+    summary, its section headings as its terms. Placeholder, like everything here."""
+    found = re.search(r"^Summarise this chapter, (.+?):\n", text, re.M)
+    title = _plain(found.group(1)) if found else "the chapter"
+    body = text[found.end() :] if found else text
+    body = re.sub(r"^(`{3,}|:{3,}).*?^\1[ \t]*$", "", body, flags=re.M | re.S)
+    prose = [
+        line.strip()
+        for line in body.splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "%", "(", "-", "$", "|"))
+    ]
+    first = _plain(prose[0]).split(". ")[0].rstrip(".") + "." if prose else ""
+    headings = [_plain(h) for h in re.findall(r"^##\s+(.+)$", body, re.M)]
+    summary = f"As written, {title} says: {first} {DISCLAIMER}" if first else DISCLAIMER
+    return {"summary": summary, "terms": [h for h in headings if h][:5]}
+
+
 # -- chapters -----------------------------------------------------------------------------
 
 
@@ -309,6 +332,7 @@ class ChapterRequest:
     book_type: str = "book"
     minutes: int = 45
     sections: list[str] = field(default_factory=list)
+    current: str = ""  # the chapter's text when it is written (a rewrite)
 
 
 def parse_chapter_request(text: str) -> ChapterRequest | None:
@@ -342,6 +366,9 @@ def parse_chapter_request(text: str) -> ChapterRequest | None:
     request.own_label = outline_labels.get(str(number), "")
     request.previous_label = outline_labels.get(str(number - 1), "")
     request.instructions = "The author's instructions for this chapter:" in text
+    current = text.split("The current text of the chapter, to improve on:\n\n", 1)
+    if len(current) == 2:
+        request.current = current[1].split("\n\nThe author's instructions for this chapter:")[0]
     return request
 
 
@@ -360,6 +387,12 @@ def chapter_answer(request: ChapterRequest) -> str:
     of the book's type (a course module's exercises, a research section's citations, an
     article's planned sections)."""
     title = _plain(request.title) or f"Chapter {request.number}"
+    if request.current.strip() and not request.instructions:
+        # A stand-in has nothing to improve: it gives the text back (with its references),
+        # as a model with nothing to change would, so a rewrite changes nothing.
+        if request.book_type == "research":
+            return request.current.strip() + "\n\n" + _bibtex(request) + "\n"
+        return request.current.strip() + "\n"
     if request.book_type == "course":
         return _course_module(request, title)
     if request.book_type == "research":
@@ -494,6 +527,7 @@ def _course_module(request: ChapterRequest, title: str) -> str:
         + "\n\n"
         + _code(request, title).split("\n\n", 1)[1],
         "## Exercises\n\n" + "\n\n".join(exercises),
+        _connections(request),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"
 
@@ -516,13 +550,17 @@ def _research_section(request: ChapterRequest, title: str) -> str:
         _formula(request.number),
         _connections(request),
     ]
-    bibtex = (
-        f"```bibtex\n@misc{{{key},\n"
+    return "\n\n".join(part for part in parts if part) + "\n\n" + _bibtex(request) + "\n"
+
+
+def _bibtex(request: ChapterRequest) -> str:
+    """The section's one placeholder reference, with no DOI (the app marks it)."""
+    return (
+        f"```bibtex\n@misc{{{_citation_key(request)},\n"
         f"  title = {{Placeholder reference for section {request.number} "
         "(offline stand-in, not a real source)},\n"
         "  author = {{Liquid Book offline stand-in}},\n  year = {2026}\n}\n```"
     )
-    return "\n\n".join(part for part in parts if part) + "\n\n" + bibtex + "\n"
 
 
 def _article_page(request: ChapterRequest, title: str) -> str:

@@ -61,7 +61,7 @@ def test_chapter_prompt_has_outline_neighbours_objectives_and_rules(book: Book) 
     user = prompt.user
     assert user.startswith(prompt.stable_prefix)
     for title in ("Why Bayes", "Priors", "Likelihood", "MCMC"):
-        assert title in prompt.stable_prefix
+        assert title in user
     assert "The previous chapter, 1. Why Bayes: Motivation." in user
     assert "The next chapter, 3. Likelihood: The data model." in user
     assert "- Choose a prior\n- Defend the choice" in user
@@ -73,7 +73,7 @@ def test_chapter_prompt_has_outline_neighbours_objectives_and_rules(book: Book) 
     assert "do not\n  write front matter" in prompt.stable_prefix
     assert "Markdown body of the chapter only" in prompt.stable_prefix
     for label in ("`intro`", "`why`", "`why-detail`", "`priors`", "`lik`", "`mcmc`"):
-        assert label in prompt.stable_prefix
+        assert label in user
     assert prompt.system.startswith("Be kind and exact.")
     assert "current text" not in user  # a stub has nothing to improve on
 
@@ -139,3 +139,59 @@ def test_build_problems_go_back_with_lines_of_the_models_own_text(book: Book) ->
 def test_outline_prompt_names_the_type_in_good_grammar(book_type: str, opening: str) -> None:
     config = BookConfig.model_validate({"type": book_type})
     assert outline_prompt(config, "Moths", None).user.startswith(opening + " from")
+
+
+def long_book(root: Path, count: int, glossary: bool = True) -> Book:
+    """A book of `count` written chapters, each a few paragraphs with its own key term."""
+    toc = "".join(f"    - file: chapters/{n:02d}.md\n" for n in range(1, count + 1))
+    files = {
+        "myst.yml": f"version: 1\nproject:\n  title: Long\n  toc:\n    - file: intro.md\n{toc}",
+        "intro.md": "---\ntitle: Welcome\nlabel: intro\n---\n\nHi.\n",
+    }
+    for n in range(1, count + 1):
+        paragraphs = "\n\n".join(
+            f"Paragraph {p} of chapter {n} explains **idea {n}** with care and examples. " * 4
+            for p in range(1, 9)
+        )
+        files[f"chapters/{n:02d}.md"] = (
+            f"---\ntitle: Topic {n}\nlabel: topic-{n}\nsummary: Planned summary {n}.\n---\n\n"
+            f"({f'sec-{n}'})=\n## Section\n\n{paragraphs}\n"
+        )
+    if glossary:
+        terms = "".join(f"idea {n}\n  What idea {n} means.\n\n" for n in range(1, count + 1))
+        files["glossary.md"] = f"# Glossary\n\n```{{glossary}}\n{terms}```\n"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, "utf-8")
+    return Book.from_directory(root)
+
+
+def test_chapter_12_sees_chapter_11_as_written_and_the_glossary(tmp_path: Path) -> None:
+    from bot.book.digest import Digest
+
+    book = long_book(tmp_path, 12)
+    memory = {book.toc[10].path: Digest("Chapter eleven really says this.", ["idea 11"])}
+    prompt = chapter_prompt(book, book.toc[11], memory=memory)
+    assert "The previous chapter, 11. Topic 11: Chapter eleven really says this." in prompt.user
+    assert "How the previous chapter ends (Topic 11)" in prompt.user
+    assert "idea 12" in prompt.user and "idea 11" in prompt.user  # glossary and key terms
+    assert "1. Topic 1 (label `topic-1`)" in prompt.user  # far chapters by title
+
+
+@pytest.mark.parametrize("count", [3, 12, 30, 60])
+def test_the_prompt_stays_within_a_budget_whatever_the_book_length(
+    tmp_path: Path, count: int
+) -> None:
+    from bot.book.prompts import EXCERPT_CHARS, MAX_LABELS, OUTLINE_BUDGET, TERMS_BUDGET
+    from bot.providers.tokens import estimate_tokens
+
+    book = long_book(tmp_path, count)
+    base = estimate_tokens(
+        chapter_prompt(
+            long_book(tmp_path / "one", 1), Book.from_directory(tmp_path / "one").toc[0]
+        ).user
+    )
+    limit = base + OUTLINE_BUDGET + TERMS_BUDGET + 2 * EXCERPT_CHARS + MAX_LABELS * 8 + 400
+    for chapter in (book.toc[0], book.toc[len(book.toc) // 2], book.toc[-1]):
+        size = estimate_tokens(chapter_prompt(book, chapter).user)
+        assert size <= limit, (count, chapter.number, size, limit)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
 
 from bot.book.check import check_book
-from tests.world import REPO, World
+from standins.providers.behaviour import Behaviour
+from tests.world import REPO, World, scripted_answer
 
 
 @pytest.fixture
@@ -95,23 +97,35 @@ def test_the_model_sees_style_guide_outline_and_neighbours(world: World) -> None
         ],
         settings=f"type: course\naudience: Curious teenagers\nstyle_guide: {style}\n",
     )
+    digest = {"summary": "Chapter one shows notes, math and code.", "terms": ["admonition"]}
+
+    def answer(request: dict[str, Any]) -> str:
+        text = json.dumps(request["messages"])
+        return json.dumps(digest) if "You summarise chapters" in text else scripted_answer(request)
+
+    world.model.default = Behaviour(text=answer)
     gh = world.github
     issue = gh.open_issue(REPO, "alice", "Chapter 2")
     gh.comment(REPO, issue, "alice", "/generate chapter 2\nAdd one worked example.")
     [status] = world.wait_final(issue)
     assert "✅" in status["body"], status["body"]
-    [call] = world.model.calls("/chat/completions")
+    # Chapter 1 is written: its digest (what it says as written) was asked for first.
+    digest_call, call = world.model.calls("/chat/completions")
+    assert "Summarise this chapter, Getting started" in json.dumps(digest_call.body)
     system, user = call.body["messages"]
     assert system["role"] == "system" and user["role"] == "user"
-    # The style guide and audience are the system prompt, with the outline of the whole book.
+    # The style guide and audience are the system prompt; the outline near the chapter
+    # (here the whole book) is in the prompt.
     assert style in system["content"] and "Curious teenagers" in system["content"]
-    for number, title in enumerate(("Getting started", "Rock pools", "Sand flats"), start=1):
-        assert f"{number}. {title}" in system["content"]
-    # The chapter to write, its own summary, both neighbours' summaries and the instructions.
     prompt = user["content"]
+    for number, title in enumerate(("Getting started", "Rock pools", "Sand flats"), start=1):
+        assert f"{number}. {title}" in prompt
+    # The chapter to write, its own summary, the neighbours (chapter 1 as written, with its
+    # key term and its end), the instructions.
     assert "Write chapter 2, Rock pools." in prompt
     assert "Pools carved in rock, and what survives in them." in prompt
-    assert "The previous chapter, 1. Getting started: What this book is for" in prompt
+    assert "The previous chapter, 1. Getting started: Chapter one shows notes" in prompt
+    assert "admonition" in prompt and "How the previous chapter ends (Getting started)" in prompt
     assert "The next chapter, 3. Sand flats: Wide wet sand at low tide" in prompt
     assert "Add one worked example." in prompt
 

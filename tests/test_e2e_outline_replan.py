@@ -96,6 +96,10 @@ def test_outline_fails_over_then_a_second_outline_keeps_every_written_chapter(
         gh.merge_pull(REPO, pr["number"], "alice")
     written = toc(world, "main")[1:]
     assert len(written) == 3
+    # Each chapter's own PR wrote its summary from its text as written.
+    merged = gh.read_file(REPO, "main", written[0])
+    assert merged is not None
+    assert "summary: Tide pools hold life between the tides." in merged.decode()
     # ...and once merged, nothing on the default branch: no branch moves, no PR opens.
     gh.comment(REPO, issue, "alice", "/generate chapter 2")
     again = world.wait_final(issue, count=4)[-1]["body"]

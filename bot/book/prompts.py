@@ -7,13 +7,30 @@ prefixes pay for it once per book rather than once per chapter.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.book.chapters import Chapter
+from bot.book.chapters import Chapter, read_chapter
 from bot.book.config import BookConfig
 from bot.book.genre import CHAPTER_RULES, OUTLINE_EXTRAS
+from bot.book.markdown import find_labels
 from bot.book.model import Book
 from bot.book.replan import is_written
+from bot.providers.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    from bot.book.digest import Digest
+
+GLOSSARY_PATH = "glossary.md"
+# The chapter prompt's budget for the rest of the book, in estimated tokens (about 1.3 real
+# tokens each): fixed, whatever the number of chapters.
+OUTLINE_BUDGET = 1200
+TERMS_BUDGET = 200
+WINDOW = 2  # chapters each side shown with what they say
+EXCERPT_CHARS = 1500  # of the previous chapter's end and of the next one's start
+MAX_LABELS = 60
 
 DEFAULT_STYLE_GUIDE = (
     "You are an expert author and teacher writing a book that is published with Jupyter Book. "
@@ -122,20 +139,112 @@ def outline_prompt(config: BookConfig, description: str, existing_book: Book | N
     return Prompt(system_prompt(config), user, prefix)
 
 
-def _outline_text(book: Book) -> str:
-    lines = [f"The book: {book.title} ({book.config.type}). Its chapters, in order:"]
-    for chapter in book.toc:
-        lines.append(f"{chapter.number}. {chapter.title} (label `{chapter.label or '-'}`)")
-        if chapter.summary:
-            lines.append(f"   {chapter.summary}")
+def _book_line(book: Book) -> str:
+    return (
+        f"The book: {book.title} ({book.config.type}). "
+        f"It has {len(book.toc)} chapter{'s' if len(book.toc) != 1 else ''}."
+    )
+
+
+def _summary(chapter: Chapter, memory: Mapping[str, Digest]) -> str:
+    """What a chapter says: its digest when written (what it actually says), else the
+    summary planned for it."""
+    digest = memory.get(chapter.path)
+    return digest.summary if digest is not None and digest.summary else chapter.summary
+
+
+def _outline_near(book: Book, chapter: Chapter, memory: Mapping[str, Digest]) -> str:
+    """The outline seen from `chapter`: the nearest chapters first, those within `WINDOW`
+    with what they say, the others by title, until `OUTLINE_BUDGET` tokens are spent; then
+    the count of chapters left out, so the model knows the book goes on."""
+    shown: dict[int, str] = {}
+    spent = 0
+    for other in sorted(book.toc, key=lambda c: (abs(c.number - chapter.number), c.number)):
+        distance = abs(other.number - chapter.number)
+        line = f"{other.number}. {other.title} (label `{other.label or '-'}`)"
+        about = _summary(other, memory) if distance <= WINDOW else ""
+        if about and distance:
+            line += f"\n   {about}"
+        cost = estimate_tokens(line)
+        if spent + cost > OUTLINE_BUDGET and distance > 1:
+            break
+        shown[other.number] = line
+        spent += cost
+    lines = ["The outline near this chapter (farther chapters by title only):"]
+    before = min(shown) - 1
+    after = len(book.toc) - max(shown)
+    if before:
+        lines.append(f"… {before} earlier chapter{'s' if before != 1 else ''} not shown")
+    lines += [shown[number] for number in sorted(shown)]
+    if after:
+        lines.append(f"… {after} later chapter{'s' if after != 1 else ''} not shown")
     return "\n".join(lines)
 
 
-def _neighbour(book: Book, number: int, role: str) -> list[str]:
+def glossary_terms(book: Book) -> list[str]:
+    """The terms of the book's `glossary.md` (MyST `glossary` directive: a term is a line
+    at the directive's own indentation, its definition indented below)."""
+    file = book.directory / GLOSSARY_PATH
+    if not file.is_file() or file.is_symlink():
+        return []
+    terms: list[str] = []
+    inside = False
+    for line in file.read_text("utf-8", errors="replace").splitlines():
+        stripped = line.strip()
+        if re.match(r"^(`{3,}|:{3,})\{glossary\}", stripped):
+            inside = True
+        elif inside and re.match(r"^(`{3,}|:{3,})$", stripped):
+            inside = False
+        elif inside and stripped and not line[:1].isspace() and not stripped.startswith(":"):
+            terms.append(stripped)
+    return terms
+
+
+def _likely_terms(book: Book, chapter: Chapter, memory: Mapping[str, Digest]) -> list[str]:
+    """Glossary and key terms the chapter is likely to use, those sharing a word with its
+    title, summary or objectives first, then the nearest chapters' terms, within
+    `TERMS_BUDGET` tokens."""
+    nearby = sorted(memory.items(), key=lambda item: _distance(book, chapter, item[0]))
+    pool = list(dict.fromkeys([*glossary_terms(book), *(t for _, d in nearby for t in d.terms)]))
+    words = set(
+        re.findall(
+            r"\w{4,}", " ".join([chapter.title, chapter.summary, *chapter.objectives]).casefold()
+        )
+    )
+    ranked = sorted(pool, key=lambda t: not (set(re.findall(r"\w{4,}", t.casefold())) & words))
+    chosen: list[str] = []
+    spent = 0
+    for term in ranked:
+        spent += estimate_tokens(term) + 1
+        if spent > TERMS_BUDGET:
+            break
+        chosen.append(term)
+    return chosen
+
+
+def _distance(book: Book, chapter: Chapter, path: str) -> int:
+    number = next((c.number for c in book.toc if c.path == path), 0)
+    return abs(number - chapter.number) if number else len(book.toc) + 1
+
+
+def _excerpt(chapter: Chapter, end: bool) -> str:
+    """The end (or start) of a written chapter, cut at a paragraph when one is near."""
+    body = chapter.body.strip()
+    if len(body) <= EXCERPT_CHARS:
+        return body
+    if end:
+        cut = body[-EXCERPT_CHARS:]
+        return cut[cut.find("\n\n") + 2 :] if "\n\n" in cut[: EXCERPT_CHARS // 2] else cut
+    cut = body[:EXCERPT_CHARS]
+    return cut[: cut.rfind("\n\n")] if "\n\n" in cut[EXCERPT_CHARS // 2 :] else cut
+
+
+def _neighbour(book: Book, number: int, role: str, memory: Mapping[str, Digest]) -> list[str]:
     if not 1 <= number <= len(book.toc):
         return []
     chapter = book.toc[number - 1]
-    return [f"The {role} chapter, {number}. {chapter.title}: {chapter.summary or '(no summary)'}"]
+    about = _summary(chapter, memory) or "(no summary)"
+    return [f"The {role} chapter, {number}. {chapter.title}: {about}"]
 
 
 def _type_details(book_type: str, chapter: Chapter) -> list[str]:
@@ -159,20 +268,46 @@ def _type_details(book_type: str, chapter: Chapter) -> list[str]:
     return lines
 
 
-def chapter_prompt(book: Book, chapter: Chapter, instructions: str = "") -> Prompt:
-    """Ask for one chapter's body with the outline, its neighbours and its objectives in view."""
-    # All of the book's labels, not "all but this chapter's": the prefix must not vary.
-    labels = sorted(book.labels())
+def chapter_prompt(
+    book: Book,
+    chapter: Chapter,
+    instructions: str = "",
+    memory: Mapping[str, Digest] | None = None,
+) -> Prompt:
+    """Ask for one chapter's body with the book around it in view, within a fixed budget.
+
+    `memory` holds digests (what a chapter as written says, its key terms) of written
+    chapters near this one. The prompt carries the outline near the chapter (`WINDOW`
+    chapters each side with what they say, the rest by title, `OUTLINE_BUDGET` tokens), the
+    glossary and key terms it is likely to use, the end of the previous chapter and the start
+    of the next when they are written, the labels it may reference (of the chapters shown)
+    and the style guide: its size does not grow with the number of chapters.
+    """
+    memory = memory or {}
     prefix = "\n\n".join(
-        part
-        for part in [
-            _outline_text(book),
-            MYST_RULES,
-            CHAPTER_RULES[book.config.type],
-            "Labels you may reference: " + (", ".join(f"`{x}`" for x in labels) or "none yet"),
-        ]
-        if part
+        part for part in [_book_line(book), MYST_RULES, CHAPTER_RULES[book.config.type]] if part
     )
+    context = [_outline_near(book, chapter, memory)]
+    terms = _likely_terms(book, chapter, memory)
+    if terms:
+        context.append(
+            "Terms of the book this chapter is likely to use (link a glossary term with "
+            "{term}`name` only if `glossary.md` defines it): " + "; ".join(terms)
+        )
+    shown = set(re.findall(r"\(label `([^`]+)`\)", context[0]))
+    labels = sorted(_labels_near(book, chapter, shown))
+    context.append(
+        "Labels you may reference: " + (", ".join(f"`{x}`" for x in labels) or "none yet")
+    )
+    for number, end in (
+        (chapter.number - 1, True),
+        (chapter.number + 1, False),
+    ):
+        if 1 <= number <= len(book.toc):
+            other = book.toc[number - 1]
+            if not other.is_stub and other.is_markdown and other.body.strip():
+                where = "How the previous chapter ends" if end else "How the next chapter starts"
+                context.append(f"{where} ({other.title}):\n\n{_excerpt(other, end)}")
     task = [f"Write chapter {chapter.number}, {chapter.title}."]
     if chapter.summary:
         task.append(f"What it covers: {chapter.summary}")
@@ -180,14 +315,27 @@ def chapter_prompt(book: Book, chapter: Chapter, instructions: str = "") -> Prom
         task.append("After reading it, readers should be able to:")
         task += [f"- {item}" for item in chapter.objectives]
     task += _type_details(book.config.type, chapter)
-    task += _neighbour(book, chapter.number - 1, "previous")
-    task += _neighbour(book, chapter.number + 1, "next")
+    task += _neighbour(book, chapter.number - 1, "previous", memory)
+    task += _neighbour(book, chapter.number + 1, "next", memory)
     if not chapter.is_stub and chapter.body.strip():
         task += ["", "The current text of the chapter, to improve on:", "", chapter.body.strip()]
     if instructions.strip():
         task += ["", f"The author's instructions for this chapter: {instructions.strip()}"]
-    user = f"{prefix}\n\n" + "\n".join(task) + "\n"
+    user = f"{prefix}\n\n" + "\n\n".join(context) + "\n\n" + "\n".join(task) + "\n"
     return Prompt(system_prompt(book.config), user, prefix)
+
+
+def _labels_near(book: Book, chapter: Chapter, shown: set[str]) -> set[str]:
+    """Labels the chapter may reference: those of the chapters shown and of the root pages,
+    and the section labels of this chapter and its neighbours, at most `MAX_LABELS`."""
+    found = {label for label in shown if label != "-"}
+    for root in book.root_files:
+        root_chapter, _ = read_chapter(book.directory, root, 0, None)
+        found |= {root_chapter.label} if root_chapter.label else set()
+    for other in book.toc:
+        if abs(other.number - chapter.number) <= 1:
+            found |= find_labels(other.body)
+    return set(sorted(found)[:MAX_LABELS])
 
 
 def repair_request(problems: list[str]) -> str:

@@ -33,6 +33,7 @@ from bot.book.prompts import chapter_prompt, repair_request
 from bot.book.render import render_chapter, slugify
 from bot.book.selector import ChapterSelector
 from bot.book_reader import BookCheckout, checkout
+from bot.jobs.continuity import ChapterMemory, written_summary
 from bot.jobs.outline import OUTLINE_BRANCH
 from bot.jobs.proposal import (
     budget_for,
@@ -163,10 +164,17 @@ async def _write_one(
     config = book.config
     models = models_for(config, services.settings)
     name = describe([chapter])
-    prompt = chapter_prompt(book, chapter, instructions)
     context = UsageContext(
         request["installation_id"], request["repository"], f"generate chapter {chapter.number}"
     )
+    memory = ChapterMemory(
+        services.redis,
+        services.model_client(),
+        models,
+        context,
+        budget_for(config, services.settings),
+    )
+    prompt = chapter_prompt(book, chapter, instructions, await memory.near(book, chapter))
     branch = chapter_branch(chapter)
     path = safe_book_path(chapter.path)
 
@@ -274,6 +282,11 @@ async def _write_one(
                     "proposed."
                 )
     report = chosen.report
+    # The chapter's own PR carries its summary as written, for the prompts of the others.
+    summary = written_summary(chosen.body, chapter.summary)
+    if summary != chapter.summary:
+        chosen.files[path] = render_chapter(replace(chapter, summary=summary), chosen.body)
+    results = [*memory.results, *results]
     seconds = time.monotonic() - started
     fixes = "".join(f"\n- {fix}" for fix in chosen.fixes)
     body = (
