@@ -10,6 +10,7 @@ from bot.jobs.generate import generate_chapters
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
 from bot.jobs.redeliver import recovery_schedule
+from bot.jobs.review_commands import acknowledge_review
 from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
@@ -21,12 +22,17 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 # Run by the acknowledgement worker, on its own queue (see `bot.worker`).
-ACK_FUNCTIONS: list[Callable[..., Any]] = [acknowledge_command, acknowledge_line_command]
+ACK_FUNCTIONS: list[Callable[..., Any]] = [
+    acknowledge_command,
+    acknowledge_line_command,
+    acknowledge_review,
+]
 
 # Run by the job worker. The acknowledgement is here too, so one queued by a server from
 # before acknowledgements had their own queue still runs.
 FUNCTIONS: list[Callable[..., Any]] = [
     acknowledge_command,
+    acknowledge_review,
     setup_repository,
     offer_setup,
     outline_book,

@@ -18,11 +18,16 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from bot.book.config import ConfigError, parse_config, role_allows
+from bot.book.review_outcome import holds_revise
 from bot.jobs.acknowledge import read_settings_file, repository_role
+from bot.jobs.review_commands import read_review
 from bot.providers.ratelimit import RateLimiter
 from bot.pull_request import shorten
+from bot.queue import ACK_QUEUE_NAME
 from bot.services import Services
 from bot.thread_reply import post_thread_reply
+from handlers.comments import is_bot
+from handlers.reviews import review_job_request
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,41 @@ def span_of(request: dict[str, Any]) -> str:
     return f"line {line}" if start == line else f"lines {start}–{line}"
 
 
+async def _hand_to_review(services: Services, gh: GitHub, request: dict[str, Any]) -> bool:
+    """True when the comment's review holds `/revise`: then the review's one job (queued here
+    if its own event has not queued it yet, keyed by the review id) answers for every line
+    comment of it, this one included."""
+    full_name, pull, review_id = (
+        request["repository"],
+        request["issue_number"],
+        request["review_id"],
+    )
+    try:
+        review = await read_review(gh, full_name, pull, review_id)
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return False
+        raise
+    if not holds_revise(review.get("body")) or is_bot(review.get("user")):
+        return False
+    owner = {"full_name": full_name, "default_branch": request["default_branch"]}
+    await services.queue.enqueue(
+        "acknowledge_review",
+        review_job_request(
+            request["installation_id"],
+            owner,
+            pull,
+            review_id,
+            str((review.get("user") or {}).get("login")),
+            str(review["body"]),
+            str(review.get("html_url") or ""),
+        ),
+        job_id=f"ack-review:{full_name}:{review_id}",
+        queue_name=ACK_QUEUE_NAME,
+    )
+    return True
+
+
 async def acknowledge_line_command(ctx: dict[str, Any], request: dict[str, Any]) -> str:
     """React, check the commenter, reply in the thread, and queue the job."""
     services: Services = ctx["services"]
@@ -65,6 +105,8 @@ async def acknowledge_line_command(ctx: dict[str, Any], request: dict[str, Any])
     pull, comment_id = request["issue_number"], request["comment_id"]
     marker = f"liquidbook:status-of:{full_name}:{comment_id}:line"
     known = await services.redis.get(marker)
+    if known is None and request.get("review_id") and await _hand_to_review(services, gh, request):
+        return "part of a /revise review"
     if known is None and not await react_to_line_comment(gh, full_name, comment_id):
         return "comment deleted"
     command = request["command"]

@@ -29,6 +29,7 @@ from bot.book.chapters import Chapter
 from bot.book.check import BuildReport
 from bot.book.model import Book
 from bot.book.paths import safe_book_path
+from bot.book.review_outcome import LineComment, outcome_lines
 from bot.book.revision import LineChanges, line_changes, revision_prompt
 from bot.book_reader import BookCheckout, checkout_commit
 from bot.commit_on_top import CommitRecord, NotFastForward, Recorded, commit_on_top, fast_forward
@@ -155,13 +156,17 @@ def summary_text(
     revision: Revision,
     seconds: float,
     sha: str,
+    outcomes: tuple[str, ...] = (),
 ) -> str:
-    """The final status: the commit link, then files and lines, the build, model and cost."""
+    """The final status: the commit link, then files and lines, what became of each line
+    comment of a review, the build, model and cost."""
     html = (pull.get("base", {}).get("repo") or {}).get("html_url") or ""
     broken = [(c, r) for c, r in revision.reports if r.errors]
     mark = "⚠️" if broken or any(n.startswith("❌") for n in revision.notes) else "✅"
     lines = [f"{mark} Revised in {html}/commit/{sha} on `{pull['head']['ref']}`."]
     lines += [f"- `{path}`: {change} lines" for path, change in changes.items()]
+    if outcomes:
+        lines += ["\nThe review's line comments:", *outcomes]
     for chapter, report in broken:
         lines.append(
             f"- ⚠️ The build of chapter {chapter.number} has errors:\n{build_problems(report)}"
@@ -178,6 +183,7 @@ async def _revise(
     request: dict[str, Any],
     instructions: str,
     record: CommitRecord,
+    comments: list[LineComment],
 ) -> str:
     full_name, number = request["repository"], request["issue_number"]
     started = time.monotonic()
@@ -218,7 +224,12 @@ async def _revise(
         message = f"Revise {', '.join(changed)}\n\n{shorten(instructions, 2000)}"
         await status.progress("📬 Committing the revision…")
         summary = functools.partial(
-            summary_text, pull, counts, revision, time.monotonic() - started
+            summary_text,
+            pull,
+            counts,
+            revision,
+            time.monotonic() - started,
+            outcomes=tuple(outcome_lines(comments, texts)),
         )
         try:
             sha = await commit_on_top(
@@ -286,6 +297,7 @@ async def revise_pull_request(
                 request,
                 command["instructions"],
                 CommitRecord(services.redis, key),
+                [c for c in map(LineComment.from_json, command.get("comments") or []) if c],
             )
         except Unrevisable as exc:
             await status.finish(str(exc))
