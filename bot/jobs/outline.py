@@ -2,7 +2,10 @@
 
 The model answers with JSON (see `bot.book.prompts.outline_prompt`); the PR writes the toc in
 `myst.yml`, one stub file per new chapter with its front matter, and `.github/liquidbook.yml`.
-Existing chapters whose titles survive keep their text.
+Existing chapters the plan keeps (by file or title) keep their text, and a written chapter
+the plan forgets stays in the toc (`bot.book.replan`); the PR lists what moved. An answer with
+no readable outline fails that model, so the fallback chain goes on; a plan that changes
+nothing commits nothing (ℹ️).
 """
 
 from __future__ import annotations
