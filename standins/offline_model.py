@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from standins.offline_review import is_revision, is_suggestion, revision_answer, suggestion_answer
+
 if TYPE_CHECKING:
     from standins.providers.server import StandIn
 
@@ -119,6 +121,10 @@ def offline_answer(request_json: dict[str, Any]) -> str:
         return json.dumps(digest_answer(text), ensure_ascii=False)
     if _is_outline_request(text):
         return json.dumps(outline_answer(text), indent=2, ensure_ascii=False)
+    if is_revision(text):
+        return revision_answer(text)
+    if is_suggestion(text):
+        return suggestion_answer(text)
     chapter = parse_chapter_request(text)
     if chapter is not None:
         return chapter_answer(chapter)

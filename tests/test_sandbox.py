@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -20,9 +21,11 @@ from bot.book.check import check_book
 from bot.book.model import Book
 from bot.sandbox import (
     STATUS_MARKER,
+    LineSpec,
     build_verdict,
     is_final,
     is_success,
+    parse_line_spec,
     read_comments,
     real_model,
 )
@@ -113,6 +116,62 @@ def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
 
 
 @needs_cli
+def test_sandbox_plays_a_reviewer_and_reports_the_run(tmp_path: Path) -> None:
+    """A reviewer's `/revise` and `/suggest` on the chapter PR, answered by the offline model
+    before the PR is merged; the JSON report lists comments, answers, PRs and paths."""
+    workdir = tmp_path / "sandbox"
+    report_path = tmp_path / "report.json"
+    chapter = "chapters/01-introducing-tide-pools.md"
+    result = run_sandbox(
+        workdir,
+        "--comment",
+        "/outline A short book on tide pools, 3 chapters",
+        "--comment",
+        "/generate chapter 1",
+        "--pr-comment",
+        "/revise shorter",
+        "--review-comment",
+        f"{chapter}:12-13 /suggest use the active voice",
+        "--report",
+        str(report_path),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert output.index("comments on pull request #4") < output.index("Merged #4 as author.")
+    report = json.loads(report_path.read_text("utf-8"))
+    kinds = [c["kind"] for c in report["comments"]]
+    assert kinds == ["comment", "comment", "pr_comment", "review_comment"]
+    revise, suggest = report["comments"][2:]
+    assert revise["posted_on"]["pull_request"] == 4 and revise["ok"]
+    [answer] = revise["answers"]
+    assert "✅ Revised in" in answer and "liquidbook:status" not in answer
+    assert suggest["posted_on"] | {"comment_id": 0} == {
+        "pull_request": 4,
+        "path": chapter,
+        "start_line": 12,
+        "line": 13,
+        "comment_id": 0,
+    }
+    [reply] = suggest["answers"]
+    assert reply.count("```suggestion") == 1 and "Revised offline as asked" in reply
+    pulls = {p["number"]: p for p in report["pull_requests"]}
+    chapter_pr = pulls[4]
+    assert chapter_pr["state"] == "merged" and chapter_pr["branch"].startswith("liquidbook/")
+    assert [c["message"] for c in chapter_pr["commits"]] == [
+        "Write chapter 1: Introducing Tide Pools",
+        f"Revise {chapter}",
+    ]
+    assert chapter_pr["changed_files"] == [{"status": "M", "path": chapter}]
+    assert [i["title"] for i in report["issues"]] == ["Write the book"]
+    assert report["check_runs"] == []
+    assert report["bare_repository"].endswith("author/book.git")
+    book = Path(report["book_clone"])
+    # The revision is visible in the merged book: the offline model names the instructions.
+    assert "“shorter”" in (book / chapter).read_text("utf-8")
+    assert processes_mentioning(str(workdir)) == []
+
+
+@needs_cli
 def test_sandbox_research_cites_its_references_and_a_rerun_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -184,6 +243,18 @@ def test_a_used_workdir_is_refused(tmp_path: Path) -> None:
     result = run_sandbox(tmp_path, timeout=60)
     assert result.returncode == 2
     assert "must be an empty folder" in result.stderr
+
+
+def test_review_comment_specs() -> None:
+    assert parse_line_spec("ch/01.md:12-14 /suggest use\nthe active voice") == LineSpec(
+        "ch/01.md", 12, 14, "/suggest use\nthe active voice"
+    )
+    assert parse_line_spec("a.md:3 x") == LineSpec("a.md", 3, 3, "x")
+    for bad in ("a.md 3 x", "a.md:0 x", "a.md:5-4 x", "a.md:3", ":3 x"):
+        with pytest.raises(ValueError):
+            parse_line_spec(bad)
+    result = run_sandbox(Path("/nonexistent-sandbox"), "--review-comment", "nope", timeout=60)
+    assert result.returncode == 2 and "PATH:LINE" in result.stderr
 
 
 def test_comments_typed_on_stdin() -> None:

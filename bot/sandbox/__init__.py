@@ -16,7 +16,11 @@ Then it plays the author: installs the app, waits for the setup PR and merges it
 issue "Write the book" and posts each comment on it, waits until every status comment of that
 comment is final, prints them and the pull requests the comment's jobs opened, and merges
 those PRs (`--no-merge` keeps every PR open), so `/outline …` then `/generate chapter 2`
-writes chapter 2 of the merged outline. `--config FILE` puts FILE on the default branch as the
+writes chapter 2 of the merged outline. It can play a reviewer too: `--pr-comment TEXT` posts
+TEXT in the conversation of the newest PR the app opened, `--review-comment "PATH:LINE[-LINE]
+TEXT"` comments on those lines of it; the PRs a reviewer's comment follows stay open until
+it is answered, then are merged as usual. `--report FILE` writes the run as JSON (comments
+and answers, PRs, issues, check runs, where the repository and the book are). `--config FILE` puts FILE on the default branch as the
 book's `.github/liquidbook.yml` once the setup PR is merged (try an invalid one to see the
 answer an author gets). At the end the book's default branch is cloned into `<workdir>/book`
 and checked offline; `jupyter-book build --html` there needs the internet (it downloads the
@@ -37,6 +41,7 @@ from bot.sandbox.app import AppChild
 from bot.sandbox.console import SandboxError, say
 from bot.sandbox.model import ModelChoice, offline_model_choice, real_model
 from bot.sandbox.report import build_verdict
+from bot.sandbox.reviewer import LineSpec, parse_line_spec
 from bot.sandbox.run import cmd_sandbox, prepare_workdir, read_comments
 from bot.sandbox.session import Sandbox
 
@@ -44,6 +49,7 @@ __all__ = [
     "STATUS_MARKER",
     "AppChild",
     "CommentResult",
+    "LineSpec",
     "ModelChoice",
     "Sandbox",
     "SandboxError",
@@ -52,6 +58,7 @@ __all__ = [
     "is_final",
     "is_success",
     "offline_model_choice",
+    "parse_line_spec",
     "prepare_workdir",
     "read_comments",
     "real_model",
@@ -60,6 +67,28 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 300.0
+
+
+class StepAction(argparse.Action):
+    """Keeps `--comment`, `--pr-comment` and `--review-comment` in one list, in the order
+    given, as (kind, value) steps; a bad `--review-comment` is a usage error."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        kind = (option_string or "--comment").lstrip("-")
+        value: Any = values
+        if kind == "review-comment":
+            try:
+                value = parse_line_spec(str(values))
+            except ValueError as exc:
+                parser.error(f"--review-comment: {exc}")
+        steps = list(getattr(namespace, self.dest, None) or [])
+        setattr(namespace, self.dest, [*steps, (kind, value)])
 
 
 def register(subparsers: Any) -> None:
@@ -72,11 +101,37 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--comment",
-        action="append",
+        action=StepAction,
+        dest="steps",
         default=[],
         metavar="TEXT",
-        help="a comment to post as the author (repeatable, in order); "
-        "without it, comments are read from stdin (a blank line ends one; EOF or `quit` stops)",
+        help="a comment to post as the author on the issue (repeatable, in order with the "
+        "reviewer's comments); without any, comments are read from stdin (a blank line ends "
+        "one; EOF or `quit` stops)",
+    )
+    parser.add_argument(
+        "--pr-comment",
+        action=StepAction,
+        dest="steps",
+        metavar="TEXT",
+        help="as a reviewer, post TEXT in the conversation of the newest pull request the app "
+        "opened, e.g. '/revise shorter' (that PR is merged only after this is answered)",
+    )
+    parser.add_argument(
+        "--review-comment",
+        action=StepAction,
+        dest="steps",
+        metavar="PATH:LINE[-LINE] TEXT",
+        help="as a reviewer, comment TEXT on those lines of the newest pull request the app "
+        "opened, e.g. 'chapters/01-intro.md:12-14 /suggest use the active voice'",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write a JSON report of the run to FILE: the comments and the app's answers, the "
+        "pull requests, issues, check runs, and where the repository and the book are",
     )
     parser.add_argument(
         "--workdir",

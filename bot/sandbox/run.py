@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.sandbox.console import SandboxError, say
 from bot.sandbox.session import Sandbox
@@ -28,26 +28,58 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         print(f"liquidbook sandbox: {exc}", file=sys.stderr)
         return 2
-    comments: Iterator[str] = iter(args.comment) if args.comment else read_comments(sys.stdin)
+    # Given steps are known in advance, so each knows whether a reviewer's comment follows;
+    # typed comments run as soon as they are typed.
+    steps: Iterator[tuple[Step, str | None]] = (
+        _with_next(iter(args.steps))
+        if args.steps
+        else ((("comment", c), None) for c in read_comments(sys.stdin))
+    )
     sandbox = Sandbox(workdir, args.port, args.timeout, merge=not args.no_merge, config=config)
     started = time.monotonic()
     with _sigterm_as_interrupt():
         try:
             sandbox.start()
             ok = True
-            for body in comments:
-                ok = sandbox.run_comment(body) and ok
-            sandbox.report(time.monotonic() - started)
+            for step, following in steps:
+                ok = run_step(sandbox, step, hold=following in REVIEWER_STEPS) and ok
+            sandbox.report(time.monotonic() - started, args.report)
             return 0 if ok else 1
         except SandboxError as exc:
             print(f"liquidbook sandbox: {exc}", file=sys.stderr)
-            sandbox.report(time.monotonic() - started)
+            sandbox.report(time.monotonic() - started, args.report)
             return 1
         except KeyboardInterrupt:
             print("\nliquidbook sandbox: interrupted; stopping everything", file=sys.stderr)
             return 130
         finally:
             sandbox.close()
+
+
+Step = tuple[str, Any]  # ("comment" | "pr-comment" | "review-comment", its text or LineSpec)
+# Steps that comment on the app's newest PR: the PRs before them wait for them to be answered.
+REVIEWER_STEPS = ("pr-comment", "review-comment")
+
+
+def run_step(sandbox: Sandbox, step: Step, hold: bool) -> bool:
+    """One comment of the author (on the issue) or of a reviewer (on the newest PR)."""
+    kind, value = step
+    if kind == "pr-comment":
+        return sandbox.run_pr_comment(value, hold=hold)
+    if kind == "review-comment":
+        return sandbox.run_review_comment(value, hold=hold)
+    return sandbox.run_comment(value, hold=hold)
+
+
+def _with_next(steps: Iterator[Step]) -> Iterator[tuple[Step, str | None]]:
+    """Each step with the kind of the one after it (None for the last)."""
+    previous: Step | None = None
+    for step in steps:
+        if previous is not None:
+            yield previous, step[0]
+        previous = step
+    if previous is not None:
+        yield previous, None
 
 
 def read_config(given: Path | None) -> str | None:

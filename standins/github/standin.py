@@ -27,7 +27,7 @@ from .ops_pulls import (
     update_pull,
 )
 from .ops_reviews import create_review
-from .render_issues import comment_json, reaction_json, review_comment_json
+from .render_issues import comment_json, issue_json, reaction_json, review_comment_json
 from .routes_checks import check_run_json
 from .routes_pages import pages_json
 from .server import ServerThread, build_app
@@ -412,6 +412,16 @@ class GitHubStandIn:
                 key=lambda i: i.number,
             )
         return [render_pull(self.hub, repo, i) for i in issues if state in ("all", i.state)]
+
+    def issues(self, full_name: str) -> list[dict[str, Any]]:
+        """Issues (not pull requests) as the REST API shows them, by number."""
+        repo = self._repo(full_name)
+        with self.hub.state.lock:
+            found = sorted(
+                (i for i in self.hub.state.issues.values() if i.repo_id == repo.id and not i.pull),
+                key=lambda i: i.number,
+            )
+            return [issue_json(self.hub.state, repo, i) for i in found]
 
     def comments(self, full_name: str, issue_number: int) -> list[dict[str, Any]]:
         """Issue comments on an issue or pull request, oldest first, as REST JSON."""
