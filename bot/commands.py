@@ -355,9 +355,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         ("revise",),
         "[chapter N] <instructions>",
-        "In a pull request: revise the chapters it changes as one new commit on its branch "
-        "(`chapter N` on an issue: not available yet). Lines below the command are more "
-        "instructions.",
+        "In a pull request: revise the chapters it changes as one new commit on its branch. "
+        "On an issue, `chapter N` revises that chapter on its open pull request, or in a new "
+        "one. Lines below the command are more instructions.",
         "/revise Make it half as long and add a worked example",
         _revise,
         continues=True,

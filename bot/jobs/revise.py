@@ -35,6 +35,7 @@ from bot.book_reader import BookCheckout, checkout_commit
 from bot.commit_on_top import CommitRecord, NotFastForward, Recorded, commit_on_top, fast_forward
 from bot.jobs.drafting import Unwritten, write_chapter
 from bot.jobs.proposal import build_problems, models_for, usage_line
+from bot.jobs.revise_chapter import revise_chapter
 from bot.jobs.runner import command_job
 from bot.providers import TextResult
 from bot.pull_request import KnownPullRequests, base_commit, shorten
@@ -277,15 +278,15 @@ async def revise_pull_request(
     async def run(services: Services, gh: Any, status: StatusComment) -> str:
         if not request.get("pull_request"):
             if command.get("chapter"):
-                await status.finish(
-                    "❌ `/revise chapter N` on an issue is not available yet: comment "
-                    "`/revise <instructions>` on the chapter's pull request instead."
-                )
-                return "chapter revision not available"
+                try:
+                    return await revise_chapter(services, gh, status, request, command)
+                except Unrevisable as exc:
+                    await status.finish(str(exc))
+                    return "unrevisable"
             await status.finish(
                 "❌ `/revise` works in a pull request's conversation: comment it on the "
-                "chapter's pull request (on an issue, `/revise chapter 3 <instructions>` "
-                "will name the chapter once it is available)."
+                "chapter's pull request, or name the chapter here: "
+                "`/revise chapter 3 <instructions>`."
             )
             return "not a pull request"
         key = f"{request['repository']}:{request['comment_id']}:{status_ref['comment_id']}"
