@@ -41,6 +41,8 @@ def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
         world.close()
 
 
+# The database only records usage here: one backend is enough (the others test both).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_revise_chapter_on_an_issue_goes_on_its_pr_or_opens_one(world: World) -> None:
     gh = world.github
     issue = gh.open_issue(REPO, "alice", "Chapter 1")

@@ -50,6 +50,8 @@ def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
         world.close()
 
 
+# The database only records usage here: one backend is enough (the others test both).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_revise_review_applies_its_line_comments_as_one_commit(
     world: World, tmp_path: Path
 ) -> None:
