@@ -57,13 +57,25 @@ class Queue:
         return DeliveryQueue(self, key, seconds)
 
     async def enqueue(
-        self, function: str, *args: Any, job_id: str, queue_name: str = QUEUE_NAME, **kwargs: Any
+        self,
+        function: str,
+        *args: Any,
+        job_id: str,
+        queue_name: str = QUEUE_NAME,
+        defer_seconds: float = 0,
+        **kwargs: Any,
     ) -> bool:
         """Enqueue `function(*args, **kwargs)` once per `job_id`; False if it already exists.
 
-        `queue_name` is `QUEUE_NAME` for jobs, `ACK_QUEUE_NAME` for acknowledgements."""
+        `queue_name` is `QUEUE_NAME` for jobs, `ACK_QUEUE_NAME` for acknowledgements; the job
+        runs `defer_seconds` from now at the earliest."""
         job = await self.redis.enqueue_job(
-            function, *args, _job_id=job_id, _queue_name=queue_name, **kwargs
+            function,
+            *args,
+            _job_id=job_id,
+            _queue_name=queue_name,
+            _defer_by=defer_seconds or None,
+            **kwargs,
         )
         if job is None:
             log.info("job %s already queued, running or done", job_id)
@@ -101,19 +113,36 @@ class DeliveryQueue(Queue):
         self.claimed = False
 
     async def enqueue(
-        self, function: str, *args: Any, job_id: str, queue_name: str = QUEUE_NAME, **kwargs: Any
+        self,
+        function: str,
+        *args: Any,
+        job_id: str,
+        queue_name: str = QUEUE_NAME,
+        defer_seconds: float = 0,
+        **kwargs: Any,
     ) -> bool:
         """`Queue.enqueue`, claiming the delivery first; `DuplicateDelivery` if it was taken."""
         if self.claimed:
             return await super().enqueue(
-                function, *args, job_id=job_id, queue_name=queue_name, **kwargs
+                function,
+                *args,
+                job_id=job_id,
+                queue_name=queue_name,
+                defer_seconds=defer_seconds,
+                **kwargs,
             )
         redis = self.redis
         now = timestamp_ms()
         job = serialize_job(function, args, kwargs, None, now, serializer=redis.job_serializer)
         outcome = await self.claim_and_enqueue(
             keys=[self.key, job_key_prefix + job_id, result_key_prefix + job_id, queue_name],
-            args=[self.seconds, redis.expires_extra_ms, job, now, job_id],
+            args=[
+                self.seconds,
+                redis.expires_extra_ms + round(defer_seconds * 1000),
+                job,
+                now + round(defer_seconds * 1000),
+                job_id,
+            ],
         )
         if outcome == -1:
             raise DuplicateDelivery(self.key)

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Tries a job gets when its worker dies under it (killed, restarted); a command job
     # whose every try was cut off then says so in its status comment.
     liquidbook_job_tries: int = Field(default=5, ge=1, le=20)
+    # Seconds the glossary waits after a merge before it updates its standing PR: merges
+    # within this time of each other make one update (one commit, one build check).
+    liquidbook_glossary_delay_seconds: int = Field(default=60, ge=0, le=24 * 3600)
 
     @field_validator("github_api_url", "github_web_url")
     @classmethod

@@ -99,6 +99,7 @@ def test_new_book_files() -> None:
         ".github/liquidbook.yml",
         "chapters/01-why-bayes.md",
         "chapters/02-priors.md",
+        "glossary.md",  # a book set up before the glossary gets it with its first outline
     }
     myst = yaml.safe_load(files["myst.yml"])
     assert myst["project"]["title"] == "Bayes for Biologists"
@@ -107,6 +108,7 @@ def test_new_book_files() -> None:
         "intro.md",
         "chapters/01-why-bayes.md",
         "chapters/02-priors.md",
+        "glossary.md",
     ]
     assert parse_config(files[".github/liquidbook.yml"]).type == "course"
     stub = frontmatter.loads(files["chapters/01-why-bayes.md"])
@@ -149,7 +151,12 @@ def test_existing_book_keeps_written_chapters(tmp_path: Path) -> None:
     )
     plan = plan_outline(book, outline, book.config, "Add a motivation chapter")
     files = plan.files
-    assert set(files) == {"myst.yml", "chapters/01-why-bayes.md", "chapters/01-priors.md"}
+    assert set(files) == {
+        "myst.yml",
+        "chapters/01-why-bayes.md",
+        "chapters/01-priors.md",
+        "glossary.md",
+    }
     myst = files["myst.yml"]
     assert isinstance(myst, str) and "# keep me" in myst
     data = yaml.safe_load(myst)
@@ -160,6 +167,7 @@ def test_existing_book_keeps_written_chapters(tmp_path: Path) -> None:
         "chapters/01-why-bayes.md",
         "chapters/01-priors.md",
         "chapters/02-old.md",
+        "glossary.md",
     ]
     assert plan.changes.added == ["Why Bayes?"]
     assert plan.changes.renamed == [("Priors", "priors", "chapters/01-priors.md")]
@@ -168,7 +176,7 @@ def test_existing_book_keeps_written_chapters(tmp_path: Path) -> None:
     # Only when the author's description names it does a written chapter leave the toc.
     asked = plan_outline(book, outline, book.config, "Drop the old chapter, add motivation")
     toc = [e["file"] for e in yaml.safe_load(str(asked.files["myst.yml"]))["project"]["toc"]]
-    assert toc == ["index.md", "chapters/01-why-bayes.md", "chapters/01-priors.md"]
+    assert toc == ["index.md", "chapters/01-why-bayes.md", "chapters/01-priors.md", "glossary.md"]
     assert asked.changes.left_out == [("Old chapter", "chapters/02-old.md")]
     assert "chapters/02-old.md" not in asked.files  # its file is kept as it is
     kept = frontmatter.loads(files["chapters/01-priors.md"])
@@ -254,9 +262,14 @@ def test_notebook_chapters_are_never_rewritten_as_markdown(tmp_path: Path) -> No
     )
     files = outline_files(book, outline, book.config)
     assert not any(path.endswith(".ipynb") for path in files)
-    assert set(files) == {"myst.yml"}
+    assert set(files) == {"myst.yml", "glossary.md"}
     toc = [e["file"] for e in yaml.safe_load(files["myst.yml"])["project"]["toc"]]
-    assert toc == ["intro.md", "chapters/02-fit.ipynb", "chapters/01-explore.ipynb"]
+    assert toc == [
+        "intro.md",
+        "chapters/02-fit.ipynb",
+        "chapters/01-explore.ipynb",
+        "glossary.md",
+    ]
 
 
 def test_disabled_chapters_are_never_overwritten(tmp_path: Path) -> None:
@@ -287,7 +300,12 @@ def test_disabled_chapters_are_never_overwritten(tmp_path: Path) -> None:
         ],
     )
     files = outline_files(book, outline, book.config)
-    assert set(files) == {"myst.yml", "chapters/01-priors-2.md", "chapters/07-likelihood.md"}
+    assert set(files) == {
+        "myst.yml",
+        "chapters/01-priors-2.md",
+        "chapters/07-likelihood.md",
+        "glossary.md",
+    }
     back = frontmatter.loads(files["chapters/07-likelihood.md"])  # only the title's case
     assert (back.content, back["title"], back["summary"]) == (
         "Written, too.",
@@ -300,6 +318,7 @@ def test_disabled_chapters_are_never_overwritten(tmp_path: Path) -> None:
         "chapters/01-priors-2.md",
         "chapters/07-likelihood.md",
         "chapters/03-notebook.ipynb",
+        "glossary.md",
     ]
     stub = frontmatter.loads(files["chapters/01-priors-2.md"])
     # The disabled chapter keeps its label for the day it comes back.
@@ -339,7 +358,7 @@ def test_the_first_outline_removes_the_starter_chapter(tmp_path: Path) -> None:
     assert files["chapters/01-getting-started.md"] is None
     assert "getting-started" not in str(files["intro.md"])
     toc = [e["file"] for e in yaml.safe_load(str(files["myst.yml"]))["project"]["toc"]]
-    assert toc == ["intro.md", "chapters/01-zones.md"]
+    assert toc == ["intro.md", "chapters/01-zones.md", "glossary.md"]
     again = outline_files(
         book, Outline(title="T", chapters=[OutlineChapter(title="Getting started")]), book.config
     )
@@ -379,7 +398,13 @@ def test_a_chapter_named_by_file_keeps_it_under_a_new_title(tmp_path: Path) -> N
     )
     plan = plan_outline(book, outline, book.config)
     toc = [e["file"] for e in yaml.safe_load(str(plan.files["myst.yml"]))["project"]["toc"]]
-    assert toc == ["intro.md", "chapters/02-b.md", "chapters/02-new-one.md", "chapters/01-a.md"]
+    assert toc == [
+        "intro.md",
+        "chapters/02-b.md",
+        "chapters/02-new-one.md",
+        "chapters/01-a.md",
+        "glossary.md",
+    ]
     renamed = frontmatter.loads(str(plan.files["chapters/02-b.md"]))
     assert renamed["title"] == "Second thoughts" and renamed.content == "Written B."
     assert plan.changes.renamed == [("Beta", "Second thoughts", "chapters/02-b.md")]

@@ -98,6 +98,9 @@ class World:
             "OPENAI_API_KEY": "sk-world",
             "OPENAI_BASE_URL": self.model.base_url,
             "LOG_LEVEL": "INFO",
+            # Merges queue a glossary update this long after; a test that wants one sooner
+            # says so, the others never see a glossary PR appear among theirs.
+            "LIQUIDBOOK_GLOSSARY_DELAY_SECONDS": "3600",
             **extra,
         }
 

@@ -30,6 +30,9 @@ from bot.book.paths import CONFIG_PATH
 from bot.book.selector import ChapterSelector, SelectorError, parse_selector
 
 ROOT_PAGE_NAMES = frozenset({"intro", "index", "readme"})
+# Pages listed after the chapters that are not chapters: the glossary, which one standing PR
+# keeps (`bot.jobs.glossary`). A chapter number or `/generate chapter all` never names it.
+BACK_PAGES = frozenset({"glossary.md"})
 _CHAPTER_SUFFIXES = (".md", ".ipynb", ".myst.md")
 _TITLES_LISTED = 30  # chapter titles named when a title matches none of them
 
@@ -49,6 +52,7 @@ class Book:
     root_files: list[str] = field(default_factory=list)
     myst_yml: str = ""
     problems: list[str] = field(default_factory=list)
+    back_files: list[str] = field(default_factory=list)
 
     @classmethod
     def from_directory(cls, path: Path) -> Book:
@@ -61,13 +65,15 @@ class Book:
         root_files = []
         if files and _is_root_page(files[0][0]):
             root_files.append(files.pop(0)[0])
+        back_files = [file for file, _ in files if file in BACK_PAGES]
+        files = [(file, title) for file, title in files if file not in BACK_PAGES]
         chapters = []
         for number, (file, toc_title) in enumerate(files, start=1):
             chapter, chapter_problems = read_chapter(path, file, number, toc_title)
             problems.extend(chapter_problems)
             chapters.append(chapter)
         title = str(project.get("title") or config.title or path.name)
-        return cls(path, config, title, chapters, root_files, myst_text, problems)
+        return cls(path, config, title, chapters, root_files, myst_text, problems, back_files)
 
     def chapter(self, selector: ChapterSelector | int | str) -> list[Chapter]:
         """The chapters a selector names, or a `BookError` an author can act on."""

@@ -17,6 +17,8 @@ from bot.book.chapters import Chapter, read_chapter
 from bot.book.clean import drop_unknown_refs, strip_control
 from bot.book.config import BookConfig, BookType
 from bot.book.genre import QUIZ_SLOT
+from bot.book.glossary import GLOSSARY_PATH
+from bot.book.glossary import INTRO as GLOSSARY_INTRO
 from bot.book.guard import Place, guard
 from bot.book.markdown import STUB_MARKER, escape_mentions, find_labels
 from bot.book.model import Book
@@ -334,9 +336,23 @@ def plan_outline(
         root_file = None
     else:
         root_file = "intro.md"
+    # The glossary page comes from the setup PR; a book set up before it gets it here (the
+    # outline PR owns `myst.yml`). Only the standing glossary PR writes it after that. An
+    # article is one page: the setup's glossary, still without entries, goes.
+    has_glossary = book is not None and os.path.lexists(book.directory / GLOSSARY_PATH)
+    drop_glossary = article and (not has_glossary or _starter_glossary(book))
     files["myst.yml"] = set_toc(
-        myst, paths, root_file=root_file, parts=parts if with_parts else None
+        myst,
+        paths,
+        root_file=root_file,
+        parts=parts if with_parts else None,
+        back=[] if drop_glossary else [GLOSSARY_PATH],
+        keep_back=not drop_glossary,
     )
+    if drop_glossary and has_glossary:
+        files[GLOSSARY_PATH] = None
+    elif not drop_glossary and not has_glossary:
+        files[GLOSSARY_PATH] = GLOSSARY_INTRO
     if intro_is_starter and not article:
         # The setup PR's welcome page talks about the starter chapter: describe this book.
         files["intro.md"] = intro_text(outline)
@@ -457,3 +473,11 @@ def _unique(name: str, taken: set[str], exists: Callable[[str], bool] | None = N
         counter += 1
     taken.add(candidate)
     return candidate
+
+
+def _starter_glossary(book: Book | None) -> bool:
+    """Whether the book's glossary is still the setup PR's, with no entries."""
+    file = book.directory / GLOSSARY_PATH if book else None
+    if file is None or file.is_symlink() or not file.is_file():
+        return False
+    return file.read_text("utf-8", errors="replace") == GLOSSARY_INTRO

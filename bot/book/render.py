@@ -16,7 +16,7 @@ import yaml
 from bot.book.chapters import Chapter
 from bot.book.config import BookConfig
 from bot.book.markdown import escape_mentions
-from bot.book.model import ROOT_PAGE_NAMES
+from bot.book.model import BACK_PAGES, ROOT_PAGE_NAMES
 from bot.book.paths import safe_book_path
 from bot.book.settings_file import render_config
 
@@ -90,13 +90,17 @@ def set_toc(
     *,
     keep_root: bool = True,
     parts: list[str] | None = None,
+    back: list[str] | None = None,
+    keep_back: bool = True,
 ) -> str:
     """Rewrite `project.toc` as the root page followed by `chapter_paths`; keep the rest.
 
     The existing root page entry (first entry named intro/index/readme) is kept first
     (unless `keep_root` is False); `root_file` adds one when there is none. Sections of the
     old toc are flattened; `parts` (one title per chapter, "" for none) groups consecutive
-    chapters of one part under a `title:` entry with `children`, as a book's parts.
+    chapters of one part under a `title:` entry with `children`, as a book's parts. Back
+    pages (the glossary) the old toc lists (unless `keep_back` is False), and those in
+    `back`, come last, each once.
     """
     data = _load(myst_yml_text)
     toc = (data.get("project") or {}).get("toc")
@@ -119,7 +123,22 @@ def set_toc(
             entries[-1]["children"].append({"file": path})
         else:
             entries.append({"title": title, "children": [{"file": path}]})
+    old = _flat(toc) if keep_back else []
+    listed = [entry["file"] for entry in old if entry.get("file") in BACK_PAGES]
+    for path in dict.fromkeys([*listed, *(back or [])]):
+        if path not in root and path not in chapter_paths:
+            entries.append({"file": path})
     return set_project_key(myst_yml_text, "toc", entries)
+
+
+def _flat(toc: Any) -> list[dict[str, Any]]:
+    """Every entry of a toc, children included, in order."""
+    found: list[dict[str, Any]] = []
+    for entry in toc if isinstance(toc, list) else []:
+        if isinstance(entry, dict):
+            found.append(entry)
+            found.extend(_flat(entry.get("children")))
+    return found
 
 
 def set_project_title(myst_yml_text: str, title: str) -> str:

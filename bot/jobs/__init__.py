@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.generate import generate_chapters
+from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
 from bot.jobs.redeliver import recovery_schedule
@@ -39,6 +40,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     generate_chapters,
     revise_pull_request,
     suggest_lines,
+    update_glossary,
 ]
 
 
