@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.book.check import check_book
-from bot.book.glossary import INTRO, clean_term, definition_from_text, merge, read_glossary, render
+from bot.book.glossary import (
+    INTRO,
+    clean_term,
+    definition_from_text,
+    merge,
+    parse_definitions,
+    read_glossary,
+    render,
+)
 from bot.book.model import Book
 from bot.book.prompts import glossary_terms
 
@@ -81,3 +89,16 @@ def test_merged_glossary_builds_and_prompts_see_it(tmp_path: Path) -> None:
     assert glossary_terms(Book.from_directory(book)) == ["Bayes rule", "Prior"]
     report = asyncio.run(check_book(book))
     assert report.clean, report.markdown()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(words, st.dictionaries(words, st.one_of(words, st.integers())).map(str)))
+def test_definitions_from_any_answer_are_plain_lines(answer: str) -> None:
+    found = parse_definitions(answer) or {}
+    assert all(d and "\n" not in d and "`" not in d for d in found.values())
+
+
+def test_definitions_read_from_a_fenced_answer() -> None:
+    answer = 'Here:\n```json\n{"Prior": "What you **believed**.", "n": 3}\n```'
+    assert parse_definitions(answer) == {"Prior": "What you believed."}
+    assert parse_definitions("No JSON at all.") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,13 @@ TERMS = {"Getting started": ["Tide pool", "intertidal zone", "TIDE"], "Rock pool
 
 
 def answer(request: dict[str, Any]) -> str:
-    """Digests name each chapter's terms; chapters all say the same text."""
+    """Digests name each chapter's terms; definitions come for two terms only (the others
+    keep the book's sentence); chapters all say the same text."""
     prompt = "\n".join(str(m.get("content")) for m in request.get("messages", []))
+    if "write a book's glossary" in prompt:
+        return json.dumps(
+            {"tide POOL": "Sea water left on the shore.", "Barnacle": "A crustacean."}
+        )
     digest = re.search(r"Summarise this chapter, ([^:\n]+):", prompt)
     if digest:
         return json.dumps({"summary": "About pools.", "terms": TERMS.get(digest.group(1), [])})
@@ -73,6 +79,8 @@ def merge_chapter(world: World, issue: int, number: int) -> None:
     gh.merge_pull(REPO, pr["number"], "alice")
 
 
+# The database only records usage here: one backend is enough (the others test both).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_merges_keep_one_glossary_pr(world: World, tmp_path: Path) -> None:
     gh = world.github
     gh.push(REPO, "main", {"glossary.md": PERSON}, "alice", "Our own glossary entry")
@@ -85,7 +93,8 @@ async def test_merges_keep_one_glossary_pr(world: World, tmp_path: Path) -> None
     assert world.git("diff", "--name-only", f"main...{branch}").split() == ["glossary.md"]
     text = gh.read_file(REPO, branch, "glossary.md").decode()
     assert "Tide\n: The sea rising and falling, in my words." in text  # the person's, as is
-    assert "Tide pool\n: A tide pool is a pool of seawater" in text
+    assert "Tide pool\n: Sea water left on the shore." in text  # the model's definition
+    assert "intertidal zone\n: The intertidal zone is the shore" in text  # the book's sentence
     assert text.index("intertidal zone") < text.index("Tide\n") < text.index("Tide pool")
     report = await check_book(world.clone(branch, tmp_path / "glossary"))
     assert report.clean, report.markdown()
@@ -94,7 +103,10 @@ async def test_merges_keep_one_glossary_pr(world: World, tmp_path: Path) -> None
     second = glossary_pr(world, "Glossary: 3 new terms")
     assert second["number"] == first["number"]
     text = gh.read_file(REPO, branch, "glossary.md").decode()
-    assert "Barnacle\n: A barnacle is a small animal" in text
+    assert "Barnacle\n: A crustacean." in text
+    with sqlite3.connect(tmp_path / "liquidbook.db") as db:
+        asked = db.execute("SELECT COUNT(*) FROM usage WHERE command = 'glossary'").fetchone()
+    assert asked[0] >= 2  # a definitions call per run, digests of chapters not seen before
     # One commit on the new main: the PR was rewritten in place, not stacked.
     assert world.git("rev-list", "--count", f"main..{branch}").strip() == "1"
     assert second["head"]["sha"] != first["head"]["sha"]

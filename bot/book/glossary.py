@@ -10,11 +10,13 @@ provided"), so a glossary with no terms is written as its introduction alone.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.book.digest import plain
+from bot.book.prompts import Prompt
 
 GLOSSARY_PATH = "glossary.md"
 INTRO = (
@@ -132,3 +134,36 @@ def definition_from_text(term: str, texts: Iterable[str]) -> str:
                 if pattern.search(sentence) and 20 <= len(sentence) <= MAX_DEFINITION:
                     return sentence
     return ""
+
+
+def definitions_prompt(terms: list[str], excerpts: Mapping[str, str]) -> Prompt:
+    """Ask for one-line definitions of `terms` as JSON, each with the sentence of the book
+    that names it (`excerpts`) as context, so the definition says what the book means."""
+    system = (
+        "You write a book's glossary. Answer with one JSON object and nothing else, mapping "
+        "each term to a one-sentence definition in plain text, as the book uses the term."
+    )
+    lines = [
+        f"- {term}: {excerpts.get(term) or '(no sentence of the book names it)'}" for term in terms
+    ]
+    user = (
+        "Define these terms of the book (each with a sentence of the book that names it):\n"
+        + "\n".join(lines)
+    )
+    return Prompt(system, user, "")
+
+
+def parse_definitions(answer: str) -> dict[str, str] | None:
+    """`{term: definition}` from a model answer (terms matched case-insensitively later),
+    or None when the answer holds no such JSON object."""
+    start, end = answer.find("{"), answer.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        data = json.loads(answer[start : end + 1], strict=False)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    found = {str(k): plain(str(v))[:MAX_DEFINITION] for k, v in data.items() if isinstance(v, str)}
+    return {k: v for k, v in found.items() if v} or None

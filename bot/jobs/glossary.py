@@ -7,7 +7,8 @@ close together make one run (`schedule_glossary`: one pending run per repository
 by `LIQUIDBOOK_GLOSSARY_DELAY_SECONDS`). A run reads the book on the default branch, takes
 each written chapter's key terms from its digest (`bot.jobs.continuity`: cached by the
 text's blob sha, asked of the model only for changed text, recorded as usage of the command
-`glossary`), defines each new term by the first sentence of the chapters that names it, and
+`glossary`), has the model define the new ones in one call (a term it leaves out, or all of
+them when no model answers, is defined by the first sentence of the chapters naming it), and
 merges them with the entries already there (`bot.book.glossary.merge`: a person's entries
 are never dropped). The change goes through the same path as every job's
 (`bot.jobs.proposal.propose`: path guard, build check, one commit, the PR updated in place
@@ -17,14 +18,25 @@ while open); a run that adds nothing commits nothing.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from bot.book.glossary import GLOSSARY_PATH, definition_from_text, merge, read_glossary, render
+from bot.book.glossary import (
+    GLOSSARY_PATH,
+    clean_term,
+    definition_from_text,
+    definitions_prompt,
+    merge,
+    parse_definitions,
+    read_glossary,
+    render,
+)
 from bot.book_reader import checkout
 from bot.jobs.continuity import ChapterMemory
-from bot.jobs.proposal import budget_for, models_for, propose
+from bot.jobs.proposal import budget_for, models_for, propose, text_request
+from bot.providers import ProviderError
 from bot.pull_request import BranchEdited, shorten
 from bot.services import Services
 from bot.usage import UsageContext
@@ -35,6 +47,8 @@ GLOSSARY_BRANCH = "liquidbook/glossary"
 _PENDING = "liquidbook:glossary:pending:"
 _LOCK = "liquidbook:glossary:lock:"
 TERMS_LISTED = 60  # new terms named in the PR body
+MAX_TERMS_ASKED = 80  # new terms defined by the model in one call; the rest by the text
+DEFINITIONS_MAX_TOKENS = 4000
 
 
 async def schedule_glossary(queue: Any, redis: Any, request: dict[str, Any], delay: int) -> bool:
@@ -72,6 +86,32 @@ async def update_glossary(ctx: dict[str, Any], request: dict[str, Any]) -> str:
             return "branch edited"
 
 
+async def _definitions(memory: ChapterMemory, found: dict[str, str]) -> dict[str, str]:
+    """Definitions of the new terms from the model, in one call (usage of the command
+    `glossary`); a term it leaves out, or every term when no model answers, keeps the
+    sentence of the book that names it."""
+    terms = sorted(found, key=str.casefold)[:MAX_TERMS_ASKED]
+
+    def readable(answer: str) -> str | None:
+        return None if parse_definitions(answer) else "answered with no definitions as JSON"
+
+    request = replace(
+        text_request(definitions_prompt(terms, found), DEFINITIONS_MAX_TOKENS), accept=readable
+    )
+    try:
+        result = await memory.client.generate_text(
+            request,
+            models=memory.models,
+            context=memory.context,
+            monthly_budget_usd=memory.budget,
+        )
+    except ProviderError as exc:
+        log.info("no glossary definitions from the models (%s); the book's sentences kept", exc)
+        return {}
+    answered = {k.casefold(): v for k, v in (parse_definitions(result.text) or {}).items()}
+    return {term: answered[term.casefold()] for term in terms if term.casefold() in answered}
+
+
 async def _update(services: Services, request: dict[str, Any]) -> str:
     gh = services.github.installation(request["installation_id"])  # type: ignore[union-attr]
     full_name = request["repository"]
@@ -92,12 +132,17 @@ async def _update(services: Services, request: dict[str, Any]) -> str:
         )
         written = [c for c in book.toc if c.is_markdown and not c.is_stub and c.body.strip()]
         bodies = [c.body for c in written]
-        terms: dict[str, str] = {}
-        for chapter in written:
-            for term in (await memory.digest(chapter)).terms:
-                terms.setdefault(term, definition_from_text(term, bodies))
         file = co.directory / GLOSSARY_PATH
         current = file.read_text("utf-8") if file.is_file() and not file.is_symlink() else None
+        known = {t.casefold() for t in read_glossary(current).terms()}
+        terms: dict[str, str] = {}
+        for chapter in written:
+            for raw in (await memory.digest(chapter)).terms:
+                term = clean_term(raw)
+                if term and term.casefold() not in known:
+                    terms.setdefault(term, definition_from_text(term, bodies))
+        if terms:
+            terms.update(await _definitions(memory, terms))
         glossary, added = merge(read_glossary(current), terms)
         if not added:
             return "no new terms"
@@ -112,7 +157,7 @@ async def _update(services: Services, request: dict[str, Any]) -> str:
             title=f"Glossary: {len(added)} new term{'s' if len(added) != 1 else ''}",
             body=(
                 "Adds the key terms of the merged chapters to the book's glossary, each with "
-                "the first sentence that names it as its definition. Entries already in "
+                "a one-line definition. Entries already in "
                 "`glossary.md` stay as they are; edit the definitions right in this PR. "
                 f"Chapters link a term with {{term}}`name`.\n\nNew terms:\n\n{listed}{more}"
             ),
