@@ -8,7 +8,8 @@ change is one commit whose parent is the head the job read, moved as a fast-forw
 a reviewer's commit on the branch is the base a revision builds on and is never rewritten
 (`bot.commit_on_top`). When the branch moved while the job ran, it rebuilds once on the new
 head, then reports. A revision that changes nothing pushes nothing and says so. A PR from a
-fork is answered that the app cannot push there.
+fork is revised the same way, but the app cannot push there: the change is offered as one
+review of suggested changes instead (`bot.jobs.revise_fork`).
 
 GitHub calls for a one-file PR: the PR, its files, the branch head, the tarball, a tree, a
 commit, the ref, the final status (eight), plus a status edit for each stage that lasts.
@@ -36,9 +37,10 @@ from bot.commit_on_top import CommitRecord, NotFastForward, Recorded, commit_on_
 from bot.jobs.drafting import Unwritten, write_chapter
 from bot.jobs.proposal import build_problems, models_for, usage_line
 from bot.jobs.revise_chapter import revise_chapter
+from bot.jobs.revise_fork import offer_suggestions
 from bot.jobs.runner import command_job
 from bot.providers import TextResult
-from bot.pull_request import KnownPullRequests, base_commit, shorten
+from bot.pull_request import BaseCommit, KnownPullRequests, base_commit, shorten
 from bot.services import Services
 from bot.status import StatusComment
 from bot.usage import UsageContext
@@ -49,7 +51,8 @@ MAX_FILES_LISTED = 300  # GitHub's files list pages at 100; a revision reads the
 
 
 class Unrevisable(Exception):
-    """This PR cannot be revised (closed, from a fork, no chapter in it): the sentence says why."""
+    """This PR cannot be revised (closed, from a deleted fork, no chapter in it): the
+    sentence says why."""
 
 
 async def read_pull(gh: GitHub, full_name: str, number: int) -> dict[str, Any]:
@@ -66,8 +69,13 @@ async def read_pull_files(gh: GitHub, full_name: str, number: int) -> list[dict[
     return [f for f in response.json() if isinstance(f, dict)][:MAX_FILES_LISTED]
 
 
+def from_fork(pull: dict[str, Any], full_name: str) -> bool:
+    """True when the PR's head branch is in another repository (the app cannot push there)."""
+    return bool(((pull.get("head") or {}).get("repo") or {}).get("full_name") != full_name)
+
+
 def check_pull(pull: dict[str, Any], full_name: str) -> str:
-    """The PR's head branch, when the app may push a revision to it."""
+    """The PR's head branch, when the app may revise it (push to it, or, on a fork, suggest)."""
     if pull.get("state") != "open":
         raise Unrevisable(
             f"❌ #{pull.get('number')} is {'merged' if pull.get('merged') else 'closed'}; "
@@ -75,12 +83,10 @@ def check_pull(pull: dict[str, Any], full_name: str) -> str:
             "`/revise chapter N <instructions>` on an issue."
         )
     head = pull.get("head") or {}
-    head_repo = (head.get("repo") or {}).get("full_name")
-    if head_repo != full_name:
+    if not (head.get("repo") or {}).get("full_name"):
         raise Unrevisable(
-            f"❌ This pull request comes from `{head_repo or 'a deleted fork'}`, a fork: Liquid "
-            "Book can only push to branches of this repository, so nothing was committed. "
-            "Push the branch here, or apply the change by hand."
+            "❌ This pull request comes from a deleted fork: there is no branch to read the "
+            "chapter at, so nothing was revised."
         )
     return str(head["ref"])
 
@@ -194,8 +200,14 @@ async def _revise(
     files = await read_pull_files(gh, full_name, number)
     earlier = await record.get()
     memory = KnownPullRequests(services.redis, full_name)
+    fork = from_fork(pull, full_name)
     for attempt in (1, 2):
-        base = await base_commit(gh, full_name, branch)
+        # A fork's head is served by this repository too (GitHub's `refs/pull/N/head`).
+        base = (
+            BaseCommit(branch, str(pull["head"]["sha"]), "")
+            if fork
+            else await base_commit(gh, full_name, branch)
+        )
         if earlier is not None and await _finish_earlier(gh, full_name, branch, base.sha, earlier):
             await status.finish(earlier.summary)
             return "revised (found its own commit)"
@@ -221,6 +233,12 @@ async def _revise(
                 else f"{verdict}, so no commit was pushed.{notes}"
             )
             return "unchanged"
+        if fork:
+            outcome = (revision.results, revision.notes, revision.reports)
+            seconds = time.monotonic() - started
+            return await offer_suggestions(
+                gh, status, request, pull, files, texts, outcome, seconds
+            )
         counts = {path: line_changes(texts[path][0], texts[path][1]) for path in changed}
         message = f"Revise {', '.join(changed)}\n\n{shorten(instructions, 2000)}"
         await status.progress("📬 Committing the revision…")

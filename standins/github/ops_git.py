@@ -59,6 +59,33 @@ def create_repo(
     return repo
 
 
+def fork_repo(hub: Hub, parent: Repo, owner: str) -> Repo:
+    """A fork of `parent` owned by `owner`: its own repository (same name, `fork: true`)
+    whose branches start as copies of the parent's."""
+    state = hub.state
+    with state.lock:
+        if state.repo(f"{owner}/{parent.name}") is not None:
+            raise ValueError(f"repository {owner}/{parent.name} exists")
+        account = state.user(owner) or state.ensure_user(owner)
+        fork = Repo(
+            id=next_id(),
+            owner=account,
+            name=parent.name,
+            path=hub.repo_path(owner, parent.name),
+            default_branch=parent.default_branch,
+            private=parent.private,
+            description=parent.description,
+            fork_of=parent.id,
+        )
+    git = hub.git(fork)
+    with git.lock:
+        git.init(parent.default_branch)
+        git.run("fetch", "--quiet", str(parent.path), "+refs/heads/*:refs/heads/*")
+    with state.lock:
+        state.repos[fork.full_name.lower()] = fork
+    return fork
+
+
 def _changes(files: Mapping[str, str | bytes | None]) -> list[TreeChange]:
     changes = []
     for path, content in files.items():
@@ -115,7 +142,11 @@ def ref_moved(
         heads = [
             i
             for i in hub.state.issues.values()
-            if i.repo_id == repo.id and i.pull and i.state == "open" and i.pull.head_ref == branch
+            if i.repo_id == repo.id
+            and i.pull
+            and i.state == "open"
+            and i.pull.head_ref == branch
+            and i.pull.fork_ref is None
         ]
     for issue in heads:
         if after is None:

@@ -27,13 +27,19 @@ def find_pull(hub: Hub, repo: Repo, number: int) -> Issue:
     return issue
 
 
-def _branch(head: str, repo: Repo) -> str:
+def _branch(hub: Hub, head: str, repo: Repo) -> tuple[str, Repo | None]:
+    """The head branch, and the fork it is in when `head` is `owner:branch` of a fork of
+    `repo` (422 for another owner without such a fork)."""
     owner, sep, branch = head.partition(":")
     if not sep:
-        return head
-    if owner.lower() != repo.owner.login.lower():
+        return head, None
+    if owner.lower() == repo.owner.login.lower():
+        return branch, None
+    with hub.state.lock:
+        fork = hub.state.repo(f"{owner}/{repo.name}")
+    if fork is None or fork.fork_of != repo.id:
         raise validation_failed("PullRequest", "head", "invalid")
-    return branch
+    return branch, fork
 
 
 def open_pull(
@@ -52,11 +58,21 @@ def open_pull(
     if not title:
         raise validation_failed("PullRequest", "title", "missing_field")
     check_body("PullRequest", body)
-    branch = _branch(head, repo)
+    branch, fork = _branch(hub, head, repo)
     git = hub.git(repo)
     with git.lock:
         base_sha = git.ref_sha(f"refs/heads/{base}")
-        head_sha = git.ref_sha(f"refs/heads/{branch}")
+        fork_ref = f"refs/pull/{repo.next_number}/head" if fork else None
+        if fork is not None and fork_ref is not None:
+            # GitHub keeps a copy of a fork's head in the base repository.
+            git.run(
+                "fetch",
+                "--quiet",
+                str(fork.path),
+                f"+refs/heads/{branch}:{fork_ref}",
+                ok=(0, 1, 128),
+            )
+        head_sha = git.ref_sha(fork_ref or f"refs/heads/{branch}")
         if base_sha is None:
             raise validation_failed("PullRequest", "base", "invalid")
         if head_sha is None:
@@ -68,6 +84,7 @@ def open_pull(
                     and other.pull
                     and other.state == "open"
                     and other.pull.head_ref == branch
+                    and other.pull.head_repo_id == (fork.id if fork else None)
                     and other.pull.base_ref == base
                 ):
                     raise validation_failed(
@@ -85,6 +102,8 @@ def open_pull(
             )
         with hub.state.lock:
             pull = PullState(next_id(), branch, base, draft, maintainer_can_modify)
+            if fork is not None:
+                pull.head_repo_id, pull.fork_ref = fork.id, fork_ref
             issue = Issue(
                 next_id(), repo.id, repo.next_number, title, body, user, pull=pull, app_id=app_id
             )
@@ -125,7 +144,7 @@ def update_pull(
         state = fields.get("state")
         if state in ("open", "closed") and state != issue.state and issue.pull.merged_at is None:
             if state == "closed":
-                issue.pull.closed_head_sha = git.ref_sha(f"refs/heads/{issue.pull.head_ref}")
+                issue.pull.closed_head_sha = git.ref_sha(issue.pull.head_git_ref)
                 issue.pull.closed_base_sha = git.ref_sha(f"refs/heads/{issue.pull.base_ref}")
             else:
                 issue.pull.closed_head_sha = issue.pull.closed_base_sha = None
@@ -163,7 +182,7 @@ def merge_pull(
     with git.lock:
         if issue.state != "open":
             raise ApiError(405, "Pull Request is not mergeable")
-        head = git.ref_sha(f"refs/heads/{pull.head_ref}")
+        head = git.ref_sha(pull.head_git_ref)
         base = git.ref_sha(f"refs/heads/{pull.base_ref}")
         if head is None or base is None:
             raise ApiError(405, "Pull Request is not mergeable")

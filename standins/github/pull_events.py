@@ -20,7 +20,7 @@ def pull_git(hub: Hub, repo: Repo, issue: Issue) -> PullGit:
         if issue.state == "closed" and pull.closed_head_sha:
             head, base = pull.closed_head_sha, pull.closed_base_sha or ZERO_SHA
         else:
-            head = git.ref_sha(f"refs/heads/{pull.head_ref}") or pull.closed_head_sha or ZERO_SHA
+            head = git.ref_sha(pull.head_git_ref) or pull.closed_head_sha or ZERO_SHA
             base = git.ref_sha(f"refs/heads/{pull.base_ref}") or ZERO_SHA
         if ZERO_SHA in (head, base):
             return PullGit(head, base, None, 0, 0, 0, 0)

@@ -128,7 +128,7 @@ def repo_json(state: State, repo: Repo, open_issues: int = 0) -> dict[str, Any]:
         "owner": user_json(state, repo.owner),
         "html_url": html,
         "description": repo.description,
-        "fork": False,
+        "fork": repo.fork_of is not None,
         "url": api,
     }
     body.update({key: api + suffix for key, suffix in _REPO_URLS.items()})

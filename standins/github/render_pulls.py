@@ -35,6 +35,12 @@ def _side(state: State, repo: Repo, ref: str, sha: str) -> dict[str, Any]:
     }
 
 
+def _head_repo(state: State, repo: Repo, head_repo_id: int | None) -> Repo:
+    """The repository the head branch is in: a fork's, or the base repository."""
+    fork = state.repo_by_id(head_repo_id) if head_repo_id is not None else None
+    return fork or repo
+
+
 def pull_json(state: State, repo: Repo, issue: Issue, info: PullGit) -> dict[str, Any]:
     """A `pull-request` (the full object; lists use the same shape)."""
     pull = issue.pull
@@ -81,7 +87,9 @@ def pull_json(state: State, repo: Repo, issue: Issue, info: PullGit) -> dict[str
         "assignees": [user_json(state, u) for u in issue.assignees],
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": _side(state, repo, pull.head_ref, info.head_sha),
+        "head": _side(
+            state, _head_repo(state, repo, pull.head_repo_id), pull.head_ref, info.head_sha
+        ),
         "base": _side(state, repo, pull.base_ref, info.base_sha),
         "_links": {
             "self": {"href": url},

@@ -57,7 +57,7 @@ def _pulls_at(call: Call, repo: Repo, sha: str) -> list[dict[str, Any]]:
     for issue in pulls:
         assert issue.pull is not None
         with git.lock:
-            head = git.ref_sha(f"refs/heads/{issue.pull.head_ref}")
+            head = git.ref_sha(issue.pull.head_git_ref)
             base = git.ref_sha(f"refs/heads/{issue.pull.base_ref}") or ""
         if head != sha:
             continue

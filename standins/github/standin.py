@@ -16,7 +16,7 @@ from .errors import ApiError
 from .faults import Faults
 from .hub import Hub
 from .ops_apps import change_repositories, install, register_app, set_suspended, uninstall
-from .ops_git import commit_files, create_repo
+from .ops_git import commit_files, create_repo, fork_repo
 from .ops_issues import create_comment, delete_comment, edit_comment, open_issue
 from .ops_pulls import (
     create_review_comment,
@@ -184,6 +184,10 @@ class GitHubStandIn:
     ) -> Repo:
         """A repository with one initial commit of `files` on `default_branch`."""
         return create_repo(self.hub, owner, name, files, default_branch, private, description)
+
+    def fork_repo(self, full_name: str, owner: str) -> Repo:
+        """Fork `full_name` into `owner`'s account (`owner/<name>`, `fork: true`)."""
+        return fork_repo(self.hub, self._repo(full_name), owner)
 
     def _repo(self, full_name: str) -> Repo:
         repo = self.hub.state.repo(full_name)

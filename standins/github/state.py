@@ -119,6 +119,7 @@ class Repo:
     pushed_at: datetime = field(default_factory=now)
     roles: dict[str, str] = field(default_factory=dict)  # login (lower) -> role
     next_number: int = 1
+    fork_of: int | None = None  # the parent repository's id, for a fork
 
     @property
     def full_name(self) -> str:
@@ -139,6 +140,15 @@ class PullState:
     merge_commit_sha: str | None = None
     closed_head_sha: str | None = None
     closed_base_sha: str | None = None
+    # A PR from a fork: the fork's id, and the ref of the base repository that holds a copy
+    # of the fork's head (GitHub's `refs/pull/{n}/head`), taken when the PR was opened.
+    head_repo_id: int | None = None
+    fork_ref: str | None = None
+
+    @property
+    def head_git_ref(self) -> str:
+        """Where the head commit is in the base repository's git."""
+        return self.fork_ref or f"refs/heads/{self.head_ref}"
 
 
 @dataclass
