@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text as sql
 
 from bot.book.check import check_book
+from bot.db import Database
 from standins.providers.behaviour import Behaviour
 from tests.world import REPO, World, scripted_answer
 
@@ -107,6 +109,14 @@ async def test_revise_adds_one_commit_on_top_of_a_reviewers(world: World, tmp_pa
     assert "Make it half as long" in sent and "add a worked example" in sent
     assert "Tide pools hold life" in sent and "pull request's changes so far" in sent
     assert [r["content"] for r in gh.reactions(delivery.payload["comment"]["id"])] == ["eyes"]
+    # The revision's model call is a usage row of its own command.
+    db = Database(world.database_url)
+    try:
+        async with db.engine.connect() as conn:
+            commands = [row[0] for row in await conn.execute(sql("SELECT command FROM usage"))]
+    finally:
+        await db.close()
+    assert sorted(commands) == ["generate chapter 1", "revise"], commands
 
     report = await check_book(world.clone(branch, tmp_path / "clone"))
     assert report.errors == [] and report.warnings == [], report.markdown()
