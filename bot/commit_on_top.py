@@ -19,11 +19,10 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from bot.pull_request import (
-    COMMIT_MARK,
     BaseCommit,
     KnownPullRequests,
     _again_after_timeout,
-    _tree_entries,
+    make_commit,
 )
 
 
@@ -55,35 +54,6 @@ class CommitRecord:
 
     async def save(self, recorded: Recorded) -> None:
         await self.redis.set(self.key, json.dumps(asdict(recorded)), ex=self.TTL_SECONDS)
-
-
-async def make_commit(
-    gh: GitHub,
-    full_name: str,
-    base: BaseCommit,
-    files: Mapping[str, str | bytes | None],
-    message: str,
-) -> str:
-    """A commit of `files` on top of `base` (tree + commit: two calls); the ref is not moved."""
-    owner, _, repo = full_name.partition("/")
-    if COMMIT_MARK not in message:
-        message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
-    entries = await _tree_entries(gh, full_name, files)
-    tree = await _again_after_timeout(
-        lambda: gh.arequest(
-            "POST",
-            f"/repos/{owner}/{repo}/git/trees",
-            json={"base_tree": base.tree_sha, "tree": entries},
-        )
-    )
-    commit = await _again_after_timeout(
-        lambda: gh.arequest(
-            "POST",
-            f"/repos/{owner}/{repo}/git/commits",
-            json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
-        )
-    )
-    return str(commit.json()["sha"])
 
 
 async def fast_forward(gh: GitHub, full_name: str, branch: str, sha: str) -> None:

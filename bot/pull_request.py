@@ -167,6 +167,35 @@ async def _tree_entries(
     return entries
 
 
+async def make_commit(
+    gh: GitHub,
+    full_name: str,
+    base: BaseCommit,
+    files: Mapping[str, str | bytes | None],
+    message: str,
+) -> str:
+    """A commit of `files` on top of `base` (tree + commit: two calls); the ref is not moved."""
+    owner, _, repo = full_name.partition("/")
+    if COMMIT_MARK not in message:
+        message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
+    entries = await _tree_entries(gh, full_name, files)
+    tree = await _again_after_timeout(
+        lambda: gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/git/trees",
+            json={"base_tree": base.tree_sha, "tree": entries},
+        )
+    )
+    commit = await _again_after_timeout(
+        lambda: gh.arequest(
+            "POST",
+            f"/repos/{owner}/{repo}/git/commits",
+            json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
+        )
+    )
+    return str(commit.json()["sha"])
+
+
 async def commit_files(
     gh: GitHub,
     full_name: str,
@@ -196,30 +225,13 @@ async def commit_files(
     if not files:
         raise WriteRefused("nothing to commit")
     owner, repo = _split(full_name)
-    if COMMIT_MARK not in message:
-        message = f"{message.rstrip()}\n\n{COMMIT_MARK}"
     if (
         branch_exists
         and not head_is_ours
         and not await _replaceable(gh, full_name, branch, memory, base.branch)
     ):
         branch_exists = False  # it was deleted since: create it
-    entries = await _tree_entries(gh, full_name, files)
-    tree = await _again_after_timeout(
-        lambda: gh.arequest(
-            "POST",
-            f"/repos/{owner}/{repo}/git/trees",
-            json={"base_tree": base.tree_sha, "tree": entries},
-        )
-    )
-    commit = await _again_after_timeout(
-        lambda: gh.arequest(
-            "POST",
-            f"/repos/{owner}/{repo}/git/commits",
-            json={"message": message, "tree": tree.json()["sha"], "parents": [base.sha]},
-        )
-    )
-    sha = str(commit.json()["sha"])
+    sha = await make_commit(gh, full_name, base, files, message)
     if memory is not None:
         # Recorded before the ref moves, so a job killed right after still knows it is its own.
         await memory.wrote(branch, sha)

@@ -30,17 +30,31 @@ def is_bot(user: Any) -> bool:
     return user.get("type") == "Bot" or login.endswith("[bot]")
 
 
-def command_request(event: Event) -> dict[str, Any] | None:
-    """What the acknowledgement job needs, from an `issue_comment` payload, or None."""
+def person_comment(
+    event: Event, parent: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """`(comment, payload[parent], repository)` of a comment a person wrote in an installed
+    repository, or None (a bot's, the app's own, or a payload missing one of them)."""
     payload = event.payload
-    comment, issue = payload.get("comment"), payload.get("issue")
+    comment, container = payload.get("comment"), payload.get(parent)
     repository = payload.get("repository")
-    if not (isinstance(comment, dict) and isinstance(issue, dict) and isinstance(repository, dict)):
+    if not (
+        isinstance(comment, dict) and isinstance(container, dict) and isinstance(repository, dict)
+    ):
         return None
     if event.installation_id is None or not isinstance(comment.get("id"), int):
         return None
     if is_bot(payload.get("sender")) or is_bot(comment.get("user")):
         return None
+    return comment, container, repository
+
+
+def command_request(event: Event) -> dict[str, Any] | None:
+    """What the acknowledgement job needs, from an `issue_comment` payload, or None."""
+    parts = person_comment(event, "issue")
+    if parts is None:
+        return None
+    comment, issue, repository = parts
     body = comment.get("body")
     if not isinstance(body, str) or not may_hold_commands(body):
         return None

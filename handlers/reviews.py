@@ -17,7 +17,7 @@ from bot.commands import MAX_COMMENT_CHARS
 from bot.queue import ACK_QUEUE_NAME
 from bot.routing import Event, Router
 from bot.services import Services
-from handlers.comments import is_bot
+from handlers.comments import is_bot, person_comment
 
 router = Router()
 
@@ -37,15 +37,10 @@ def line_command(body: str) -> str | None:
 
 def review_comment_request(event: Event) -> dict[str, Any] | None:
     """What the acknowledgement needs from a `pull_request_review_comment` payload, or None."""
-    payload = event.payload
-    comment, pull = payload.get("comment"), payload.get("pull_request")
-    repository = payload.get("repository")
-    if not (isinstance(comment, dict) and isinstance(pull, dict) and isinstance(repository, dict)):
+    parts = person_comment(event, "pull_request")
+    if parts is None:
         return None
-    if event.installation_id is None or not isinstance(comment.get("id"), int):
-        return None
-    if is_bot(payload.get("sender")) or is_bot(comment.get("user")):
-        return None
+    comment, pull, repository = parts
     body = comment.get("body")
     if not isinstance(body, str) or not isinstance(pull.get("number"), int):
         return None
