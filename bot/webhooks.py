@@ -182,21 +182,20 @@ _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
 def container_depth(value: Any) -> int:
-    """How deeply the dicts and lists of a decoded document nest (0 for a scalar), without
-    recursion: a stack of (container, depth), scalars never pushed."""
-    if not isinstance(value, dict | list):
+    """How deeply the dicts and lists of a decoded document nest (0 for a scalar), level by
+    level without recursion: each pass keeps only the containers of the level below, picked
+    by a comprehension (what the decoders make are exact dicts and lists)."""
+    if type(value) is not dict and type(value) is not list:
         return 0
-    deepest = 1
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        container, depth = pop()
-        if depth > deepest:
-            deepest = depth
-        for item in container.values() if isinstance(container, dict) else container:
-            if isinstance(item, dict | list):
-                push((item, depth + 1))
-    return deepest
+    depth, level = 1, [value]
+    while True:
+        below: list[Any] = []
+        for container in level:
+            items = container.values() if type(container) is dict else container
+            below += [item for item in items if type(item) is dict or type(item) is list]
+        if not below:
+            return depth
+        depth, level = depth + 1, below
 
 
 def nesting_depth(document: bytes) -> int:
