@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     # Seconds the glossary waits after a merge before it updates its standing PR: merges
     # within this time of each other make one update (one commit, one build check).
     liquidbook_glossary_delay_seconds: int = Field(default=60, ge=0, le=24 * 3600)
+    # Seconds a push or PR update waits before its book check (the "Liquid Book" check
+    # run) starts: pushes within this time of each other make one build, of the newest.
+    liquidbook_check_delay_seconds: float = Field(default=5, ge=0, le=3600)
+    # Whether PRs from forks get the check run (their text is untrusted: the build runs in
+    # the sandbox of `bot.book.sandbox_build`), and how many of one installation's fork
+    # builds may run at once.
+    liquidbook_check_forks: bool = True
+    liquidbook_fork_builds: int = Field(default=2, ge=1, le=50)
 
     @field_validator("github_api_url", "github_web_url")
     @classmethod

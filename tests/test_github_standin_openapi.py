@@ -280,6 +280,20 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
             json={"conclusion": "success", "output": {"title": "ok", "summary": "fine"}},
         )
     )
+    note = {"path": "myst.yml", "start_line": 1, "end_line": 1, "message": "m"}
+    ok(
+        c.patch(
+            f"/check-runs/{run}",
+            json={
+                "output": {
+                    "title": "ok",
+                    "summary": "fine",
+                    "annotations": [{**note, "annotation_level": "warning"}],
+                }
+            },
+        )
+    )
+    ok(c.get(f"/check-runs/{run}/annotations"))
     ok(c.post("/pages", json={"build_type": "workflow"}))
     ok(c.get("/pages"))
     ok(c.put("/pages", json={"build_type": "workflow"}))

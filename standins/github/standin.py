@@ -471,6 +471,11 @@ class GitHubStandIn:
             runs = [r for r in self.hub.state.check_runs.values() if r.repo_id == repo.id]
             return [check_run_json(self.hub.state, repo, r, []) for r in runs]
 
+    def check_run_annotations(self, run_id: int) -> list[dict[str, Any]]:
+        """Every annotation a check run holds, in the order they were sent."""
+        with self.hub.state.lock:
+            return [dict(a) for a in self.hub.state.check_runs[run_id].output.get("annotations") or []]
+
     def pages(self, full_name: str) -> dict[str, Any] | None:
         """The Pages site, or None when Pages is not enabled."""
         repo = self._repo(full_name)
