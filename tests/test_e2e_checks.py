@@ -25,8 +25,9 @@ FIXED = "---\ntitle: Tides\n---\n\n# Tides\n\nThe moon pulls the sea.\n"
 
 
 @pytest.fixture
-def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
-    world = World(tmp_path, redis_url, database_url)
+def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
+    # Checks keep nothing in the database: SQLite is enough.
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'liquidbook.db'}")
     try:
         world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="2")
         world.install()
@@ -52,7 +53,7 @@ def runs_on(world: World, sha: str) -> list[dict[str, Any]]:
 def wait_run(world: World, sha: str) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         runs = runs_on(world, sha)
-        return runs[-1] if runs else None
+        return runs[-1] if runs and runs[-1]["status"] == "completed" else None
 
     return world.wait_for(done, timeout=120, what=f"the check run on {sha[:8]}")
 

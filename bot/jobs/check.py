@@ -266,15 +266,16 @@ async def report_check_run(
     title, summary = summary_for(report, extra)
     conclusion = conclusion_for(report, extra, warnings_fail)
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # With more batches to send, the run is completed by the last one: a completed run
+    # holds all its annotations.
+    done = {"status": "completed", "conclusion": conclusion, "completed_at": stamp}
     created = await gh.arequest(
         "POST",
         f"/repos/{owner}/{repo}/check-runs",
         json={
             "name": CHECK_NAME,
             "head_sha": sha,
-            "status": "completed",
-            "conclusion": conclusion,
-            "completed_at": stamp,
+            **(done if len(batches) == 1 else {"status": "in_progress"}),
             "output": {"title": title, "summary": summary, "annotations": batches[0]},
             "actions": [
                 {
@@ -286,11 +287,14 @@ async def report_check_run(
         },
     )
     run = created.json()
-    for batch in batches[1:]:
+    for number, batch in enumerate(batches[1:], start=2):
         await gh.arequest(
             "PATCH",
             f"/repos/{owner}/{repo}/check-runs/{run['id']}",
-            json={"output": {"title": title, "summary": summary, "annotations": batch}},
+            json={
+                **(done if number == len(batches) else {}),
+                "output": {"title": title, "summary": summary, "annotations": batch},
+            },
         )
     check = Check(
         sha=sha,
