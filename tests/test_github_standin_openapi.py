@@ -150,6 +150,14 @@ def world(tmp_path: Path) -> Iterator[tuple[GitHubStandIn, AppRecord, int]]:
         yield gh, app, gh.install(app.id, "octo-org")
 
 
+def _wait(found: Any, seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (value := found()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert value, "not within time"
+    return value
+
+
 def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
     """Call every route once, successfully."""
     now = int(time.time())
@@ -294,6 +302,16 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
         )
     )
     ok(c.get(f"/check-runs/{run}/annotations"))
+    gh.push(
+        "octo-org/book",
+        "main",
+        {".github/workflows/site.yml": "name: Site\non:\n  workflow_dispatch:\n"},
+        user="alice",
+    )
+    ok(c.post("/actions/workflows/site.yml/dispatches", json={"ref": "main"}))
+    runs = _wait(lambda: [r for r in gh.workflow_runs("octo-org/book")
+                          if r["status"] == "completed"])  # fmt: skip
+    ok(c.get(f"/actions/runs/{runs[0]['id']}"))
     ok(c.post("/pages", json={"build_type": "workflow"}))
     ok(c.get("/pages"))
     ok(c.put("/pages", json={"build_type": "workflow"}))
