@@ -1,7 +1,7 @@
 """Webhook handlers, one module per event or command family; `router` combines them."""
 
 from bot.routing import Router
-from handlers import checks, comments, installation, pulls, pushes, reviews
+from handlers import checks, comments, deploys, installation, pulls, pushes, reviews
 
 router = Router(
     installation.router,
@@ -10,4 +10,5 @@ router = Router(
     reviews.router,
     pushes.router,
     checks.router,
+    deploys.router,
 )

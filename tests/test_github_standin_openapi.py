@@ -312,6 +312,7 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
     runs = _wait(lambda: [r for r in gh.workflow_runs("octo-org/book")
                           if r["status"] == "completed"])  # fmt: skip
     ok(c.get(f"/actions/runs/{runs[0]['id']}"))
+    ok(c.get(f"/actions/runs/{runs[0]['id']}/jobs"))
     ok(c.post("/pages", json={"build_type": "workflow"}))
     ok(c.get("/pages"))
     ok(c.put("/pages", json={"build_type": "workflow"}))

@@ -11,6 +11,7 @@ from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
+from bot.jobs.publish import deploy_finished, publish_book
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.review_commands import acknowledge_review
 from bot.jobs.revise import revise_pull_request
@@ -43,6 +44,8 @@ FUNCTIONS: list[Callable[..., Any]] = [
     suggest_lines,
     update_glossary,
     check_commit,
+    publish_book,
+    deploy_finished,
 ]
 
 

@@ -19,7 +19,6 @@ from .payloads import repo_event
 from .render_core import repo_json
 from .state import Repo, State, User, WorkflowRun, iso, next_id, node_id, now
 
-FAILING_STEP = "Build the book / Build"
 
 
 def workflow_run_json(hub: Hub, repo: Repo, run: WorkflowRun) -> dict[str, Any]:
@@ -82,7 +81,6 @@ def complete_run(hub: Hub, repo: Repo, run: WorkflowRun, sender: User, conclusio
     """End a run: deploy the site when it succeeds, deliver `workflow_run` completed."""
     with hub.state.lock:
         run.status, run.conclusion, run.updated_at = "completed", conclusion, now()
-        run.failing_step = FAILING_STEP if conclusion == "failure" else None
     body = workflow_run_json(hub, repo, run)
     with hub.state.lock:
         payload = repo_event(hub.state, repo, sender, "completed", workflow_run=body)
@@ -145,8 +143,75 @@ def get_run(call: Call) -> Reply:
     return Reply(workflow_run_json(call.hub, repo, run))
 
 
+# The bundled workflow's jobs and the steps of its build job, as a run of it lists them.
+JOBS = (
+    ("Read the Pages settings", ("Read the Pages settings",)),
+    ("Build the book", ("Install Jupyter Book", "Build", "Upload the site")),
+    ("Publish to GitHub Pages", ("Deploy",)),
+)
+
+
+def get_run_jobs(call: Call) -> Reply:
+    """GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs: a failed run failed at the
+    build step (`FAILING_STEP`), and its later jobs were skipped."""
+    repo, run = _find_run(call)
+    call.require("actions:read")
+    state = call.state
+    run_url = f"{state.api_url}/repos/{repo.full_name}/actions/runs/{run.id}"
+    failed = run.conclusion == "failure"
+    jobs = []
+    for number, (name, steps) in enumerate(JOBS, start=1):
+        job_id = run.id * 10 + number
+        if run.status != "completed":
+            conclusion = None
+        elif failed and name == "Build the book":
+            conclusion = "failure"
+        elif failed and number > 2:
+            conclusion = "skipped"
+        else:
+            conclusion = "success"
+        step_list = []
+        for index, step in enumerate(steps, start=1):
+            step_conclusion = conclusion
+            if conclusion == "failure":
+                step_conclusion = "failure" if step == "Build" else (
+                    "success" if index == 1 else "skipped"
+                )
+            step_list.append(
+                {"name": step, "status": run.status, "conclusion": step_conclusion, "number": index}
+            )
+        jobs.append(
+            {
+                "id": job_id,
+                "node_id": node_id("Job", job_id),
+                "run_id": run.id,
+                "run_url": run_url,
+                "head_sha": run.head_sha,
+                "workflow_name": run.name,
+                "head_branch": run.head_branch,
+                "name": name,
+                "url": f"{state.api_url}/repos/{repo.full_name}/actions/jobs/{job_id}",
+                "html_url": f"{state.html_url}/{repo.full_name}/actions/runs/{run.id}/job/{job_id}",
+                "status": run.status,
+                "conclusion": conclusion,
+                "created_at": iso(run.created_at),
+                "started_at": iso(run.created_at),
+                "completed_at": iso(run.updated_at) if run.status == "completed" else None,
+                "check_run_url": f"{state.api_url}/repos/{repo.full_name}/check-runs/{job_id}",
+                "labels": ["ubuntu-latest"],
+                "runner_id": 1,
+                "runner_name": "GitHub Actions 1",
+                "runner_group_id": 1,
+                "runner_group_name": "GitHub Actions",
+                "steps": step_list,
+            }
+        )
+    return Reply({"total_count": len(jobs), "jobs": jobs})
+
+
 R = "/repos/{owner}/{repo}"
 routes: list[Route] = [
     api("POST", R + "/actions/workflows/{workflow_id}/dispatches", post_dispatch),
     api("GET", R + "/actions/runs/{run_id}", get_run),
+    api("GET", R + "/actions/runs/{run_id}/jobs", get_run_jobs),
 ]

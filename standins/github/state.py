@@ -269,7 +269,6 @@ class WorkflowRun:
     conclusion: str | None
     created_at: datetime
     updated_at: datetime
-    failing_step: str | None = None
 
 
 @dataclass
