@@ -121,7 +121,7 @@ async def _publish(
             await status.finish(turn_on_text(link, pages, max(1, round(wait / 60))))
         if (attempt + 1) * every > wait:
             await status.finish(
-                f"⚙️ GitHub Pages is still not deployed by GitHub Actions, so nothing was "
+                f"⚠️ GitHub Pages is still not deployed by GitHub Actions, so nothing was "
                 f"published. Set **Settings → Pages → Source: GitHub Actions** ({link}), then "
                 "comment `/publish` again."
             )
