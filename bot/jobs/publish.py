@@ -175,7 +175,7 @@ async def _publish(
     }
     await services.redis.set(_PENDING + full_name, json.dumps(pending), ex=PENDING_SECONDS)
     await status.finish(
-        f"🚀 Deploying commit `{head.sha[:12]}` of `{branch}` with the bundled workflow. "
+        f"⏳ Deploying commit `{head.sha[:12]}` of `{branch}` with the bundled workflow. "
         "This comment ends with the book's address when it is live."
     )
     return "dispatched"
