@@ -124,7 +124,7 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
     with TemporaryDirectory(prefix="liquidbook-check-") as tmp:
         data = await download_tarball(gh, full_name, sha)
         directory = await asyncio.to_thread(extract_tarball, data, Path(tmp) / "book")
-        report, settings_notes = await build_report(directory)
+        report, settings_notes, strict = await build_report(directory)
     if await _superseded(services.redis, request):
         return "superseded"
     check = await report_check_run(
@@ -134,21 +134,23 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
         report,
         services.redis,
         extra=settings_notes,
-        warnings_fail=request.get("warnings_fail", False),
+        warnings_fail=strict,
     )
     return f"{check.conclusion}: {plural(check.errors, 'error')}, {plural(check.warnings, 'warning')}"
 
 
-async def build_report(directory: Path) -> tuple[BuildReport, list[dict[str, Any]]]:
+async def build_report(directory: Path) -> tuple[BuildReport, list[dict[str, Any]], bool]:
     """The build of the book at `directory`, with the settings file's problems as
-    annotations on it (the same messages the commands give)."""
+    annotations on it (the same messages the commands give), and whether the book's settings
+    make warnings fail the check (`fail_on_warnings`)."""
     notes: list[dict[str, Any]] = []
     settings_file = directory / CONFIG_PATH
     text = None
     if settings_file.is_file() and not settings_file.is_symlink():
         text = settings_file.read_text("utf-8", errors="replace")
+    strict = False
     try:
-        parse_config(text)
+        strict = parse_config(text).fail_on_warnings
     except ConfigError as error:
         lines = (text or "").splitlines()
         for problem in error.problems:
@@ -160,7 +162,7 @@ async def build_report(directory: Path) -> tuple[BuildReport, list[dict[str, Any
         except BookError as error:
             notes.append(_annotation("myst.yml", 1, "failure", str(error)))
     report = await check_book(directory)
-    return report, notes
+    return report, notes, strict
 
 
 def _line_of(problem: str, lines: list[str]) -> int:
