@@ -3,7 +3,8 @@
 A push to the default branch that breaks the book gets one check run, `failure`, with
 annotations at the file and line of each problem; the fix gets `success`; a book with 120
 warnings gets `neutral` and all 120 annotations, sent in three requests; ten pushes in a row
-cost at most two builds; a PR from a branch is checked at its head; "Re-run" builds again.
+cost at most two builds; an invalid settings file is annotated at its key; a PR from a branch
+is checked at its head; "Re-run" builds again.
 """
 
 from __future__ import annotations
@@ -102,6 +103,15 @@ def test_check_runs_on_pushes_and_pull_requests(world: World) -> None:
     gh.settle()
     assert creates(world) - before <= 2
     assert not any(runs_on(world, sha) for sha in shas[:-2])
+
+    # Invalid settings: the commands' per-key messages, as annotations on the settings file.
+    bad = push(world, {".github/liquidbook.yml": "title: Tides\nlanguage: [en]\n"})
+    run = wait_run(world, bad)
+    assert run["conclusion"] == "failure"
+    [note] = gh.check_run_annotations(run["id"])
+    assert note["path"] == ".github/liquidbook.yml" and note["start_line"] == 2
+    assert "language" in note["message"] and note["annotation_level"] == "failure"
+    push(world, {".github/liquidbook.yml": "title: Tides\n"})
 
     # A PR from a branch of the repository: checked at its head.
     gh.push(REPO, "tides", {CHAPTER: BROKEN}, user="alice", message="Break it on a branch")
