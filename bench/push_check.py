@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.world import REPO, World  # noqa: E402
+from tests.world import REPO, World
 
 
 def main() -> None:
@@ -40,8 +40,8 @@ def main() -> None:
             world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="0")
             world.install()
             times, calls = [], []
+            gh = world.github
             for number in range(args.pushes):
-                gh = world.github
                 gh.settle()
                 before = len(gh.requests)
                 started = time.monotonic()

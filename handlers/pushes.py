@@ -10,8 +10,6 @@ they are checked only when `LIQUIDBOOK_CHECK_FORKS` is on, and at most
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.jobs.check import schedule_check
 from bot.pull_request import BRANCH_PREFIX, KnownPullRequests
 from bot.routing import Event, Router
@@ -54,9 +52,11 @@ async def pull_request_changed(event: Event, services: Services) -> None:
     pull = event.payload.get("pull_request")
     if not isinstance(pull, dict) or event.installation_id is None or event.repository is None:
         return
-    head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
+    head = pull.get("head")
+    head = head if isinstance(head, dict) else {}
     sha, branch = head.get("sha"), head.get("ref")
-    head_repo: dict[str, Any] = head.get("repo") if isinstance(head.get("repo"), dict) else {}
+    head_repo = head.get("repo")
+    head_repo = head_repo if isinstance(head_repo, dict) else {}
     if not isinstance(sha, str) or not isinstance(branch, str):
         return
     fork = head_repo.get("full_name") != event.repository

@@ -121,7 +121,7 @@ class BookConfig(_Settings):
     )
     fail_on_warnings: bool = Field(
         default=False,
-        description="Whether the \"Liquid Book\" check run of a push or PR fails on build "
+        description='Whether the "Liquid Book" check run of a push or PR fails on build '
         "warnings alone (by default it is neutral: only errors fail it).",
     )
 

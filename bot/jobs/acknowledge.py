@@ -118,9 +118,13 @@ def command_text(command: Command) -> str:
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
-    return {Help: "/help", Init: "/init", Outline: "/outline", Usage: "/usage", Publish: "/publish"}[
-        type(command)
-    ]
+    return {
+        Help: "/help",
+        Init: "/init",
+        Outline: "/outline",
+        Usage: "/usage",
+        Publish: "/publish",
+    }[type(command)]
 
 
 def ignored_note(command: Command) -> str:

@@ -199,7 +199,9 @@ async def deploy_finished(ctx: dict[str, Any], request: dict[str, Any]) -> str:
         url=url,
         run_url=run.get("html_url"),
         at=run.get("updated_at") or datetime.now(UTC).isoformat(timespec="seconds"),
-        failing_step=await _failing_step(gh, full_name, run) if run["conclusion"] != "success" else None,
+        failing_step=await _failing_step(gh, full_name, run)
+        if run["conclusion"] != "success"
+        else None,
     )
     await record_deploy(services.redis, full_name, deploy)
     raw = await services.redis.getdel(_PENDING + full_name)
@@ -218,9 +220,7 @@ async def _failing_step(gh: GitHub, full_name: str, run: dict[str, Any]) -> str 
     """`job / step` of the first failed step of the run, when GitHub lists it."""
     owner, repo = _split(full_name)
     try:
-        response = await gh.arequest(
-            "GET", f"/repos/{owner}/{repo}/actions/runs/{run['id']}/jobs"
-        )
+        response = await gh.arequest("GET", f"/repos/{owner}/{repo}/actions/runs/{run['id']}/jobs")
     except RequestFailed:
         return None
     for job in response.json().get("jobs") or []:

@@ -40,8 +40,8 @@ from bot.sandbox.answers import STATUS_MARKER, CommentResult, is_final, is_succe
 from bot.sandbox.app import AppChild
 from bot.sandbox.console import SandboxError, say
 from bot.sandbox.model import ModelChoice, offline_model_choice, real_model
-from bot.sandbox.report import build_verdict
 from bot.sandbox.pushes import parse_push
+from bot.sandbox.report import build_verdict
 from bot.sandbox.reviewer import LineSpec, parse_line_spec
 from bot.sandbox.run import cmd_sandbox, prepare_workdir, read_comments
 from bot.sandbox.session import Sandbox
@@ -137,7 +137,7 @@ def register(subparsers: Any) -> None:
         dest="steps",
         metavar="PATH=FILE",
         help="as the author, commit FILE as PATH on the default branch (in order with the "
-        "comments), then print the \"Liquid Book\" check run and its annotations",
+        'comments), then print the "Liquid Book" check run and its annotations',
     )
     parser.add_argument(
         "--pages",

@@ -20,7 +20,6 @@ from .render_core import repo_json
 from .state import Repo, State, User, WorkflowRun, iso, next_id, node_id, now
 
 
-
 def workflow_run_json(hub: Hub, repo: Repo, run: WorkflowRun) -> dict[str, Any]:
     """A `workflow-run`."""
     state = hub.state
@@ -174,8 +173,8 @@ def get_run_jobs(call: Call) -> Reply:
         for index, step in enumerate(steps, start=1):
             step_conclusion = conclusion
             if conclusion == "failure":
-                step_conclusion = "failure" if step == "Build" else (
-                    "success" if index == 1 else "skipped"
+                step_conclusion = (
+                    "failure" if step == "Build" else ("success" if index == 1 else "skipped")
                 )
             step_list.append(
                 {"name": step, "status": run.status, "conclusion": step_conclusion, "number": index}

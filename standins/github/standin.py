@@ -28,8 +28,8 @@ from .ops_pulls import (
 )
 from .ops_reviews import create_review
 from .render_issues import comment_json, issue_json, reaction_json, review_comment_json
-from .routes_checks import check_run_json
 from .routes_actions import workflow_run_json
+from .routes_checks import check_run_json
 from .routes_pages import pages_json
 from .server import ServerThread, build_app
 from .state import ROLES, AppRecord, Delivery, LoggedRequest, PagesSite, Repo, User, now
@@ -475,7 +475,9 @@ class GitHubStandIn:
     def check_run_annotations(self, run_id: int) -> list[dict[str, Any]]:
         """Every annotation a check run holds, in the order they were sent."""
         with self.hub.state.lock:
-            return [dict(a) for a in self.hub.state.check_runs[run_id].output.get("annotations") or []]
+            return [
+                dict(a) for a in self.hub.state.check_runs[run_id].output.get("annotations") or []
+            ]
 
     def set_pages(self, full_name: str, on: bool, build_type: str = "workflow") -> None:
         """The author turning Pages on (Source: GitHub Actions) or off; no event is sent."""
