@@ -62,6 +62,7 @@ __all__ = [
     "Help",
     "Init",
     "Outline",
+    "Publish",
     "Revise",
     "Usage",
     "help_text",
@@ -121,7 +122,14 @@ class Revise:
     chapter: ChapterSelector | None = None
 
 
-Command = Help | Init | Outline | GenerateChapter | Usage | Revise
+@dataclass(frozen=True)
+class Publish:
+    """`/publish`: make the book live on GitHub Pages and answer with its address."""
+
+    ignored: str = ""
+
+
+Command = Help | Init | Outline | GenerateChapter | Usage | Revise | Publish
 
 
 @dataclass(frozen=True)
@@ -369,6 +377,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/usage",
         lambda a, m: Usage(a),
     ),
+    CommandSpec(
+        ("publish",),
+        "",
+        "Make the book live on GitHub Pages (deploys the default branch) and answer with its "
+        "address.",
+        "/publish",
+        lambda a, m: Publish(a),
+    ),
 )
 
 # Command words people will type before those commands exist: each gets one line saying
@@ -376,7 +392,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
 PLANNED: tuple[CommandSpec, ...] = tuple(
     CommandSpec(words, "", what, "", _planned(words, what))
     for words, what in (
-        (("publish",), "publishing the book on GitHub Pages"),
         (("confirm",), "confirming a publication"),
         (("generate", "quiz"), "writing quizzes"),
         (("generate", "figure"), "drawing figures"),
@@ -585,7 +600,7 @@ def _same(item: Command | CommandError) -> object:
     `/help` do not make another `/help`), or an error's line and message."""
     if isinstance(item, CommandError):
         return ("error", item.line.strip(), item.message, item.suggestion)
-    if isinstance(item, Help | Init | Usage):
+    if isinstance(item, Help | Init | Usage | Publish):
         return type(item)
     return item
 

@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     # Seconds the glossary waits after a merge before it updates its standing PR: merges
     # within this time of each other make one update (one commit, one build check).
     liquidbook_glossary_delay_seconds: int = Field(default=60, ge=0, le=24 * 3600)
+    # Seconds a push or PR update waits before its book check (the "Liquid Book" check
+    # run) starts: pushes within this time of each other make one build, of the newest.
+    liquidbook_check_delay_seconds: float = Field(default=5, ge=0, le=3600)
+    # Whether PRs from forks get the check run (their text is untrusted: the build runs in
+    # the sandbox of `bot.book.sandbox_build`).
+    liquidbook_check_forks: bool = True
+    # How many of one installation's fork PR builds may run at once (others wait their turn).
+    liquidbook_fork_builds: int = Field(default=2, ge=1, le=50)
+    # `/publish` with GitHub Pages off: how long the app keeps looking for the author to turn
+    # it on (no event says so).
+    liquidbook_pages_wait_seconds: int = Field(default=600, ge=0, le=600)
+    # `/publish` with GitHub Pages off: how often it looks (one GET each time).
+    liquidbook_pages_poll_seconds: int = Field(default=30, ge=1, le=600)
 
     @field_validator("github_api_url", "github_web_url")
     @classmethod

@@ -1,6 +1,14 @@
 """Webhook handlers, one module per event or command family; `router` combines them."""
 
 from bot.routing import Router
-from handlers import comments, installation, pulls, reviews
+from handlers import checks, comments, deploys, installation, pulls, pushes, reviews
 
-router = Router(installation.router, comments.router, pulls.router, reviews.router)
+router = Router(
+    installation.router,
+    comments.router,
+    pulls.router,
+    reviews.router,
+    pushes.router,
+    checks.router,
+    deploys.router,
+)

@@ -150,6 +150,14 @@ def world(tmp_path: Path) -> Iterator[tuple[GitHubStandIn, AppRecord, int]]:
         yield gh, app, gh.install(app.id, "octo-org")
 
 
+def _wait(found: Any, seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (value := found()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert value, "not within time"
+    return value
+
+
 def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
     """Call every route once, successfully."""
     now = int(time.time())
@@ -280,6 +288,31 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
             json={"conclusion": "success", "output": {"title": "ok", "summary": "fine"}},
         )
     )
+    note = {"path": "myst.yml", "start_line": 1, "end_line": 1, "message": "m"}
+    ok(
+        c.patch(
+            f"/check-runs/{run}",
+            json={
+                "output": {
+                    "title": "ok",
+                    "summary": "fine",
+                    "annotations": [{**note, "annotation_level": "warning"}],
+                }
+            },
+        )
+    )
+    ok(c.get(f"/check-runs/{run}/annotations"))
+    gh.push(
+        "octo-org/book",
+        "main",
+        {".github/workflows/site.yml": "name: Site\non:\n  workflow_dispatch:\n"},
+        user="alice",
+    )
+    ok(c.post("/actions/workflows/site.yml/dispatches", json={"ref": "main"}))
+    runs = _wait(lambda: [r for r in gh.workflow_runs("octo-org/book")
+                          if r["status"] == "completed"])  # fmt: skip
+    ok(c.get(f"/actions/runs/{runs[0]['id']}"))
+    ok(c.get(f"/actions/runs/{runs[0]['id']}/jobs"))
     ok(c.post("/pages", json={"build_type": "workflow"}))
     ok(c.get("/pages"))
     ok(c.put("/pages", json={"build_type": "workflow"}))

@@ -163,7 +163,12 @@ def test_sandbox_plays_a_reviewer_and_reports_the_run(tmp_path: Path) -> None:
     ]
     assert chapter_pr["changed_files"] == [{"status": "M", "path": chapter}]
     assert [i["title"] for i in report["issues"]] == ["Write the book"]
-    assert report["check_runs"] == []
+    # The chapter's commit has its "Liquid Book" check run, from the build the job ran before
+    # opening the PR (annotations listed, none here: the offline chapter builds).
+    runs = {r["head_sha"]: r for r in report["check_runs"]}
+    written = runs[chapter_pr["commits"][0]["sha"]]
+    assert written["name"] == "Liquid Book" and written["status"] == "completed"
+    assert isinstance(written["annotations"], list)
     assert report["bare_repository"].endswith("author/book.git")
     book = Path(report["book_clone"])
     # The revision is visible in the merged book: the offline model names the instructions.

@@ -101,6 +101,8 @@ class World:
             # Merges queue a glossary update this long after; a test that wants one sooner
             # says so, the others never see a glossary PR appear among theirs.
             "LIQUIDBOOK_GLOSSARY_DELAY_SECONDS": "3600",
+            # Likewise the "Liquid Book" check of each push and PR (tests/test_e2e_checks.py).
+            "LIQUIDBOOK_CHECK_DELAY_SECONDS": "3600",
             **extra,
         }
 

@@ -119,6 +119,11 @@ class BookConfig(_Settings):
         description="The folder new chapters are written to (and read from when "
         "`myst.yml` has no toc).",
     )
+    fail_on_warnings: bool = Field(
+        default=False,
+        description='Whether the "Liquid Book" check run of a push or PR fails on build '
+        "warnings alone (by default it is neutral: only errors fail it).",
+    )
 
     @field_validator("chapters_dir")
     @classmethod

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
+from bot.jobs.check import check_commit
 from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
+from bot.jobs.publish import deploy_finished, publish_book
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.review_commands import acknowledge_review
 from bot.jobs.revise import revise_pull_request
@@ -41,6 +43,9 @@ FUNCTIONS: list[Callable[..., Any]] = [
     revise_pull_request,
     suggest_lines,
     update_glossary,
+    check_commit,
+    publish_book,
+    deploy_finished,
 ]
 
 

@@ -33,6 +33,7 @@ from bot.commands import (
     Help,
     Init,
     Outline,
+    Publish,
     Revise,
     Usage,
     help_text,
@@ -117,7 +118,13 @@ def command_text(command: Command) -> str:
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
-    return {Help: "/help", Init: "/init", Outline: "/outline", Usage: "/usage"}[type(command)]
+    return {
+        Help: "/help",
+        Init: "/init",
+        Outline: "/outline",
+        Usage: "/usage",
+        Publish: "/publish",
+    }[type(command)]
 
 
 def ignored_note(command: Command) -> str:
@@ -158,6 +165,7 @@ JOB_FOR = {
     GenerateChapter: "generate_chapters",
     Init: "setup_repository",
     Revise: "revise_pull_request",
+    Publish: "publish_book",
 }
 WRITING = Outline | GenerateChapter | Revise  # commands counted by the hourly limit
 
@@ -166,7 +174,7 @@ def expected_answers(items: list[Command | CommandError]) -> int:
     """How many comments answer these commands when each may run: a status comment per job,
     and one for everything answered at once (a refusal or a settings problem turns a job
     into a section of that one)."""
-    jobs = sum(isinstance(item, WRITING | Init) for item in items)
+    jobs = sum(isinstance(item, WRITING | Init | Publish) for item in items)
     return jobs + (1 if jobs < len(items) else 0)
 
 

@@ -19,6 +19,7 @@ from bot.book.config import BookConfig
 from bot.book.paths import safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
+from bot.jobs.check import report_own_check
 from bot.jobs.unchanged import ProposedFiles, open_pull_head, same_as_checkout
 from bot.mentions import neutralise_mentions
 from bot.providers import Message, TextRequest, TextResult
@@ -199,5 +200,7 @@ async def propose(
     await known.remember(branch, pr.number)
     commits = await known.written(branch) - before
     if len(commits) == 1:  # the commit just written (else unknown: nothing is recorded)
-        await proposed.record(branch, commits.pop(), safe)
+        sha = commits.pop()
+        await proposed.record(branch, sha, safe)
+        await report_own_check(gh, request["repository"], sha, report, redis)
     return Proposal(pr, report)

@@ -40,6 +40,7 @@ from bot.sandbox.answers import STATUS_MARKER, CommentResult, is_final, is_succe
 from bot.sandbox.app import AppChild
 from bot.sandbox.console import SandboxError, say
 from bot.sandbox.model import ModelChoice, offline_model_choice, real_model
+from bot.sandbox.pushes import parse_push
 from bot.sandbox.report import build_verdict
 from bot.sandbox.reviewer import LineSpec, parse_line_spec
 from bot.sandbox.run import cmd_sandbox, prepare_workdir, read_comments
@@ -87,6 +88,11 @@ class StepAction(argparse.Action):
                 value = parse_line_spec(str(values))
             except ValueError as exc:
                 parser.error(f"--review-comment: {exc}")
+        if kind == "push":
+            try:
+                value = parse_push(str(values))
+            except ValueError as exc:
+                parser.error(f"--push: {exc}")
         steps = list(getattr(namespace, self.dest, None) or [])
         setattr(namespace, self.dest, [*steps, (kind, value)])
 
@@ -124,6 +130,21 @@ def register(subparsers: Any) -> None:
         metavar="PATH:LINE[-LINE] TEXT",
         help="as a reviewer, comment TEXT on those lines of the newest pull request the app "
         "opened, e.g. 'chapters/01-intro.md:12-14 /suggest use the active voice'",
+    )
+    parser.add_argument(
+        "--push",
+        action=StepAction,
+        dest="steps",
+        metavar="PATH=FILE",
+        help="as the author, commit FILE as PATH on the default branch (in order with the "
+        'comments), then print the "Liquid Book" check run and its annotations',
+    )
+    parser.add_argument(
+        "--pages",
+        choices=("on", "off"),
+        default=None,
+        help="GitHub Pages on (Source: GitHub Actions) or off before the first step, for "
+        "/publish (default: off)",
     )
     parser.add_argument(
         "--report",

@@ -54,14 +54,22 @@ def pull_entry(gh: Any, pull: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_run_entry(run: dict[str, Any]) -> dict[str, Any]:
+def check_run_entry(gh: Any, run: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": run.get("name"),
         "head_sha": run.get("head_sha"),
         "status": run.get("status"),
         "conclusion": run.get("conclusion"),
-        # The app does not annotate yet; the key is there for scripts to rely on.
-        "annotations": list(run.get("annotations") or []),
+        "title": (run.get("output") or {}).get("title"),
+        "annotations": [
+            {
+                "path": a["path"],
+                "line": a["start_line"],
+                "level": a["annotation_level"],
+                "message": a["message"],
+            }
+            for a in gh.check_run_annotations(run["id"])
+        ],
     }
 
 
@@ -76,7 +84,7 @@ def build_report(
             {"number": i["number"], "title": i["title"], "body": i.get("body") or ""}
             for i in gh.issues(REPOSITORY)
         ],
-        "check_runs": [check_run_entry(r) for r in gh.check_runs(REPOSITORY)],
+        "check_runs": [check_run_entry(gh, r) for r in gh.check_runs(REPOSITORY)],
         "workdir": str(workdir),
         "bare_repository": str(gh.repo_dir(REPOSITORY)),
         "book_clone": str(book) if book is not None else None,

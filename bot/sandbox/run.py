@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.sandbox.console import SandboxError, say
+from bot.sandbox.pushes import run_push, set_pages
 from bot.sandbox.session import Sandbox
 
 
@@ -40,6 +41,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     with _sigterm_as_interrupt():
         try:
             sandbox.start()
+            if getattr(args, "pages", None):
+                set_pages(sandbox.gh, args.pages)
             ok = True
             for step, following in steps:
                 ok = run_step(sandbox, step, hold=following in REVIEWER_STEPS) and ok
@@ -68,6 +71,8 @@ def run_step(sandbox: Sandbox, step: Step, hold: bool) -> bool:
         return sandbox.run_pr_comment(value, hold=hold)
     if kind == "review-comment":
         return sandbox.run_review_comment(value, hold=hold)
+    if kind == "push":
+        return run_push(sandbox.gh, value, sandbox.timeout, sandbox.app)
     return sandbox.run_comment(value, hold=hold)
 
 

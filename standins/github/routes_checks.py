@@ -97,6 +97,34 @@ def _time(call: Call, name: str) -> datetime | None:
         ) from exc
 
 
+ANNOTATION_LEVELS = ("notice", "warning", "failure")
+MAX_ANNOTATIONS = 50  # per request, like GitHub's
+
+
+def _annotations(value: Any) -> list[dict[str, Any]]:
+    """The annotations of one request, checked like GitHub checks them."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise unprocessable("Invalid request.\n\nFor 'annotations', it must be an array.")
+    if len(value) > MAX_ANNOTATIONS:
+        raise unprocessable(
+            f"Invalid request.\n\nOnly {MAX_ANNOTATIONS} annotations are allowed per request."
+        )
+    found = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise unprocessable("Invalid request.\n\nAn annotation must be an object.")
+        for key, kind in (("path", str), ("start_line", int), ("end_line", int),
+                          ("annotation_level", str), ("message", str)):  # fmt: skip
+            if not isinstance(item.get(key), kind):
+                raise unprocessable(f'Invalid request.\n\n"{key}" wasn\'t supplied.')
+        if item["annotation_level"] not in ANNOTATION_LEVELS:
+            raise unprocessable("Invalid request.\n\nFor 'annotation_level', it is not valid.")
+        found.append(dict(item))
+    return found
+
+
 def _apply_check_fields(call: Call, run: CheckRun) -> None:
     status = call.field("status", str)
     conclusion = call.field("conclusion", str)
@@ -111,7 +139,14 @@ def _apply_check_fields(call: Call, run: CheckRun) -> None:
     run.completed_at = _time(call, "completed_at") or run.completed_at
     if run.status == "completed" and run.completed_at is None:
         run.completed_at = now()
-    run.output = call.field("output", dict, default=run.output)
+    output = call.field("output", dict)
+    if output is not None:
+        # GitHub appends the annotations of each update to the run's; the rest is replaced.
+        annotations = _annotations(output.get("annotations"))
+        run.output = {
+            **{k: v for k, v in output.items() if k != "annotations"},
+            "annotations": [*(run.output.get("annotations") or []), *annotations],
+        }
     run.details_url = call.field("details_url", str, default=run.details_url)
     run.external_id = call.field("external_id", str, default=run.external_id)
     run.name = call.field("name", str, default=run.name)
@@ -182,9 +217,35 @@ def patch_check_run(call: Call) -> Reply:
         return Reply(check_run_json(call.state, repo, run, pulls))
 
 
+def get_annotations(call: Call) -> Reply:
+    """GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations."""
+    _, run = _find_run(call)
+    call.require("checks:read")
+    with call.state.lock:
+        annotations = list(run.output.get("annotations") or [])
+    return call.page(
+        [
+            {
+                "path": a["path"],
+                "start_line": a["start_line"],
+                "end_line": a["end_line"],
+                "start_column": a.get("start_column"),
+                "end_column": a.get("end_column"),
+                "annotation_level": a["annotation_level"],
+                "title": a.get("title"),
+                "message": a["message"],
+                "raw_details": a.get("raw_details"),
+                "blob_href": "",
+            }
+            for a in annotations
+        ]
+    )
+
+
 R = "/repos/{owner}/{repo}"
 routes: list[Route] = [
     api("POST", R + "/check-runs", post_check_run),
     api("GET", R + "/check-runs/{check_run_id}", get_check_run),
     api("PATCH", R + "/check-runs/{check_run_id}", patch_check_run),
+    api("GET", R + "/check-runs/{check_run_id}/annotations", get_annotations),
 ]

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from . import (
     control,
+    routes_actions,
     routes_app,
     routes_app_webhooks,
     routes_checks,
@@ -49,6 +50,7 @@ def api_routes() -> list[BaseRoute]:
         *routes_issues.routes,
         *routes_checks.routes,
         *routes_pages.routes,
+        *routes_actions.routes,
         *routes_misc.routes,
     ]
 

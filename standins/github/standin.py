@@ -28,10 +28,11 @@ from .ops_pulls import (
 )
 from .ops_reviews import create_review
 from .render_issues import comment_json, issue_json, reaction_json, review_comment_json
+from .routes_actions import workflow_run_json
 from .routes_checks import check_run_json
 from .routes_pages import pages_json
 from .server import ServerThread, build_app
-from .state import ROLES, AppRecord, Delivery, LoggedRequest, Repo, User, now
+from .state import ROLES, AppRecord, Delivery, LoggedRequest, PagesSite, Repo, User, now
 
 
 class GitHubStandIn:
@@ -470,6 +471,29 @@ class GitHubStandIn:
         with self.hub.state.lock:
             runs = [r for r in self.hub.state.check_runs.values() if r.repo_id == repo.id]
             return [check_run_json(self.hub.state, repo, r, []) for r in runs]
+
+    def check_run_annotations(self, run_id: int) -> list[dict[str, Any]]:
+        """Every annotation a check run holds, in the order they were sent."""
+        with self.hub.state.lock:
+            return [
+                dict(a) for a in self.hub.state.check_runs[run_id].output.get("annotations") or []
+            ]
+
+    def set_pages(self, full_name: str, on: bool, build_type: str = "workflow") -> None:
+        """The author turning Pages on (Source: GitHub Actions) or off; no event is sent."""
+        repo = self._repo(full_name)
+        with self.hub.state.lock:
+            if on:
+                self.hub.state.pages[repo.id] = PagesSite(repo.id, build_type, None)
+            else:
+                self.hub.state.pages.pop(repo.id, None)
+
+    def workflow_runs(self, full_name: str) -> list[dict[str, Any]]:
+        """Workflow runs of the repository, as REST JSON."""
+        repo = self._repo(full_name)
+        with self.hub.state.lock:
+            runs = [r for r in self.hub.state.workflow_runs.values() if r.repo_id == repo.id]
+        return [workflow_run_json(self.hub, repo, r) for r in runs]
 
     def pages(self, full_name: str) -> dict[str, Any] | None:
         """The Pages site, or None when Pages is not enabled."""

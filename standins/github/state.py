@@ -255,6 +255,23 @@ class CheckRun:
 
 
 @dataclass
+class WorkflowRun:
+    """A run of a workflow file (the stand-in "runs" a dispatched one by itself)."""
+
+    id: int
+    repo_id: int
+    path: str  # .github/workflows/<file>
+    name: str
+    event: str
+    head_branch: str
+    head_sha: str
+    status: str  # queued, in_progress, completed
+    conclusion: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
 class PagesSite:
     """The GitHub Pages settings of a repository."""
 
@@ -323,6 +340,10 @@ class State:
     reactions: list[Reaction] = field(default_factory=list)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     pages: dict[int, PagesSite] = field(default_factory=dict)
+    workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
+    # How the next dispatched workflow run ends ("success" or "failure"), and after how long.
+    workflow_outcome: str = "success"
+    workflow_seconds: float = 0.5
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     requests: list[LoggedRequest] = field(default_factory=list)

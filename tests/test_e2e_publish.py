@@ -1,0 +1,74 @@
+"""`/publish`, over HTTP only (the app and the GitHub stand-in, whose Actions "run" the
+dispatched workflow and deliver `workflow_run`).
+
+Pages off: the status names the one setting (no 5xx, no request to create a site); the
+author turns Pages on and the app, looking again, dispatches the bundled workflow once and
+ends the status with the live URL, the commit and the run. A second `/publish` of the same
+head answers at once; a failed deploy names the failing step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.world import REPO, World
+
+DISPATCH = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
+    # Publishing keeps nothing in the database: SQLite is enough.
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'liquidbook.db'}")
+    try:
+        world.start_app(LIQUIDBOOK_PAGES_POLL_SECONDS="1", LIQUIDBOOK_PAGES_WAIT_SECONDS="60")
+        world.install()
+        yield world
+    finally:
+        world.close()
+
+
+def dispatches(world: World) -> int:
+    return sum(1 for r in world.github.requests if (r.method, r.route) == ("POST", DISPATCH))
+
+
+def test_publish_with_pages_off_then_on(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Publish")
+    gh.comment(REPO, issue, "alice", "/publish")
+
+    def asked() -> bool:
+        return any("Source: GitHub Actions" in c["body"] for c in world.status_comments(issue))
+
+    world.wait_for(asked, what="the one setting to change")
+    [status] = world.status_comments(issue)
+    assert "/octo-org/book/settings/pages" in status["body"]
+    assert dispatches(world) == 0
+    gh.set_pages(REPO, True)
+    [final] = world.wait_final(issue)
+    head = gh.branches(REPO)["main"]
+    assert final["body"].count("✅ The book is live at http://octo-org.github.io/book/") == 1
+    assert head[:12] in final["body"] and "/actions/runs/" in final["body"]
+    assert dispatches(world) == 1
+    # No 5xx, and never a request to create the site (that needs Administration).
+    assert not [r for r in gh.requests if r.status >= 500]
+    assert not [r for r in gh.requests if r.method == "POST" and r.path.endswith("/pages")]
+
+    # Again, nothing new on main: the address at once, no second deploy.
+    gh.comment(REPO, issue, "alice", "/publish")
+    finals = world.wait_final(issue, count=2)
+    assert "live at http://octo-org.github.io/book/" in finals[-1]["body"]
+    assert dispatches(world) == 1
+
+    # A new commit whose deploy fails: the status names the failing step.
+    with gh.hub.state.lock:
+        gh.hub.state.workflow_outcome = "failure"
+    gh.push(REPO, "main", {"notes.md": "# Notes\n"}, user="alice", message="Notes")
+    gh.comment(REPO, issue, "alice", "/publish")
+    finals = world.wait_final(issue, count=3)
+    assert "❌ The deploy of commit" in finals[-1]["body"]
+    assert "Build the book / Build" in finals[-1]["body"]
+    assert dispatches(world) == 2
