@@ -59,6 +59,7 @@ __all__ = [
     "CommandError",
     "CommandSpec",
     "GenerateChapter",
+    "GenerateQuiz",
     "Help",
     "Init",
     "Outline",
@@ -121,7 +122,15 @@ class Revise:
     chapter: ChapterSelector | None = None
 
 
-Command = Help | Init | Outline | GenerateChapter | Usage | Revise
+@dataclass(frozen=True)
+class GenerateQuiz:
+    """`/generate quiz chapter <selector>`: a JupyterQuiz file per chapter, one PR each."""
+
+    selector: ChapterSelector
+    instructions: str = ""
+
+
+Command = Help | Init | Outline | GenerateChapter | Usage | Revise | GenerateQuiz
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,20 @@ def _generate_chapter(argument: str, more: str) -> Command:
         # `/generate chapter 2-4, 6`: a range and more numbers.
         raise _several_chapters([str(selector), *others])
     return GenerateChapter(selector, _join(rest, more))
+
+
+def _generate_quiz(argument: str, more: str) -> Command:
+    word, _, rest = argument.strip().partition(" ")
+    if word.lower() != "chapter":
+        raise _Invalid(
+            "`/generate quiz` names its chapters: `/generate quiz chapter <N | N-M | all>`.",
+            f"/generate quiz chapter {argument.strip()}" if argument.strip()[:1].isdigit() else None,
+        )
+    try:
+        selector, tail = split_selector(rest)
+    except SelectorError as error:
+        raise _Invalid(error.sentence()) from None
+    return GenerateQuiz(selector, _join(tail, more))
 
 
 def _reversed_range(argument: str) -> str | None:
@@ -353,6 +376,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         continues=True,
     ),
     CommandSpec(
+        ("generate", "quiz"),
+        "chapter <N | N-M | all>",
+        "Write a self-check quiz (JupyterQuiz JSON in `quizzes/`) for each chapter, shown in "
+        "its `## Self-check` section, one PR per chapter. Lines below are instructions.",
+        "/generate quiz chapter 3",
+        _generate_quiz,
+        continues=True,
+    ),
+    CommandSpec(
         ("revise",),
         "[chapter N] <instructions>",
         "In a pull request: revise the chapters it changes as one new commit on its branch. "
@@ -378,7 +410,6 @@ PLANNED: tuple[CommandSpec, ...] = tuple(
     for words, what in (
         (("publish",), "publishing the book on GitHub Pages"),
         (("confirm",), "confirming a publication"),
-        (("generate", "quiz"), "writing quizzes"),
         (("generate", "figure"), "drawing figures"),
     )
 )

@@ -10,6 +10,7 @@ from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
+from bot.jobs.quiz import generate_quizzes
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.review_commands import acknowledge_review
 from bot.jobs.revise import revise_pull_request
@@ -38,6 +39,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     offer_setup,
     outline_book,
     generate_chapters,
+    generate_quizzes,
     revise_pull_request,
     suggest_lines,
     update_glossary,

@@ -30,6 +30,7 @@ from bot.commands import (
     Command,
     CommandError,
     GenerateChapter,
+    GenerateQuiz,
     Help,
     Init,
     Outline,
@@ -114,6 +115,8 @@ def command_text(command: Command) -> str:
     """The command as a person would type it (for the status comment's heading)."""
     if isinstance(command, GenerateChapter):
         return shorten(f"/generate chapter {command.selector}", 200, "the comment")
+    if isinstance(command, GenerateQuiz):
+        return shorten(f"/generate quiz chapter {command.selector}", 200, "the comment")
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
@@ -133,7 +136,7 @@ def command_payload(command: Command) -> dict[str, Any]:
     """The command's arguments as plain data for the job (arq pickles job arguments)."""
     if isinstance(command, Outline):
         return {"description": command.description}
-    if isinstance(command, GenerateChapter):
+    if isinstance(command, GenerateChapter | GenerateQuiz):
         return {
             "selector": dataclasses.asdict(command.selector),
             "instructions": command.instructions,
@@ -158,8 +161,9 @@ JOB_FOR = {
     GenerateChapter: "generate_chapters",
     Init: "setup_repository",
     Revise: "revise_pull_request",
+    GenerateQuiz: "generate_quizzes",
 }
-WRITING = Outline | GenerateChapter | Revise  # commands counted by the hourly limit
+WRITING = Outline | GenerateChapter | Revise | GenerateQuiz  # commands counted by the hourly limit
 
 
 def expected_answers(items: list[Command | CommandError]) -> int:
