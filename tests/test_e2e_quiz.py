@@ -20,6 +20,7 @@ from standins.providers.behaviour import Behaviour
 from tests.world import REPO, World, scripted_answer
 
 CHAPTER = "chapters/01-getting-started.md"
+WIDGET = "_static/liquidbook-quiz.mjs"
 QUIZ_FILE = "quizzes/01-getting-started.json"
 GOOD = [
     {
@@ -85,6 +86,8 @@ def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[tuple[W
 def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) -> None:
     w, script = world
     gh = w.github
+    # A book set up before quizzes existed: no widget module.
+    gh.push(REPO, "main", {WIDGET: None}, user="alice", message="An older book")
     issue = gh.open_issue(REPO, "alice", "Quizzes")
 
     script.quizzes = [NO_CORRECT]
@@ -102,7 +105,10 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
     finals = w.wait_final(issue, count=2)
     body = finals[-1]["body"]
     assert "✅" in body and "⚠️" not in body, body
-    [pr] = gh.pulls(REPO)
+    # The shared widget module comes in its own "book files" PR; the quiz PR leaves it alone.
+    [files_pr] = [p for p in gh.pulls(REPO) if p["head"]["ref"] == "liquidbook/book-files"]
+    assert set(w.git("diff", "--name-only", "main...liquidbook/book-files").split()) == {WIDGET}
+    [pr] = [p for p in gh.pulls(REPO) if p["number"] != files_pr["number"]]
     branch = pr["head"]["ref"]
     assert branch == "liquidbook/quiz-01-getting-started"
     assert pr["html_url"] in body
@@ -115,14 +121,18 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
     assert chapter.count("## Self-check") == 1
     assert ":::{exercise}" in chapter and ":::{solution} getting-started-quiz-2" in chapter
     assert "Yes: the rocks hold water." in chapter
-    assert "was invalid" in pr["body"]
+    assert "was invalid" in pr["body"] and f"#{files_pr['number']}" in pr["body"]
+    assert "{anywidget}" not in chapter  # static exercises until the widget is in the book
     files = set(w.git("diff", "--name-only", f"main...{branch}").split())
     assert files == {CHAPTER, QUIZ_FILE}
 
+    gh.merge_pull(REPO, files_pr["number"], "alice")
     script.quizzes, script.prompts = [GOOD[:1]], []
     gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
     finals = w.wait_final(issue, count=3)
-    assert "✅" in finals[-1]["body"]
-    assert len(gh.pulls(REPO)) == 1
+    assert "✅" in finals[-1]["body"], finals[-1]["body"]
+    assert len(gh.pulls(REPO, state="open")) == 1
+    chapter = gh.read_file(REPO, branch, CHAPTER).decode()
+    assert "::::{anywidget} ../_static/liquidbook-quiz.mjs" in chapter
     assert len(parse_quiz(gh.read_file(REPO, branch, QUIZ_FILE).decode()).questions) == 1
     assert w.git("show", f"{branch}:{CHAPTER}").count(":::{exercise}") == 1

@@ -280,11 +280,29 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def render_self_check(quiz: Quiz, chapter_label: str, source: str) -> str:
-    """The body of `## Self-check`: each question a numbered exercise, its answers and their
-    feedback in a collapsed solution. `source` is the quiz file, named in a comment."""
+WIDGET_PATH = "_static/liquidbook-quiz.mjs"
+
+
+def widget_block(quiz: Quiz, chapter_path: str) -> str:
+    """The interactive quiz: MyST's `{anywidget}` with our module and the quiz as its model
+    (one line of JSON: no line of it can close the directive)."""
+    depth = chapter_path.count("/")
+    module = "../" * depth + WIDGET_PATH if depth else "./" + WIDGET_PATH
+    data = json.dumps({"quiz": json.loads(quiz.json())}, ensure_ascii=False)
+    return f"::::{{anywidget}} {module}\n{data}\n::::\n"
+
+
+def render_self_check(
+    quiz: Quiz, chapter_label: str, source: str, widget: str = ""
+) -> str:
+    """The body of `## Self-check`: the interactive widget when the book has its module
+    (`widget`, from `widget_block`), then each question a numbered exercise with its answers
+    and their feedback in a collapsed solution: what the PDF and a reader without
+    JavaScript get. `source` is the quiz file, named in a comment."""
     base = re.sub(r"[^a-z0-9-]+", "-", chapter_label.lower()).strip("-") or "chapter"
     lines = [f"% liquidbook: quiz from {source}; edit that file, not this section.", ""]
+    if widget:
+        lines += [widget.rstrip(), "", "The same questions, with their answers to unfold:", ""]
     for number, question in enumerate(quiz.questions, start=1):
         label = f"{base}-quiz-{number}"
         lines += [f":::{{exercise}}", f":label: {label}", "", _escape(plain_text(question.question)), ""]

@@ -25,8 +25,11 @@ from bot.book.chapters import Chapter
 from bot.book.model import Book, BookError
 from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.prompts import Prompt, system_prompt
+from bot.book.bundled import skeleton_dir
 from bot.book.quiz import (
     MAX_QUESTIONS,
+    WIDGET_PATH,
+    widget_block,
     QuizError,
     parse_quiz,
     quiz_path,
@@ -81,6 +84,35 @@ class QuizOutcome:
 def quiz_branch(chapter: Chapter) -> str:
     """`liquidbook/quiz-<slug>`: the chapter branch's name with `quiz-` for `chapter-`."""
     return BRANCH_PREFIX + "quiz-" + chapter_branch(chapter)[len(BRANCH_PREFIX + "chapter-") :]
+
+
+BOOK_FILES_BRANCH = BRANCH_PREFIX + "book-files"
+
+
+async def book_files_pull_request(
+    services: Services, gh: Any, request: dict[str, Any], co: BookCheckout
+) -> str:
+    """The one "book files" PR that adds the quiz widget module to a book set up before it
+    existed (new books get it from the setup PR): every quiz PR leaves shared files alone,
+    so no two open PRs change the same file. Returns a reference to it for a PR body."""
+    text = (skeleton_dir() / WIDGET_PATH).read_text("utf-8")
+    proposal = await propose(
+        gh,
+        request,
+        co,
+        {WIDGET_PATH: text},
+        branch=BOOK_FILES_BRANCH,
+        title="Add Liquid Book's book files (quiz widget)",
+        body=(
+            f"Adds `{WIDGET_PATH}`, the small interactive widget the book's quizzes use "
+            "(an anywidget module for MyST's `{anywidget}` directive: no network, no plugin). "
+            "Quiz pull requests leave this shared file alone; once this is merged, comment "
+            "`/generate quiz chapter N` again to make a chapter's quiz interactive.\n"
+        ),
+        redis=services.redis,
+    )
+    pr = proposal.pull_request
+    return f"#{pr.number}" if pr is not None else "the book files pull request"
 
 
 def quiz_prompt(book: Book, chapter: Chapter, instructions: str) -> Prompt:
@@ -208,7 +240,16 @@ async def _write_quiz(
         )
     source = safe_book_path(quiz_path(chapter.path))
     label = chapter.label or slugify(chapter.title)
-    body = with_self_check(chapter.body, render_self_check(quiz, label, source))
+    has_widget = (co.directory / WIDGET_PATH).is_file()
+    widget = widget_block(quiz, chapter.path) if has_widget else ""
+    body = with_self_check(chapter.body, render_self_check(quiz, label, source, widget))
+    if not has_widget:
+        files_pr = await book_files_pull_request(services, gh, request, co)
+        problems += (
+            f"\n\nThe book has no quiz widget yet (`{WIDGET_PATH}`): the quiz shows as exercises "
+            f"with collapsed solutions. Merge {files_pr} and comment the command again for the "
+            "interactive version."
+        )
     files: dict[str, str | None] = {
         source: quiz.json(),
         safe_book_path(chapter.path): render_chapter(chapter, body),
