@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ __all__ = [
     "CommandError",
     "CommandSpec",
     "GenerateChapter",
+    "GenerateFigure",
     "GenerateQuiz",
     "Help",
     "Init",
@@ -130,7 +132,19 @@ class GenerateQuiz:
     instructions: str = ""
 
 
-Command = Help | Init | Outline | GenerateChapter | Usage | Revise | GenerateQuiz
+@dataclass(frozen=True)
+class GenerateFigure:
+    """`/generate figure chapter N "<prompt>" [--after "<heading>"] [--aspect 16:9]`."""
+
+    selector: ChapterSelector
+    prompt: str
+    after: str = ""
+    aspect: str = "1:1"
+
+
+ASPECTS = ("1:1", "16:9", "3:2", "4:3", "2:3", "3:4", "9:16")
+
+Command = Help | Init | Outline | GenerateChapter | Usage | Revise | GenerateQuiz | GenerateFigure
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,42 @@ def _generate_quiz(argument: str, more: str) -> Command:
     except SelectorError as error:
         raise _Invalid(error.sentence()) from None
     return GenerateQuiz(selector, _join(tail, more))
+
+
+def _generate_figure(argument: str, more: str) -> Command:
+    usage = '`/generate figure chapter N "<what to draw>"` (optional `--after "<heading>"`, `--aspect 16:9`)'
+    try:
+        words = shlex.split(argument[:4000])
+    except ValueError:
+        raise _Invalid(f"A quote is not closed; write {usage}.") from None
+    if len(words) < 3 or words[0].lower() != "chapter":
+        raise _Invalid(f"Write {usage}.")
+    try:
+        selector = ChapterSelector("number", start=chapter_number(words[1]), end=chapter_number(words[1]))
+    except SelectorError as error:
+        raise _Invalid(error.sentence()) from None
+    prompt, after, aspect = "", "", "1:1"
+    rest = words[2:]
+    while rest:
+        word = rest.pop(0)
+        if word in ("--after", "--aspect"):
+            if not rest:
+                raise _Invalid(f"`{word}` needs a value; write {usage}.")
+            value = rest.pop(0)
+            if word == "--after":
+                after = value
+            elif value not in ASPECTS:
+                raise _Invalid(f"`--aspect {_shown(value)}` is not one of {', '.join(ASPECTS)}.")
+            else:
+                aspect = value
+        elif word.startswith("--"):
+            raise _Invalid(f"`{_shown(word)}` is not an option; write {usage}.")
+        else:
+            prompt = f"{prompt} {word}".strip()
+    prompt = _join(prompt, more)
+    if not prompt:
+        raise _Invalid(f"Say what to draw: {usage}.")
+    return GenerateFigure(selector, prompt[:2000], after[:200], aspect)
 
 
 def _reversed_range(argument: str) -> str | None:
@@ -385,6 +435,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         continues=True,
     ),
     CommandSpec(
+        ("generate", "figure"),
+        'chapter N "<what to draw>" [--after "<heading>"] [--aspect 16:9]',
+        "Draw a figure with the book's image model and add it to the chapter (WebP, alt text, "
+        "caption), one PR per figure.",
+        '/generate figure chapter 2 "A labelled diagram of the tide zones"',
+        _generate_figure,
+    ),
+    CommandSpec(
         ("revise",),
         "[chapter N] <instructions>",
         "In a pull request: revise the chapters it changes as one new commit on its branch. "
@@ -410,7 +468,6 @@ PLANNED: tuple[CommandSpec, ...] = tuple(
     for words, what in (
         (("publish",), "publishing the book on GitHub Pages"),
         (("confirm",), "confirming a publication"),
-        (("generate", "figure"), "drawing figures"),
     )
 )
 

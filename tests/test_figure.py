@@ -74,13 +74,13 @@ def test_any_bytes_give_a_webp_or_an_image_error(data: bytes) -> None:
         assert str(error)
 
 
-BODY = "## Tides\n\nThe sea rises.\n\n## Zones of life\n\nMany animals.\n\n```\n## not a heading\n```\n"
+BODY = "## Tides\n\nThe sea rises.\n\n(zones)=\n## Zones of life\n\nMany animals.\n\n```\n## not a heading\n```\n"
 
 
 def test_figure_goes_after_the_named_section_and_is_replaced_on_a_rerun() -> None:
     figure = figure_directive("../images/ch/a.webp", "fig-a", "A tide table.", "The tides.")
     once = place_figure(BODY, figure, "tides")
-    assert once.index("The sea rises.") < once.index(":::{figure}") < once.index("## Zones")
+    assert once.index("The sea rises.") < once.index(":::{figure}") < once.index("(zones)=")
     again = place_figure(once, figure_directive("../images/ch/a.webp", "fig-a", "New.", "C"), "Tides")
     assert again.count(":::{figure}") == 1 and ":alt: New." in again
     relevant = place_figure(BODY, figure, None, "animals living in zones of the shore")

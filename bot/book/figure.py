@@ -109,6 +109,7 @@ def figure_directive(image: str, label: str, alt: str, caption: str) -> str:
 
 
 _HEADING = re.compile(r"(#{1,6})\s+(.*?)\s*#*\s*$")
+_TARGET = re.compile(r"^\([^()\n]+\)=\s*$")
 
 
 def place_figure(body: str, figure: str, after: str | None, relevant: str = "") -> str:
@@ -137,6 +138,12 @@ def place_figure(body: str, figure: str, after: str | None, relevant: str = "") 
     if chosen is None:
         return "\n".join(lines).rstrip() + "\n\n" + figure
     end = next((i for i, _ in headings if i > chosen), len(lines))
+    # A `(target)=` line belongs to the heading below it: the figure goes above the target.
+    probe = end - 1
+    while probe > chosen and (not lines[probe].strip() or _TARGET.match(lines[probe])):
+        if lines[probe].strip():
+            end = probe
+        probe -= 1
     before = "\n".join(lines[:end]).rstrip()
     rest = "\n".join(lines[end:]).strip()
     return f"{before}\n\n{figure.rstrip()}\n" + (f"\n{rest}\n" if rest else "")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
+from bot.jobs.figure import generate_figure
 from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
@@ -40,6 +41,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     outline_book,
     generate_chapters,
     generate_quizzes,
+    generate_figure,
     revise_pull_request,
     suggest_lines,
     update_glossary,

@@ -30,6 +30,7 @@ from bot.commands import (
     Command,
     CommandError,
     GenerateChapter,
+    GenerateFigure,
     GenerateQuiz,
     Help,
     Init,
@@ -117,6 +118,8 @@ def command_text(command: Command) -> str:
         return shorten(f"/generate chapter {command.selector}", 200, "the comment")
     if isinstance(command, GenerateQuiz):
         return shorten(f"/generate quiz chapter {command.selector}", 200, "the comment")
+    if isinstance(command, GenerateFigure):
+        return f"/generate figure chapter {command.selector}"
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
@@ -141,6 +144,8 @@ def command_payload(command: Command) -> dict[str, Any]:
             "selector": dataclasses.asdict(command.selector),
             "instructions": command.instructions,
         }
+    if isinstance(command, GenerateFigure):
+        return {**dataclasses.asdict(command), "selector": dataclasses.asdict(command.selector)}
     if isinstance(command, Revise):
         chapter = dataclasses.asdict(command.chapter) if command.chapter else None
         return {"instructions": command.instructions, "chapter": chapter}
@@ -162,8 +167,9 @@ JOB_FOR = {
     Init: "setup_repository",
     Revise: "revise_pull_request",
     GenerateQuiz: "generate_quizzes",
+    GenerateFigure: "generate_figure",
 }
-WRITING = Outline | GenerateChapter | Revise | GenerateQuiz  # commands counted by the hourly limit
+WRITING = Outline | GenerateChapter | Revise | GenerateQuiz | GenerateFigure  # commands counted by the hourly limit
 
 
 def expected_answers(items: list[Command | CommandError]) -> int:
