@@ -121,6 +121,13 @@ def offline_answer(request_json: dict[str, Any]) -> str:
         return json.dumps(digest_answer(text), ensure_ascii=False)
     if _is_outline_request(text):
         return json.dumps(outline_answer(text), indent=2, ensure_ascii=False)
+    if ALT_REQUEST in text:
+        request = re.search(r"<request>\n(.*?)\n</request>", text, re.S)
+        drawn = " ".join((request.group(1) if request else "a figure").split())[:200]
+        return json.dumps(
+            {"alt": f"A placeholder figure for: {drawn} {DISCLAIMER}", "caption": f"{drawn}."},
+            ensure_ascii=False,
+        )
     if QUIZ_REQUEST in text:
         return json.dumps(quiz_answer(text), indent=2, ensure_ascii=False)
     if is_revision(text):
@@ -156,6 +163,7 @@ def start_offline_model(host: str = "127.0.0.1", port: int = 0) -> StandIn:
 
 
 QUIZ_REQUEST = "Write a self-check quiz for a chapter"
+ALT_REQUEST = "You write the alt text and the caption of a figure"
 
 
 def quiz_answer(text: str) -> list[dict[str, Any]]:
