@@ -218,7 +218,9 @@ def _generate_quiz(argument: str, more: str) -> Command:
     if word.lower() != "chapter":
         raise _Invalid(
             "`/generate quiz` names its chapters: `/generate quiz chapter <N | N-M | all>`.",
-            f"/generate quiz chapter {argument.strip()}" if argument.strip()[:1].isdigit() else None,
+            f"/generate quiz chapter {argument.strip()}"
+            if argument.strip()[:1].isdigit()
+            else None,
         )
     try:
         selector, tail = split_selector(rest)
@@ -236,7 +238,9 @@ def _generate_figure(argument: str, more: str) -> Command:
     if len(words) < 3 or words[0].lower() != "chapter":
         raise _Invalid(f"Write {usage}.")
     try:
-        selector = ChapterSelector("number", start=chapter_number(words[1]), end=chapter_number(words[1]))
+        selector = ChapterSelector(
+            "number", start=chapter_number(words[1]), end=chapter_number(words[1])
+        )
     except SelectorError as error:
         raise _Invalid(error.sentence()) from None
     prompt, after, aspect = "", "", "1:1"

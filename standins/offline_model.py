@@ -172,7 +172,9 @@ def quiz_answer(text: str) -> list[dict[str, Any]]:
     title = re.search(r"^The chapter: \d+\. (.+)$", text, re.M)
     topic = title.group(1).strip() if title else "this chapter"
     objectives = re.findall(
-        r"^- (.+)$", text.split("Its learning objectives:", 1)[-1].split("The chapter's text:", 1)[0], re.M
+        r"^- (.+)$",
+        text.split("Its learning objectives:", 1)[-1].split("The chapter's text:", 1)[0],
+        re.M,
     )
     goal = objectives[0] if objectives else f"the ideas of {topic}"
     note = f" {DISCLAIMER}"
@@ -182,7 +184,11 @@ def quiz_answer(text: str) -> list[dict[str, Any]]:
             "question": f"Which objective does “{topic}” set? {DISCLAIMER}",
             "answers": [
                 {"answer": goal[:200], "correct": True, "feedback": "Right: it is listed." + note},
-                {"answer": "None at all", "correct": False, "feedback": "Every chapter has one." + note},
+                {
+                    "answer": "None at all",
+                    "correct": False,
+                    "feedback": "Every chapter has one." + note,
+                },
             ],
         },
         {
@@ -190,7 +196,12 @@ def quiz_answer(text: str) -> list[dict[str, Any]]:
             "question": f"How many learning objectives does “{topic}” list? {DISCLAIMER}",
             "precision": 2,
             "answers": [
-                {"type": "value", "value": len(objectives), "correct": True, "feedback": "Yes." + note},
+                {
+                    "type": "value",
+                    "value": len(objectives),
+                    "correct": True,
+                    "feedback": "Yes." + note,
+                },
                 {"type": "default", "feedback": "Count the list at the chapter's start." + note},
             ],
         },
@@ -198,7 +209,12 @@ def quiz_answer(text: str) -> list[dict[str, Any]]:
             "type": "string",
             "question": f"Type the word <code>placeholder</code>. {DISCLAIMER}",
             "answers": [
-                {"answer": "placeholder", "correct": True, "match_case": False, "feedback": "Yes." + note}
+                {
+                    "answer": "placeholder",
+                    "correct": True,
+                    "match_case": False,
+                    "feedback": "Yes." + note,
+                }
             ],
         },
     ]

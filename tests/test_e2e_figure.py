@@ -9,6 +9,7 @@ an image get ❌ and no commit.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -38,12 +39,16 @@ def drawing() -> bytes:
 def answer(request: dict[str, Any]) -> str:
     prompt = "\n".join(str(m.get("content")) for m in request.get("messages", []))
     if "alt text and the caption" in prompt:
-        return json.dumps({"alt": "Three tide zones, labelled.", "caption": "The zones of a shore."})
+        return json.dumps(
+            {"alt": "Three tide zones, labelled.", "caption": "The zones of a shore."}
+        )
     return scripted_answer(request)
 
 
 @pytest.fixture
-def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[tuple[World, StabilityStandIn]]:
+def world(
+    tmp_path: Path, redis_url: str, database_url: str
+) -> Iterator[tuple[World, StabilityStandIn]]:
     world = World(tmp_path, redis_url, database_url)
     world.model.default = Behaviour(text=answer)
     stability = StabilityStandIn().start()
@@ -61,7 +66,9 @@ def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[tuple[W
 
 
 def figure_prs(world: World) -> list[dict[str, Any]]:
-    return [p for p in world.github.pulls(REPO) if p["head"]["ref"].startswith("liquidbook/figure-")]
+    return [
+        p for p in world.github.pulls(REPO) if p["head"]["ref"].startswith("liquidbook/figure-")
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -70,7 +77,9 @@ def test_figures_each_in_their_own_pr(world: tuple[World, StabilityStandIn]) -> 
     gh = w.github
     issue = gh.open_issue(REPO, "alice", "Figures")
     gh.comment(
-        REPO, issue, "alice",
+        REPO,
+        issue,
+        "alice",
         '/generate figure chapter 1 "A labelled diagram of tide zones" --after "Where to go next"',
     )
     [final] = w.wait_final(issue)
@@ -79,28 +88,42 @@ def test_figures_each_in_their_own_pr(world: tuple[World, StabilityStandIn]) -> 
     [pr] = figure_prs(w)
     branch = pr["head"]["ref"]
     assert branch == "liquidbook/figure-01-getting-started-a-labelled-diagram-of-tide-zones"
-    webp = gh.read_file(REPO, branch, "images/01-getting-started/a-labelled-diagram-of-tide-zones.webp")
+    webp = gh.read_file(
+        REPO, branch, "images/01-getting-started/a-labelled-diagram-of-tide-zones.webp"
+    )
     assert webp is not None and len(webp) < 1024 * 1024
     with Image.open(io.BytesIO(webp)) as image:
         assert image.format == "WEBP" and image.size == (1536, 1024)
-    sidecar = gh.read_file(REPO, branch, "images/01-getting-started/a-labelled-diagram-of-tide-zones.yml")
+    sidecar = gh.read_file(
+        REPO, branch, "images/01-getting-started/a-labelled-diagram-of-tide-zones.yml"
+    )
     assert sidecar is not None and b"A labelled diagram of tide zones" in sidecar
     chapter = gh.read_file(REPO, branch, CHAPTER).decode()
-    assert ":::{figure} ../images/01-getting-started/a-labelled-diagram-of-tide-zones.webp" in chapter
+    assert (
+        ":::{figure} ../images/01-getting-started/a-labelled-diagram-of-tide-zones.webp" in chapter
+    )
     assert ":alt: Three tide zones, labelled." in chapter
     assert ":label: fig-01-getting-started-a-labelled-diagram-of-tide-zones" in chapter
     assert chapter.index("## Where to go next") < chapter.index(":::{figure}")
     head = w.git("rev-parse", branch).strip()
     [body] = [p["body"] for p in gh.pulls(REPO) if p["number"] == pr["number"]]
     assert re.search(rf"!\[Three tide zones, labelled\.\]\(\S+/blob/{head}/images/", body), body
-    assert "from the prompt" in body
+    assert "looking at the image" in body
+    # The alt text came from the image itself: it went to the text model as an image part.
+    [seen] = [r.body for r in w.model.requests if "alt text and the caption" in json.dumps(r.body)]
+    parts = seen["messages"][-1]["content"]
+    [image_part] = [p for p in parts if p["type"] == "image_url"]
+    sent = base64.b64decode(image_part["image_url"]["url"].split(",", 1)[1])
+    assert image_part["image_url"]["url"].startswith("data:image/webp;base64,") and sent == webp
 
     gh.comment(REPO, issue, "alice", '/generate figure chapter 1 "A tide table"')
     w.wait_final(issue, count=2)
     assert len(figure_prs(w)) == 2
 
     gh.comment(
-        REPO, issue, "alice",
+        REPO,
+        issue,
+        "alice",
         '/generate figure chapter 1 "A labelled diagram of tide zones" --after "Cross-references"',
     )
     finals = w.wait_final(issue, count=3)

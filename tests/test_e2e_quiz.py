@@ -27,7 +27,11 @@ GOOD = [
         "type": "multiple_choice",
         "question": "Where do <em>tide pools</em> form?<script>alert(1)</script>",
         "answers": [
-            {"answer": "On rocky shores", "correct": True, "feedback": "Yes: the rocks hold water."},
+            {
+                "answer": "On rocky shores",
+                "correct": True,
+                "feedback": "Yes: the rocks hold water.",
+            },
             {"answer": "In deserts", "correct": False, "feedback": "No sea there."},
         ],
     },

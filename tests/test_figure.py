@@ -20,8 +20,10 @@ from bot.book.figure import (
 
 
 def _png(width: int, height: int, noise: bool = True) -> bytes:
-    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)) if noise else (
-        Image.new("RGB", (width, height), (20, 120, 200))
+    image = (
+        Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+        if noise
+        else (Image.new("RGB", (width, height), (20, 120, 200)))
     )
     out = io.BytesIO()
     exif = Image.Exif()
@@ -81,7 +83,9 @@ def test_figure_goes_after_the_named_section_and_is_replaced_on_a_rerun() -> Non
     figure = figure_directive("../images/ch/a.webp", "fig-a", "A tide table.", "The tides.")
     once = place_figure(BODY, figure, "tides")
     assert once.index("The sea rises.") < once.index(":::{figure}") < once.index("(zones)=")
-    again = place_figure(once, figure_directive("../images/ch/a.webp", "fig-a", "New.", "C"), "Tides")
+    again = place_figure(
+        once, figure_directive("../images/ch/a.webp", "fig-a", "New.", "C"), "Tides"
+    )
     assert again.count(":::{figure}") == 1 and ":alt: New." in again
     relevant = place_figure(BODY, figure, None, "animals living in zones of the shore")
     assert relevant.index("Many animals.") < relevant.index(":::{figure}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from html.parser import HTMLParser
 
 from bot.book.quiz import _TAGS, QuizError, parse_quiz, render_self_check, sanitise, with_self_check
 
@@ -37,16 +36,43 @@ def test_a_valid_quiz_round_trips_and_is_stable() -> None:
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        ([{**CHOICE, "answers": [{**a, "correct": False} for a in CHOICE["answers"]]}],
-         "at least one correct answer"),
-        ([{**CHOICE, "answers": [CHOICE["answers"][0], {**CHOICE["answers"][0], "answer": " a "}]}],
-         "given twice"),
-        ([{"type": "numeric", "question": "n?", "answers": [
-            {"type": "range", "range": [5, 1], "correct": True}]}], "reversed"),
-        ([{"type": "numeric", "question": "n?", "answers": [
-            {"type": "value", "value": "two", "correct": True}]}], "question 1"),
-        ([{**CHOICE, "answers": [{**a, "correct": True} for a in CHOICE["answers"]]}],
-         "one correct answer"),
+        (
+            [{**CHOICE, "answers": [{**a, "correct": False} for a in CHOICE["answers"]]}],
+            "at least one correct answer",
+        ),
+        (
+            [
+                {
+                    **CHOICE,
+                    "answers": [CHOICE["answers"][0], {**CHOICE["answers"][0], "answer": " a "}],
+                }
+            ],
+            "given twice",
+        ),
+        (
+            [
+                {
+                    "type": "numeric",
+                    "question": "n?",
+                    "answers": [{"type": "range", "range": [5, 1], "correct": True}],
+                }
+            ],
+            "reversed",
+        ),
+        (
+            [
+                {
+                    "type": "numeric",
+                    "question": "n?",
+                    "answers": [{"type": "value", "value": "two", "correct": True}],
+                }
+            ],
+            "question 1",
+        ),
+        (
+            [{**CHOICE, "answers": [{**a, "correct": True} for a in CHOICE["answers"]]}],
+            "one correct answer",
+        ),
         ([{**CHOICE, "type": "essay"}], "question 1"),
         ([], "at least one question"),
         ({"title": "x"}, "JSON array"),

@@ -14,7 +14,6 @@ import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -30,9 +29,16 @@ QUIZ = [
         "type": "multiple_choice",
         "question": "Where do <em>tide pools</em> form?",
         "answers": [
-            {"answer": "On rocky shores", "correct": True, "feedback": "Yes: rocks hold the water."},
-            {"answer": "In deserts <img src=x onerror=\"window.pwned=1\">", "correct": False,
-             "feedback": "No: there is <b>no sea</b> there."},
+            {
+                "answer": "On rocky shores",
+                "correct": True,
+                "feedback": "Yes: rocks hold the water.",
+            },
+            {
+                "answer": 'In deserts <img src=x onerror="window.pwned=1">',
+                "correct": False,
+                "feedback": "No: there is <b>no sea</b> there.",
+            },
         ],
     },
     {
@@ -49,8 +55,13 @@ QUIZ = [
         "type": "string",
         "question": "The zone between the tides?",
         "answers": [
-            {"answer": "Intertidal", "correct": True, "match_case": False, "fuzzy_threshold": 0.8,
-             "feedback": "That is its name."}
+            {
+                "answer": "Intertidal",
+                "correct": True,
+                "match_case": False,
+                "fuzzy_threshold": 0.8,
+                "feedback": "That is its name.",
+            }
         ],
     },
 ]

@@ -55,9 +55,13 @@ def optimise_image(data: bytes) -> Optimised:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as opened:
                 if opened.format not in _ACCEPTED:
-                    raise ImageError(f"the image model sent a {opened.format} file, not PNG, JPEG or WebP")
+                    raise ImageError(
+                        f"the image model sent a {opened.format} file, not PNG, JPEG or WebP"
+                    )
                 if opened.width * opened.height > MAX_PIXELS:
-                    raise ImageError(f"the image is {opened.width}×{opened.height} pixels, too many")
+                    raise ImageError(
+                        f"the image is {opened.width}×{opened.height} pixels, too many"
+                    )
                 opened.seek(0)
                 image = ImageOps.exif_transpose(opened)
                 image.load()

@@ -147,7 +147,9 @@ class ChoiceQuestion(_Strict):
     def _answers(self) -> ChoiceQuestion:
         _check_answers(self.answers, self.type)
         if self.type == "multiple_choice" and sum(a.correct for a in self.answers) > 1:
-            raise ValueError("a multiple_choice question has one correct answer (many_choice has several)")
+            raise ValueError(
+                "a multiple_choice question has one correct answer (many_choice has several)"
+            )
         return self
 
 
@@ -176,9 +178,7 @@ class StringQuestion(_Strict):
         return self
 
 
-Question = Annotated[
-    ChoiceQuestion | NumericQuestion | StringQuestion, Field(discriminator="type")
-]
+Question = Annotated[ChoiceQuestion | NumericQuestion | StringQuestion, Field(discriminator="type")]
 _QUIZ = TypeAdapter(list[Question])
 
 
@@ -292,9 +292,7 @@ def widget_block(quiz: Quiz, chapter_path: str) -> str:
     return f"::::{{anywidget}} {module}\n{data}\n::::\n"
 
 
-def render_self_check(
-    quiz: Quiz, chapter_label: str, source: str, widget: str = ""
-) -> str:
+def render_self_check(quiz: Quiz, chapter_label: str, source: str, widget: str = "") -> str:
     """The body of `## Self-check`: the interactive widget when the book has its module
     (`widget`, from `widget_block`), then each question a numbered exercise with its answers
     and their feedback in a collapsed solution: what the PDF and a reader without
@@ -305,7 +303,13 @@ def render_self_check(
         lines += [widget.rstrip(), "", "The same questions, with their answers to unfold:", ""]
     for number, question in enumerate(quiz.questions, start=1):
         label = f"{base}-quiz-{number}"
-        lines += [f":::{{exercise}}", f":label: {label}", "", _escape(plain_text(question.question)), ""]
+        lines += [
+            ":::{exercise}",
+            f":label: {label}",
+            "",
+            _escape(plain_text(question.question)),
+            "",
+        ]
         if isinstance(question, ChoiceQuestion):
             how = "Choose one." if question.type == "multiple_choice" else "Choose all that apply."
             lines += [how, ""]

@@ -169,7 +169,8 @@ JOB_FOR = {
     GenerateQuiz: "generate_quizzes",
     GenerateFigure: "generate_figure",
 }
-WRITING = Outline | GenerateChapter | Revise | GenerateQuiz | GenerateFigure  # commands counted by the hourly limit
+# Commands counted by the hourly limit.
+WRITING = Outline | GenerateChapter | Revise | GenerateQuiz | GenerateFigure
 
 
 def expected_answers(items: list[Command | CommandError]) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -33,10 +34,18 @@ from bot.book.render import dump_yaml, render_chapter
 from bot.book.selector import ChapterSelector
 from bot.book_reader import checkout
 from bot.jobs.generate import chapter_branch
-from bot.jobs.proposal import budget_for, build_problems, models_for, propose, text_request, usage_line, verdict
+from bot.jobs.proposal import (
+    budget_for,
+    build_problems,
+    models_for,
+    propose,
+    text_request,
+    usage_line,
+    verdict,
+)
 from bot.jobs.runner import command_job
 from bot.providers import ProviderError, TextResult
-from bot.providers.types import ImageRequest
+from bot.providers.types import ImageRequest, Message
 from bot.pull_request import BRANCH_PREFIX, shorten
 from bot.services import Services
 from bot.status import StatusComment
@@ -59,7 +68,9 @@ def figure_branch(chapter_path_branch: str, slug: str) -> str:
     return f"{BRANCH_PREFIX}figure-{chapter}-{slug}"[:200]
 
 
-def alt_prompt(book_title: str, chapter_title: str, prompt: str, system: str) -> Prompt:
+def alt_prompt(
+    book_title: str, chapter_title: str, prompt: str, system: str, sees: bool = True
+) -> Prompt:
     stable = (
         "You write the alt text and the caption of a figure in a book. Answer with JSON only: "
         '{"alt": "...", "caption": "..."}. The alt text says in one or two plain sentences '
@@ -68,8 +79,14 @@ def alt_prompt(book_title: str, chapter_title: str, prompt: str, system: str) ->
     )
     user = (
         f"{stable}\n\nThe book: {book_title}\nThe chapter: {chapter_title}\n"
-        "You cannot see the image: it was drawn by an image model from this request, so describe "
-        f"what the request asks for.\n\n<request>\n{prompt}\n</request>\n"
+        + (
+            "The image is attached: describe what it really shows. It was drawn by an image "
+            "model from this request:"
+            if sees
+            else "You cannot see the image: it was drawn by an image model from this request, "
+            "so describe what the request asks for."
+        )
+        + f"\n\n<request>\n{prompt}\n</request>\n"
     )
     return Prompt(system, user, stable)
 
@@ -124,7 +141,9 @@ async def generate_figure(
             await status.progress(f"✍️ Drawing the figure with `{image_model}`…")
             try:
                 image = await client.generate_image(
-                    ImageRequest(prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")),
+                    ImageRequest(
+                        prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")
+                    ),
                     models=[image_model],
                     context=context,
                     monthly_budget_usd=budget,
@@ -135,25 +154,49 @@ async def generate_figure(
             try:
                 optimised = optimise_image(image.data)
             except ImageError as exc:
-                await status.finish(f"❌ The figure could not be used: {exc}. Nothing was committed.")
+                await status.finish(
+                    f"❌ The figure could not be used: {exc}. Nothing was committed."
+                )
                 return "bad image"
             await status.progress("✍️ Writing the figure's alt text and caption…")
             text_models = models_for(config, services.settings)
             results: list[TextResult] = []
+            system = system_prompt(config)
+            seen = True
             try:
+                # The image itself goes to the text model, as an image content block.
+                looking = text_request(
+                    alt_prompt(config.title, chapter.title, prompt, system), ALT_MAX_TOKENS
+                )
+                shown = Message("user", looking.prompt or "", images=(("image/webp", optimised.data),))
                 results.append(
                     await client.generate_text(
-                        text_request(
-                            alt_prompt(config.title, chapter.title, prompt, system_prompt(config)),
-                            ALT_MAX_TOKENS,
-                        ),
+                        replace(looking, prompt=None, messages=[shown]),
                         models=text_models,
                         context=context,
                         monthly_budget_usd=budget,
                     )
                 )
-                alt, caption = _alt_and_caption(results[0].text, prompt)
             except ProviderError:
+                # A model without vision (or refusing the image): alt text from the prompt.
+                seen = False
+                try:
+                    results.append(
+                        await client.generate_text(
+                            text_request(
+                                alt_prompt(config.title, chapter.title, prompt, system, False),
+                                ALT_MAX_TOKENS,
+                            ),
+                            models=text_models,
+                            context=context,
+                            monthly_budget_usd=budget,
+                        )
+                    )
+                except ProviderError:
+                    pass
+            if results:
+                alt, caption = _alt_and_caption(results[-1].text, prompt)
+            else:
                 alt, caption = " ".join(prompt.split())[:250], " ".join(prompt.split())[:200]
             stem = PurePosixPath(chapter.path).stem
             slug = figure_slug(prompt)
@@ -185,8 +228,11 @@ async def generate_figure(
             usage = usage_line(results, time.monotonic() - started) if results else ""
             cost = f"${image.usage.cost_usd:.4f}"
             note = (
-                "The alt text was written by the text model from the prompt (it does not see "
-                "images here), so check that it matches the picture."
+                f"The alt text was written by `{results[-1].model}` looking at the image; check "
+                "that it says what a reader needs."
+                if seen and results
+                else "The alt text was written from the prompt, not from the image (the text "
+                "model could not take the image), so check that it matches the picture."
             )
             proposal = await propose(
                 gh,

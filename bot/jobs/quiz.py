@@ -21,27 +21,34 @@ from typing import Any
 
 from githubkit.exception import RequestFailed
 
+from bot.book.bundled import skeleton_dir
 from bot.book.chapters import Chapter
 from bot.book.model import Book, BookError
 from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.prompts import Prompt, system_prompt
-from bot.book.bundled import skeleton_dir
 from bot.book.quiz import (
     MAX_QUESTIONS,
     WIDGET_PATH,
-    widget_block,
     QuizError,
     parse_quiz,
     quiz_path,
     render_self_check,
+    widget_block,
     with_self_check,
 )
 from bot.book.render import render_chapter, slugify
 from bot.book.selector import ChapterSelector
 from bot.book_reader import BookCheckout, checkout
 from bot.jobs.generate import chapter_branch
-from bot.jobs.proposal import budget_for, build_problems, models_for, propose, text_request
-from bot.jobs.proposal import usage_line, verdict
+from bot.jobs.proposal import (
+    budget_for,
+    build_problems,
+    models_for,
+    propose,
+    text_request,
+    usage_line,
+    verdict,
+)
 from bot.jobs.runner import command_job
 from bot.providers import ProviderError, TextResult
 from bot.pull_request import BRANCH_PREFIX, BranchEdited, WriteRefused, shorten
@@ -184,13 +191,17 @@ async def _write_quiz(
     try:
         results.append(
             await client.generate_text(
-                text_request(prompt, QUIZ_MAX_TOKENS), models=models, context=context,
+                text_request(prompt, QUIZ_MAX_TOKENS),
+                models=models,
+                context=context,
                 monthly_budget_usd=budget,
             )
         )
         quiz = parse_quiz(results[-1].text)
     except ProviderError as exc:
-        return QuizOutcome(chapter, f"❌ Chapter {number}: {exc.user_message} Nothing was committed.", False)
+        return QuizOutcome(
+            chapter, f"❌ Chapter {number}: {exc.user_message} Nothing was committed.", False
+        )
     except QuizError as first:
         # Once back to the same model with what is wrong; then the rest of the chain, each
         # answer refused by the same check.
@@ -205,7 +216,9 @@ async def _write_quiz(
             results.append(
                 await client.generate_text(
                     replace(follow_up, accept=_accept if rest else None),
-                    models=[used], context=context, monthly_budget_usd=budget,
+                    models=[used],
+                    context=context,
+                    monthly_budget_usd=budget,
                 )
             )
             quiz = parse_quiz(results[-1].text)
@@ -222,7 +235,9 @@ async def _write_quiz(
                 results.append(
                     await client.generate_text(
                         replace(text_request(prompt, QUIZ_MAX_TOKENS), accept=_accept),
-                        models=rest, context=context, monthly_budget_usd=budget,
+                        models=rest,
+                        context=context,
+                        monthly_budget_usd=budget,
                     )
                 )
                 quiz = parse_quiz(results[-1].text)
@@ -267,8 +282,11 @@ async def _write_quiz(
             f"Adds a self-check quiz of {len(quiz.questions)} questions to **chapter {number}, "
             f"{shorten(chapter.title, 200)}**: `{source}` (JupyterQuiz JSON, the source of "
             f"truth) and the chapter's `## Self-check` section rendered from it.\n\n"
-            + ("Extra instructions:\n\n> " + shorten(instructions).replace("\n", "\n> ") + "\n\n"
-               if instructions else "")
+            + (
+                "Extra instructions:\n\n> " + shorten(instructions).replace("\n", "\n> ") + "\n\n"
+                if instructions
+                else ""
+            )
             + (f"{problems}\n" if problems else "")
         ),
         details=f"Model: {usage_line(results, seconds)}",
@@ -304,7 +322,9 @@ async def _guarded(*args: Any) -> QuizOutcome:
             False,
         )
     except (UnsafePathError, WriteRefused, BookError) as exc:
-        return QuizOutcome(chapter, f"❌ Chapter {number}: refused to write its quiz: {exc}.", False)
+        return QuizOutcome(
+            chapter, f"❌ Chapter {number}: refused to write its quiz: {exc}.", False
+        )
     except RequestFailed as exc:
         log.warning("quiz of chapter %s of %s: GitHub %s", number, args[2]["repository"], exc)
         return QuizOutcome(
@@ -341,13 +361,23 @@ async def generate_quizzes(
             outcomes = []
             for chapter in chapters:
                 outcome = await _guarded(
-                    services, gh, request, co.book, chapter, command.get("instructions", ""),
-                    co, status,
+                    services,
+                    gh,
+                    request,
+                    co.book,
+                    chapter,
+                    command.get("instructions", ""),
+                    co,
+                    status,
                 )
                 status.done.append(outcome.line)
                 outcomes.append(outcome)
         lines = "\n".join(f"- {o.line}" for o in outcomes)
-        done, clean, count = sum(o.ok for o in outcomes), sum(o.clean for o in outcomes), len(outcomes)
+        done, clean, count = (
+            sum(o.ok for o in outcomes),
+            sum(o.clean for o in outcomes),
+            len(outcomes),
+        )
         if clean == count:
             head = f"✅ Done: {count} quiz{'zes' if count != 1 else ''} proposed or up to date."
         elif done == count:

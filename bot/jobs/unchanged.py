@@ -57,7 +57,9 @@ class ProposedFiles:
         self.redis = redis
         self.prefix = f"liquidbook:proposed:{full_name}:"
 
-    async def record(self, branch: str, commit: str, files: Mapping[str, str | bytes | None]) -> None:
+    async def record(
+        self, branch: str, commit: str, files: Mapping[str, str | bytes | None]
+    ) -> None:
         key = self.prefix + branch
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
