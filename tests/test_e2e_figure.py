@@ -76,6 +76,7 @@ def test_figures_each_in_their_own_pr(world: tuple[World, StabilityStandIn]) -> 
     w, stability = world
     gh = w.github
     issue = gh.open_issue(REPO, "alice", "Figures")
+    calls = len(gh.requests)
     gh.comment(
         REPO,
         issue,
@@ -84,6 +85,9 @@ def test_figures_each_in_their_own_pr(world: tuple[World, StabilityStandIn]) -> 
     )
     [final] = w.wait_final(issue)
     assert "✅" in final["body"], final["body"]
+    w.github.settle()
+    used = [f"{r.method} {r.route}" for r in gh.requests[calls:]]
+    print(f"GitHub calls for a figure: {len(used)}: {used}")
     assert len(stability.requests) == 1
     [pr] = figure_prs(w)
     branch = pr["head"]["ref"]

@@ -132,8 +132,12 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
 
     gh.merge_pull(REPO, files_pr["number"], "alice")
     script.quizzes, script.prompts = [GOOD[:1]], []
+    calls = len(gh.requests)
     gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
     finals = w.wait_final(issue, count=3)
+    w.github.settle()
+    used = [f"{r.method} {r.route}" for r in gh.requests[calls:]]
+    print(f"GitHub calls for a quiz re-run: {len(used)}: {used}")
     assert "✅" in finals[-1]["body"], finals[-1]["body"]
     assert len(gh.pulls(REPO, state="open")) == 1
     chapter = gh.read_file(REPO, branch, CHAPTER).decode()
