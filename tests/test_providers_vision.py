@@ -38,9 +38,10 @@ async def test_openai_gets_an_image_url_part_and_refuses_a_false_one() -> None:
             [seen] = std.requests
             text, image = seen.body["messages"][-1]["content"]
             assert text == {"type": "text", "text": "Describe it."}
-            assert image["image_url"]["url"] == "data:image/webp;base64," + base64.b64encode(
-                WEBP
-            ).decode()
+            assert (
+                image["image_url"]["url"]
+                == "data:image/webp;base64," + base64.b64encode(WEBP).decode()
+            )
             with pytest.raises(ProviderError):
                 await client.generate_text(_request(b"<html>not webp</html>"), ["openai:gpt-4.1"])
 

@@ -166,9 +166,11 @@ async def generate_figure(
             try:
                 # The image itself goes to the text model, as an image content block.
                 looking = text_request(
-                    alt_prompt(config.title, chapter.title, prompt, system), ALT_MAX_TOKENS
+                    alt_prompt(config.title or "", chapter.title, prompt, system), ALT_MAX_TOKENS
                 )
-                shown = Message("user", looking.prompt or "", images=(("image/webp", optimised.data),))
+                shown = Message(
+                    "user", looking.prompt or "", images=(("image/webp", optimised.data),)
+                )
                 results.append(
                     await client.generate_text(
                         replace(looking, prompt=None, messages=[shown]),
@@ -184,7 +186,9 @@ async def generate_figure(
                     results.append(
                         await client.generate_text(
                             text_request(
-                                alt_prompt(config.title, chapter.title, prompt, system, False),
+                                alt_prompt(
+                                    config.title or "", chapter.title, prompt, system, False
+                                ),
                                 ALT_MAX_TOKENS,
                             ),
                             models=text_models,
