@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ __all__ = [
     "CommandError",
     "CommandSpec",
     "GenerateChapter",
+    "GenerateFigure",
+    "GenerateQuiz",
     "Help",
     "Init",
     "Outline",
@@ -129,7 +132,29 @@ class Publish:
     ignored: str = ""
 
 
-Command = Help | Init | Outline | GenerateChapter | Usage | Revise | Publish
+@dataclass(frozen=True)
+class GenerateQuiz:
+    """`/generate quiz chapter <selector>`: a JupyterQuiz file per chapter, one PR each."""
+
+    selector: ChapterSelector
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class GenerateFigure:
+    """`/generate figure chapter N "<prompt>" [--after "<heading>"] [--aspect 16:9]`."""
+
+    selector: ChapterSelector
+    prompt: str
+    after: str = ""
+    aspect: str = "1:1"
+
+
+ASPECTS = ("1:1", "16:9", "3:2", "4:3", "2:3", "3:4", "9:16")
+
+Command = (
+    Help | Init | Outline | GenerateChapter | Usage | Revise | Publish | GenerateQuiz | GenerateFigure
+)
 
 
 @dataclass(frozen=True)
@@ -196,6 +221,60 @@ def _generate_chapter(argument: str, more: str) -> Command:
         # `/generate chapter 2-4, 6`: a range and more numbers.
         raise _several_chapters([str(selector), *others])
     return GenerateChapter(selector, _join(rest, more))
+
+
+def _generate_quiz(argument: str, more: str) -> Command:
+    word, _, rest = argument.strip().partition(" ")
+    if word.lower() != "chapter":
+        raise _Invalid(
+            "`/generate quiz` names its chapters: `/generate quiz chapter <N | N-M | all>`.",
+            f"/generate quiz chapter {argument.strip()}"
+            if argument.strip()[:1].isdigit()
+            else None,
+        )
+    try:
+        selector, tail = split_selector(rest)
+    except SelectorError as error:
+        raise _Invalid(error.sentence()) from None
+    return GenerateQuiz(selector, _join(tail, more))
+
+
+def _generate_figure(argument: str, more: str) -> Command:
+    usage = '`/generate figure chapter N "<what to draw>"` (optional `--after "<heading>"`, `--aspect 16:9`)'
+    try:
+        words = shlex.split(argument[:4000])
+    except ValueError:
+        raise _Invalid(f"A quote is not closed; write {usage}.") from None
+    if len(words) < 3 or words[0].lower() != "chapter":
+        raise _Invalid(f"Write {usage}.")
+    try:
+        selector = ChapterSelector(
+            "number", start=chapter_number(words[1]), end=chapter_number(words[1])
+        )
+    except SelectorError as error:
+        raise _Invalid(error.sentence()) from None
+    prompt, after, aspect = "", "", "1:1"
+    rest = words[2:]
+    while rest:
+        word = rest.pop(0)
+        if word in ("--after", "--aspect"):
+            if not rest:
+                raise _Invalid(f"`{word}` needs a value; write {usage}.")
+            value = rest.pop(0)
+            if word == "--after":
+                after = value
+            elif value not in ASPECTS:
+                raise _Invalid(f"`--aspect {_shown(value)}` is not one of {', '.join(ASPECTS)}.")
+            else:
+                aspect = value
+        elif word.startswith("--"):
+            raise _Invalid(f"`{_shown(word)}` is not an option; write {usage}.")
+        else:
+            prompt = f"{prompt} {word}".strip()
+    prompt = _join(prompt, more)
+    if not prompt:
+        raise _Invalid(f"Say what to draw: {usage}.")
+    return GenerateFigure(selector, prompt[:2000], after[:200], aspect)
 
 
 def _reversed_range(argument: str) -> str | None:
@@ -361,6 +440,23 @@ COMMANDS: tuple[CommandSpec, ...] = (
         continues=True,
     ),
     CommandSpec(
+        ("generate", "quiz"),
+        "chapter <N | N-M | all>",
+        "Write a self-check quiz (JupyterQuiz JSON in `quizzes/`) for each chapter, shown in "
+        "its `## Self-check` section, one PR per chapter. Lines below are instructions.",
+        "/generate quiz chapter 3",
+        _generate_quiz,
+        continues=True,
+    ),
+    CommandSpec(
+        ("generate", "figure"),
+        'chapter N "<what to draw>" [--after "<heading>"] [--aspect 16:9]',
+        "Draw a figure with the book's image model and add it to the chapter (WebP, alt text, "
+        "caption), one PR per figure.",
+        '/generate figure chapter 2 "A labelled diagram of the tide zones"',
+        _generate_figure,
+    ),
+    CommandSpec(
         ("revise",),
         "[chapter N] <instructions>",
         "In a pull request: revise the chapters it changes as one new commit on its branch. "
@@ -393,8 +489,6 @@ PLANNED: tuple[CommandSpec, ...] = tuple(
     CommandSpec(words, "", what, "", _planned(words, what))
     for words, what in (
         (("confirm",), "confirming a publication"),
-        (("generate", "quiz"), "writing quizzes"),
-        (("generate", "figure"), "drawing figures"),
     )
 )
 

@@ -121,6 +121,15 @@ def offline_answer(request_json: dict[str, Any]) -> str:
         return json.dumps(digest_answer(text), ensure_ascii=False)
     if _is_outline_request(text):
         return json.dumps(outline_answer(text), indent=2, ensure_ascii=False)
+    if ALT_REQUEST in text:
+        request = re.search(r"<request>\n(.*?)\n</request>", text, re.S)
+        drawn = " ".join((request.group(1) if request else "a figure").split())[:200]
+        return json.dumps(
+            {"alt": f"A placeholder figure for: {drawn} {DISCLAIMER}", "caption": f"{drawn}."},
+            ensure_ascii=False,
+        )
+    if QUIZ_REQUEST in text:
+        return json.dumps(quiz_answer(text), indent=2, ensure_ascii=False)
     if is_revision(text):
         return revision_answer(text)
     if is_suggestion(text):
@@ -151,6 +160,64 @@ def start_offline_model(host: str = "127.0.0.1", port: int = 0) -> StandIn:
     )
     standin.default = Behaviour(text=offline_answer)
     return standin.start()
+
+
+QUIZ_REQUEST = "Write a self-check quiz for a chapter"
+ALT_REQUEST = "You write the alt text and the caption of a figure"
+
+
+def quiz_answer(text: str) -> list[dict[str, Any]]:
+    """A valid JupyterQuiz array on the chapter's objectives: one question of each type,
+    every answer's feedback saying it is placeholder text."""
+    title = re.search(r"^The chapter: \d+\. (.+)$", text, re.M)
+    topic = title.group(1).strip() if title else "this chapter"
+    objectives = re.findall(
+        r"^- (.+)$",
+        text.split("Its learning objectives:", 1)[-1].split("The chapter's text:", 1)[0],
+        re.M,
+    )
+    goal = objectives[0] if objectives else f"the ideas of {topic}"
+    note = f" {DISCLAIMER}"
+    return [
+        {
+            "type": "multiple_choice",
+            "question": f"Which objective does “{topic}” set? {DISCLAIMER}",
+            "answers": [
+                {"answer": goal[:200], "correct": True, "feedback": "Right: it is listed." + note},
+                {
+                    "answer": "None at all",
+                    "correct": False,
+                    "feedback": "Every chapter has one." + note,
+                },
+            ],
+        },
+        {
+            "type": "numeric",
+            "question": f"How many learning objectives does “{topic}” list? {DISCLAIMER}",
+            "precision": 2,
+            "answers": [
+                {
+                    "type": "value",
+                    "value": len(objectives),
+                    "correct": True,
+                    "feedback": "Yes." + note,
+                },
+                {"type": "default", "feedback": "Count the list at the chapter's start." + note},
+            ],
+        },
+        {
+            "type": "string",
+            "question": f"Type the word <code>placeholder</code>. {DISCLAIMER}",
+            "answers": [
+                {
+                    "answer": "placeholder",
+                    "correct": True,
+                    "match_case": False,
+                    "feedback": "Yes." + note,
+                }
+            ],
+        },
+    ]
 
 
 # -- reading the request ------------------------------------------------------------------

@@ -211,8 +211,11 @@ def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None
         ("/gen", "`/generate` needs more"),
         ("/outline: ", "write it without the colon"),
         ("/generate", "`/generate` needs more"),
-        ("/generate quiz chapter 3", "`/generate quiz` is not available yet"),
-        ("/generate figure 2", "`/generate figure` is not available yet"),
+        ("/generate quiz 3", "`/generate quiz` names its chapters"),
+        ("/generate quiz chapter 0", "chapter"),
+        ("/generate figure 2", '`/generate figure chapter N "<what to draw>"`'),
+        ('/generate figure chapter 1 "open', "A quote is not closed"),
+        ('/generate figure chapter 1 "x" --aspect 5:1', "`--aspect 5:1` is not one of"),
         ("/publish now", None),
         ("/confirm now", "`/confirm` is not available yet"),
         ("/generate quizz chapter 3", "`/generate quizz` is not a command"),
@@ -422,3 +425,15 @@ def test_one_answer_holds_every_immediate_answer() -> None:
     assert "#### `a`\n\n⚠️ bad" in text and "Comment `/help`" not in text
     worst = [Answer("x", "x", "✅ fine"), Answer("y", "y", "❌ refused")]
     assert answer_body(worst, "alice")[1].startswith("❌ 1 of 2 lines")
+
+
+def test_generate_quiz_takes_chapters_and_instructions() -> None:
+    from bot.commands import GenerateQuiz
+
+    [command] = parse_commands("/generate quiz chapter 2-4\n8 questions, mostly numeric")
+    assert isinstance(command, GenerateQuiz)
+    assert (command.selector.kind, command.selector.start, command.selector.end) == ("range", 2, 4)
+    assert command.instructions == "8 questions, mostly numeric"
+    assert "/generate quiz chapter <N \\| N-M" in help_text()
+    wrong = error("/generate quiz 3")
+    assert wrong.suggestion == "/generate quiz chapter 3"

@@ -96,7 +96,7 @@ def _failure(message: str, started: float, tail: str = "") -> BuildReport:
 
 
 def _prepare(
-    source: Path, work: Path, notes: list[str], files: Mapping[str, str | None]
+    source: Path, work: Path, notes: list[str], files: Mapping[str, str | bytes | None]
 ) -> str | None:
     """Copy the book with `files` written over it, make its configs safe to build and point
     its theme at the stub; return a problem sentence or None. What was left out is added to
@@ -114,7 +114,10 @@ def _prepare(
         if target.is_symlink():
             target.unlink()  # the change replaces the link, never writes through it
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):  # an image or a clip
+            target.write_bytes(text)
+        else:
+            target.write_text(text, encoding="utf-8")
     config = work / "myst.yml"
     if not config.is_file():
         return "There is no `myst.yml` at the top of the book."
@@ -314,7 +317,7 @@ async def check_book(
     directory: Path,
     timeout: float = 180,  # noqa: ASYNC109 - a budget for the subprocess, not for the caller
     command: Sequence[str] | None = None,
-    files: Mapping[str, str | None] | None = None,
+    files: Mapping[str, str | bytes | None] | None = None,
 ) -> BuildReport:
     """Build the book at `directory` strictly, offline, and report every error and warning.
     `files` (book-relative paths that passed `safe_book_path`) are written over the copy

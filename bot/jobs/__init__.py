@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.check import check_commit
+from bot.jobs.figure import generate_figure
 from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
 from bot.jobs.publish import deploy_finished, publish_book
+from bot.jobs.quiz import generate_quizzes
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.review_commands import acknowledge_review
 from bot.jobs.revise import revise_pull_request
@@ -40,6 +42,8 @@ FUNCTIONS: list[Callable[..., Any]] = [
     offer_setup,
     outline_book,
     generate_chapters,
+    generate_quizzes,
+    generate_figure,
     revise_pull_request,
     suggest_lines,
     update_glossary,

@@ -30,6 +30,8 @@ from bot.commands import (
     Command,
     CommandError,
     GenerateChapter,
+    GenerateFigure,
+    GenerateQuiz,
     Help,
     Init,
     Outline,
@@ -115,6 +117,10 @@ def command_text(command: Command) -> str:
     """The command as a person would type it (for the status comment's heading)."""
     if isinstance(command, GenerateChapter):
         return shorten(f"/generate chapter {command.selector}", 200, "the comment")
+    if isinstance(command, GenerateQuiz):
+        return shorten(f"/generate quiz chapter {command.selector}", 200, "the comment")
+    if isinstance(command, GenerateFigure):
+        return f"/generate figure chapter {command.selector}"
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
@@ -140,11 +146,13 @@ def command_payload(command: Command) -> dict[str, Any]:
     """The command's arguments as plain data for the job (arq pickles job arguments)."""
     if isinstance(command, Outline):
         return {"description": command.description}
-    if isinstance(command, GenerateChapter):
+    if isinstance(command, GenerateChapter | GenerateQuiz):
         return {
             "selector": dataclasses.asdict(command.selector),
             "instructions": command.instructions,
         }
+    if isinstance(command, GenerateFigure):
+        return {**dataclasses.asdict(command), "selector": dataclasses.asdict(command.selector)}
     if isinstance(command, Revise):
         chapter = dataclasses.asdict(command.chapter) if command.chapter else None
         return {"instructions": command.instructions, "chapter": chapter}
@@ -166,8 +174,11 @@ JOB_FOR = {
     Init: "setup_repository",
     Revise: "revise_pull_request",
     Publish: "publish_book",
+    GenerateQuiz: "generate_quizzes",
+    GenerateFigure: "generate_figure",
 }
-WRITING = Outline | GenerateChapter | Revise  # commands counted by the hourly limit
+# Commands counted by the hourly limit.
+WRITING = Outline | GenerateChapter | Revise | GenerateQuiz | GenerateFigure
 
 
 def expected_answers(items: list[Command | CommandError]) -> int:

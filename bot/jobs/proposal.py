@@ -141,7 +141,7 @@ async def propose(
     gh: GitHub,
     request: Mapping[str, Any],
     checkout: BookCheckout,
-    files: Mapping[str, str | None],
+    files: Mapping[str, str | bytes | None],
     *,
     branch: str,
     title: str,

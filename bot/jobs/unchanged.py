@@ -30,7 +30,7 @@ def blob_sha(content: str | bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def same_as_checkout(directory: Path, files: Mapping[str, str | None]) -> bool:
+def same_as_checkout(directory: Path, files: Mapping[str, str | bytes | None]) -> bool:
     """Whether writing `files` (None: deleting) over the checkout changes nothing. A link
     in the checkout is never "the same": the change would replace it by a file."""
     for path, text in files.items():
@@ -40,12 +40,12 @@ def same_as_checkout(directory: Path, files: Mapping[str, str | None]) -> bool:
                 return False
         elif target.is_symlink() or not target.is_file():
             return False
-        elif target.read_bytes() != text.encode("utf-8"):
+        elif target.read_bytes() != (text.encode("utf-8") if isinstance(text, str) else text):
             return False
     return True
 
 
-def fingerprint(files: Mapping[str, str | None]) -> dict[str, str]:
+def fingerprint(files: Mapping[str, str | bytes | None]) -> dict[str, str]:
     """`{path: blob sha}` of a job's files, `""` for a deletion: what is compared."""
     return {path: "" if text is None else blob_sha(text) for path, text in files.items()}
 
@@ -57,7 +57,9 @@ class ProposedFiles:
         self.redis = redis
         self.prefix = f"liquidbook:proposed:{full_name}:"
 
-    async def record(self, branch: str, commit: str, files: Mapping[str, str | None]) -> None:
+    async def record(
+        self, branch: str, commit: str, files: Mapping[str, str | bytes | None]
+    ) -> None:
         key = self.prefix + branch
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
@@ -65,7 +67,7 @@ class ProposedFiles:
             pipe.expire(key, TTL_SECONDS)
             await pipe.execute()
 
-    async def commit_with(self, branch: str, files: Mapping[str, str | None]) -> str | None:
+    async def commit_with(self, branch: str, files: Mapping[str, str | bytes | None]) -> str | None:
         """The commit that holds exactly `files` as the app last wrote them on `branch`, or
         None when the files differ or nothing is remembered."""
         raw = await self.redis.hgetall(self.prefix + branch)

@@ -15,6 +15,7 @@ top-level `system` field, never as a message.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -83,7 +84,7 @@ class Anthropic:
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [{"role": m.role, "content": anthropic_content(m)} for m in messages],
         }
         system: list[dict[str, Any]] = []
         if request.stable_prefix:
@@ -267,3 +268,21 @@ def _add_usage(completion: Completion, usage: dict[str, Any], prompt_tokens: int
         completion.usage_estimated = True
     else:
         completion.tokens_out = int(usage["output_tokens"])
+
+
+def anthropic_content(message: Message) -> str | list[dict[str, Any]]:
+    """A turn's content: its text, or base64 `image` blocks then the text block."""
+    if not message.images:
+        return message.content
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": media_type,
+                "data": base64.b64encode(data).decode(),
+            },
+        }
+        for media_type, data in message.images
+    ]
+    return [*blocks, {"type": "text", "text": message.content}]

@@ -12,6 +12,7 @@ chapter that takes minutes never hits a read timeout: the timeout applies betwee
 
 from __future__ import annotations
 
+import base64
 import json
 from decimal import Decimal
 from typing import Any
@@ -85,7 +86,7 @@ class OpenAICompatible:
             wire.append({"role": "system", "content": parts})
         elif request.instructions():
             wire.append({"role": "system", "content": request.instructions()})
-        wire += [{"role": m.role, "content": m.content} for m in messages]
+        wire += [{"role": m.role, "content": openai_content(m)} for m in messages]
         body: dict[str, Any] = {"model": model, "messages": wire}
         # OpenAI replaced max_tokens with max_completion_tokens (its reasoning models refuse
         # the old name); the other servers still read max_tokens.
@@ -330,3 +331,14 @@ def nearest_ratio(size: str, choices: tuple[str, ...]) -> str:
         return abs(w / h - wanted)
 
     return min(choices, key=distance)
+
+
+def openai_content(message: Message) -> str | list[dict[str, Any]]:
+    """A turn's content: its text, or text and `image_url` parts (data URLs) with images."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    for media_type, data in message.images:
+        url = f"data:{media_type};base64," + base64.b64encode(data).decode()
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts

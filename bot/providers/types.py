@@ -20,6 +20,9 @@ class Message:
 
     role: Literal["user", "assistant"]
     content: str
+    # Images shown to a vision model with the text, as (media type, bytes): sent as image
+    # content blocks in the provider's own wire format.
+    images: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

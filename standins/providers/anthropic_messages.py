@@ -14,6 +14,7 @@ each checked against `RawMessageStreamEvent`), and errors as `{"type": "error", 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -198,6 +199,7 @@ class AnthropicStandIn(StandIn):
             MessageCreateParamsStreaming if body.get("stream") else MessageCreateParamsNonStreaming,
             body,
         )
+        check_image_blocks(body)
         messages = body["messages"]
         if not messages:
             raise Invalid("messages: at least one message is required", kind="message")
@@ -332,3 +334,29 @@ def _prompt_text(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             out += [p.get("text", "") for p in content if isinstance(p, dict)]
     return "\n".join(out)
+
+
+def check_image_blocks(body: Any) -> None:
+    """`image` blocks as Anthropic reads them: base64 data of the media type they name."""
+    from standins.providers.openai_chat import image_matches
+
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            source = block.get("source") or {}
+            if source.get("type") != "base64":
+                continue
+            media_type = str(source.get("media_type"))
+            try:
+                data = base64.b64decode(str(source.get("data")), validate=True)
+            except ValueError:
+                raise Invalid(
+                    "messages: image source data is not valid base64", kind="message"
+                ) from None
+            if not image_matches(media_type, data):
+                raise Invalid(
+                    f"messages: Image does not match the provided media type {media_type}",
+                    kind="message",
+                )

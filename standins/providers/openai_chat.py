@@ -308,6 +308,7 @@ class OpenAIChatStandIn(StandIn):
             else CompletionCreateParamsNonStreaming
         )
         check(params, body)
+        check_image_parts(body)
         return wants_image
 
     def usage(self, body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any]:
@@ -513,3 +514,54 @@ def _prompt_text(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             out += [p.get("text", "") for p in content if isinstance(p, dict)]
     return "\n".join(out)
+
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+def check_image_parts(body: Any) -> None:
+    """Image parts as OpenAI reads them: a data URL of a supported type whose base64 decodes
+    to an image of that type (an https URL is accepted as it is)."""
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if not isinstance(part, dict) or part.get("type") != "image_url":
+                continue
+            url = str((part.get("image_url") or {}).get("url") or "")
+            if url.startswith("https://"):
+                continue
+            head, _, data = url.partition(",")
+            media_type = head.removeprefix("data:").removesuffix(";base64")
+            if (
+                not head.startswith("data:")
+                or not head.endswith(";base64")
+                or media_type not in IMAGE_TYPES
+            ):
+                raise Invalid(
+                    "Invalid image_url: expected a data URL of image/png, jpeg, webp or gif.",
+                    "messages",
+                    code="invalid_image_format",
+                )
+            try:
+                decoded = base64.b64decode(data, validate=True)
+            except ValueError:
+                raise Invalid(
+                    "Invalid base64 in image_url.", "messages", code="invalid_image"
+                ) from None
+            if not image_matches(media_type, decoded):
+                raise Invalid(
+                    "You uploaded an unsupported image. Please make sure your image is valid.",
+                    "messages",
+                    code="invalid_image_format",
+                )
+
+
+def image_matches(media_type: str, data: bytes) -> bool:
+    """Whether the bytes start as an image of `media_type` does."""
+    signatures = {
+        "image/png": data.startswith(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg": data.startswith(b"\xff\xd8\xff"),
+        "image/webp": data[:4] == b"RIFF" and data[8:12] == b"WEBP",
+        "image/gif": data[:6] in (b"GIF87a", b"GIF89a"),
+    }
+    return signatures.get(media_type, False)
