@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # Seconds the glossary waits after a merge before it updates its standing PR: merges
     # within this time of each other make one update (one commit, one build check).
     liquidbook_glossary_delay_seconds: int = Field(default=60, ge=0, le=24 * 3600)
+    # Seconds the Book Dashboard waits before a refresh: events within this time of each
+    # other (jobs ending, merges, pushes, deploys) make one edit of the dashboard issue.
+    liquidbook_dashboard_delay_seconds: float = Field(default=10, ge=0, le=3600)
 
     @field_validator("github_api_url", "github_web_url")
     @classmethod

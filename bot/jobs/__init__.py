@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
+from bot.jobs.dashboard import refresh_dashboard
 from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
@@ -41,6 +42,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     revise_pull_request,
     suggest_lines,
     update_glossary,
+    refresh_dashboard,
 ]
 
 

@@ -177,7 +177,9 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
         return "skipped: app not configured"
     gh = services.github.installation(request["installation_id"])
     try:
-        return await _acknowledge(services, gh, request)
+        outcome = await _acknowledge(services, gh, request)
+        await dashboard_after_ack(services, request, outcome)
+        return outcome
     except Exception:
         # Before any command was looked at (reading the settings file or the author's
         # role failed): one comment says so, once, instead of a lone 👀.
@@ -196,6 +198,22 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
                     },
                 )
         raise
+
+
+async def dashboard_after_ack(services: Services, request: dict[str, Any], outcome: str) -> None:
+    """A ticked dashboard box counts the jobs it started (unticked now if none); the first
+    command on a repository without a dashboard opens one (when it holds a book)."""
+    from bot.jobs.dashboard import box_started, issue_key, schedule_refresh
+
+    full_name = request["repository"]
+    box = request.get("dashboard_box")
+    if isinstance(box, str):
+        jobs = len(outcome[len("started ") :].split(", ")) if outcome.startswith("started ") else 0
+        await box_started(services.redis, full_name, box, jobs)
+    if isinstance(box, str) or not await services.redis.exists(issue_key(full_name)):
+        await schedule_refresh(
+            services, request["installation_id"], full_name, request.get("default_branch") or "main"
+        )
 
 
 @dataclass(frozen=True)
@@ -248,7 +266,7 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
     items = parse_commands(request["body"])
     if not items:
         return "no command"
-    if not await react(gh, full_name, request["comment_id"]):
+    if not request.get("dashboard_box") and not await react(gh, full_name, request["comment_id"]):
         return "comment deleted"
 
     role = await repository_role(gh, full_name, author)

@@ -135,6 +135,10 @@ async def command_job(
         raise
     finally:
         CURRENT.reset(running)
+        # The Book Dashboard: untick the box that started this job, refresh (coalesced).
+        from bot.jobs.dashboard import after_job
+
+        await after_job(services, request)
     record_outcome(name, outcome)
     return outcome
 
