@@ -55,8 +55,10 @@ from bot.book.selector import (
 __all__ = [
     "COMMANDS",
     "ChapterSelector",
+    "Cancel",
     "Command",
     "CommandError",
+    "Confirm",
     "CommandSpec",
     "GenerateChapter",
     "Help",
@@ -121,7 +123,22 @@ class Revise:
     chapter: ChapterSelector | None = None
 
 
-Command = Help | Init | Outline | GenerateChapter | Usage | Revise
+@dataclass(frozen=True)
+class Confirm:
+    """`/confirm`: run the commands of this issue that wait for confirmation (their
+    worst-case cost is over the book's `budget.confirm_above_usd`)."""
+
+    ignored: str = ""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """`/cancel`: stop the queued and running jobs started from this issue or PR."""
+
+    ignored: str = ""
+
+
+Command = Help | Init | Outline | GenerateChapter | Usage | Revise | Confirm | Cancel
 
 
 @dataclass(frozen=True)
@@ -369,6 +386,21 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/usage",
         lambda a, m: Usage(a),
     ),
+    CommandSpec(
+        ("confirm",),
+        "",
+        "Run the commands of this issue that wait for confirmation (their worst-case cost is "
+        "over the book's `budget.confirm_above_usd`).",
+        "/confirm",
+        lambda a, m: Confirm(a),
+    ),
+    CommandSpec(
+        ("cancel",),
+        "",
+        "Stop the queued and running jobs started from this issue or pull request.",
+        "/cancel",
+        lambda a, m: Cancel(a),
+    ),
 )
 
 # Command words people will type before those commands exist: each gets one line saying
@@ -377,7 +409,6 @@ PLANNED: tuple[CommandSpec, ...] = tuple(
     CommandSpec(words, "", what, "", _planned(words, what))
     for words, what in (
         (("publish",), "publishing the book on GitHub Pages"),
-        (("confirm",), "confirming a publication"),
         (("generate", "quiz"), "writing quizzes"),
         (("generate", "figure"), "drawing figures"),
     )

@@ -213,7 +213,6 @@ def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None
         ("/generate quiz chapter 3", "`/generate quiz` is not available yet"),
         ("/generate figure 2", "`/generate figure` is not available yet"),
         ("/publish", "`/publish` is not available yet"),
-        ("/confirm now", "`/confirm` is not available yet"),
         ("/generate quizz chapter 3", "`/generate quizz` is not a command"),
         ("/revise", "`/revise` needs instructions"),
         ("/revise chapter 2-4 shorter", "names one chapter"),

@@ -17,6 +17,7 @@ from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
 from bot.jobs.suggest import suggest_lines
+from bot.pending import expire_pending
 
 if TYPE_CHECKING:
     from arq.cron import CronJob
@@ -43,6 +44,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     suggest_lines,
     update_glossary,
     refresh_dashboard,
+    expire_pending,
 ]
 
 

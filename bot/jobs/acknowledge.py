@@ -27,8 +27,10 @@ from githubkit.exception import RequestFailed
 
 from bot.book.config import ROLE_ORDER, ConfigError, parse_config, role_allows
 from bot.commands import (
+    Cancel,
     Command,
     CommandError,
+    Confirm,
     GenerateChapter,
     Help,
     Init,
@@ -117,7 +119,14 @@ def command_text(command: Command) -> str:
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
-    return {Help: "/help", Init: "/init", Outline: "/outline", Usage: "/usage"}[type(command)]
+    return {
+        Help: "/help",
+        Init: "/init",
+        Outline: "/outline",
+        Usage: "/usage",
+        Confirm: "/confirm",
+        Cancel: "/cancel",
+    }[type(command)]
 
 
 def ignored_note(command: Command) -> str:
@@ -391,7 +400,7 @@ async def _start(
     """Queue one command of the comment (the job's name), or its immediate answer, or None
     when a re-run finds that the comment's answer is already posted."""
     full_name, issue, author = request["repository"], request["issue_number"], request["author"]
-    immediate = isinstance(item, CommandError | Help | Usage) or (
+    immediate = isinstance(item, CommandError | Help | Usage | Confirm | Cancel) or (
         config_problem is not None and not isinstance(item, Init)
     )
     known = None if immediate else await services.redis.get(marker)
@@ -409,6 +418,14 @@ async def _start(
     if isinstance(item, Usage):
         report = await usage_report(services, request["installation_id"], full_name, book_budget)
         return _answer(item, author, "✅ " + report)
+    if isinstance(item, Confirm):
+        from bot.pending import confirm
+
+        return _answer(item, author, await confirm(services, request))
+    if isinstance(item, Cancel):
+        from bot.jobs.cancel import cancel
+
+        return _answer(item, author, await cancel(services, request))
     if config_problem is not None and not isinstance(item, Init):
         return _answer(item, author, "❌ " + config_problem.markdown())
     footer = ignored_note(item)
@@ -436,7 +453,10 @@ async def _start(
         args: tuple[Any, ...] = (request["installation_id"], full_name, status_ref)
     else:
         args = (request, command_payload(item), status_ref)
-    await services.queue.enqueue(
-        job, *args, job_id=f"cmd:{full_name}:{request['comment_id']}:{index}"
-    )
+    job_id = f"cmd:{full_name}:{request['comment_id']}:{index}"
+    await services.queue.enqueue(job, *args, job_id=job_id)
+    if not isinstance(item, Init):
+        from bot.jobs.cancel import remember_job
+
+        await remember_job(services.redis, request, job_id, status_ref)
     return job
