@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import NoReturn, TypeVar
@@ -70,6 +71,10 @@ class EncryptedRedisCache(AsyncBaseCache):
     LOCK_SECONDS = 30
     WAIT_SECONDS = 15
     DONE_SECONDS = 30
+    # How long a process reuses a token it read without asking Redis again. githubkit caches
+    # a token until a minute before GitHub's expiry, so a memo this short never outlives it;
+    # a token GitHub refuses (another process saw the 401 first) costs one retried request.
+    MEMO_SECONDS = 30.0
 
     # The lock's value when this caller took it, else the fetch id of whoever holds it.
     _CLAIM = (
@@ -88,16 +93,37 @@ class EncryptedRedisCache(AsyncBaseCache):
         self.prefix = prefix
         # Keys this process is fetching, with the fetch id its lock holds.
         self._fetching: dict[str, str] = {}
+        # key → (token, monotonic deadline): a job makes several requests, each read the
+        # token twice (the claim and githubkit's own read); a Redis round trip and a Fernet
+        # decryption each time were a tenth of an acknowledgement's CPU. In memory only,
+        # never written anywhere; one entry per installation key.
+        self._memo: dict[str, tuple[str, float]] = {}
 
     async def _read(self, key: str) -> str | None:
+        memo = self._memo.get(key)
+        if memo is not None:
+            if memo[1] > time.monotonic():
+                return memo[0]
+            del self._memo[key]
         data = await self.client.get(f"{self.prefix}:{key}")
         if data is None:
             return None
         try:
-            return self.fernet.decrypt(data).decode()
+            value = self.fernet.decrypt(data).decode()
         except InvalidToken:
             # Written with another key (rotated): treat as a miss, a fresh token replaces it.
             return None
+        self._remember(key, value, self.MEMO_SECONDS)
+        return value
+
+    def _remember(self, key: str, value: str, seconds: float) -> None:
+        if len(self._memo) >= 4096:  # many installations: drop the stale, then the oldest
+            now = time.monotonic()
+            for stale in [k for k, (_, deadline) in self._memo.items() if deadline <= now]:
+                del self._memo[stale]
+            if len(self._memo) >= 4096:
+                del self._memo[next(iter(self._memo))]
+        self._memo[key] = (value, time.monotonic() + min(seconds, self.MEMO_SECONDS))
 
     async def aget(self, key: str) -> str | None:
         return await self._read(key)
@@ -161,6 +187,7 @@ class EncryptedRedisCache(AsyncBaseCache):
         await self.client.set(
             f"{self.prefix}:{key}", self.fernet.encrypt(value.encode()), ex=seconds
         )
+        self._remember(key, value, seconds)
         await self.settle(key, "ok")
 
     # Deletes the key only if it still holds the ciphertext that was read (ARGV[1]).
@@ -173,6 +200,9 @@ class EncryptedRedisCache(AsyncBaseCache):
         """Drop the cached `value` under `key` (GitHub refused it), unless another caller has
         already put a newer one there: requests that failed together with the old token must
         not throw away the token the first of them just fetched. True when it was dropped."""
+        memo = self._memo.get(key)
+        if memo is not None and memo[0] == value:
+            del self._memo[key]
         name = f"{self.prefix}:{key}"
         data = await self.client.get(name)
         if data is None:
@@ -320,8 +350,11 @@ class SharedTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, max_connections: int = 100) -> None:
+        # Every connection may stay open between requests (httpx closes idle ones after
+        # 5 s): with fewer kept alive than jobs in flight, a busy worker closed and reopened
+        # connections (TCP and TLS handshakes) on every burst.
         limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections // 4
+            max_connections=max_connections, max_keepalive_connections=max_connections
         )
         self.pool = httpx.AsyncHTTPTransport(limits=limits)
 

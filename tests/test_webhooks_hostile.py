@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.webhooks import MAX_NESTING, BadPayload, decode_payload, nesting_depth
+from bot.webhooks import MAX_NESTING, BadPayload, container_depth, decode_payload, nesting_depth
 from tests.servers import AppProcess, post_webhook, sign
 
 SECRET = "hostile-intake-secret"
@@ -72,6 +72,20 @@ def nested(depth: int, text: str = "[{]") -> str:
 def test_nesting_depth_matches_the_structure(value: Any, ensure_ascii: bool) -> None:
     document = json.dumps(value, ensure_ascii=ensure_ascii).encode()
     assert nesting_depth(document) == depth_of(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.booleans())
+def test_the_fast_decoder_agrees_with_the_standard_one(value: Any, ensure_ascii: bool) -> None:
+    """orjson's path (what GitHub sends) accepts and decodes what the standard decoder does,
+    and counts the same depth as the raw-bytes measure."""
+    assert container_depth(value) == depth_of(value)
+    document = json.dumps({"v": value}, ensure_ascii=ensure_ascii).encode()
+    if depth_of(value) + 1 > MAX_NESTING:
+        with pytest.raises(BadPayload, match=f"nested {depth_of(value) + 1} levels deep"):
+            decode_payload(document, "application/json")
+    else:
+        assert decode_payload(document, "application/json") == json.loads(document)
 
 
 @settings(max_examples=150, deadline=None)
