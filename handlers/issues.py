@@ -81,3 +81,50 @@ async def dashboard_edited(event: Event, services: Services) -> None:
             job_id=f"ack:{full_name}:{tick_id}",
             queue_name=ACK_QUEUE_NAME,
         )
+
+
+CONFIRM_BOX = "- [x] confirm <!-- lb:confirm -->"
+
+
+@router.register("issue_comment", "edited")
+async def confirm_box_ticked(event: Event, services: Services) -> None:
+    """The "confirm" box of the app's own status comment (a request waiting for `/confirm`),
+    ticked by a person: the same as commenting `/confirm` (role checked). Every other edited
+    comment runs nothing (`handlers/comments.py`)."""
+    from bot.status import MARKER as STATUS_MARKER
+
+    payload = event.payload
+    comment, issue, changes = payload.get("comment"), payload.get("issue"), payload.get("changes")
+    if not (isinstance(comment, dict) and isinstance(issue, dict) and isinstance(changes, dict)):
+        return
+    if is_bot(payload.get("sender")) or not is_bot(comment.get("user")):
+        return
+    body = comment.get("body")
+    before = changes.get("body", {}).get("from") if isinstance(changes.get("body"), dict) else None
+    if not isinstance(body, str) or not isinstance(before, str) or STATUS_MARKER not in body:
+        return
+    if CONFIRM_BOX not in body or CONFIRM_BOX in before:
+        return
+    repository = payload.get("repository") or {}
+    full_name = repository.get("full_name")
+    if not isinstance(full_name, str) or not isinstance(issue.get("number"), int):
+        return
+    tick_id = f"confirm-{event.delivery_id}"
+    await services.queue.enqueue(
+        "acknowledge_command",
+        {
+            "installation_id": event.installation_id,
+            "repository": full_name,
+            "default_branch": repository.get("default_branch") or "main",
+            "issue_number": issue["number"],
+            "pull_request": isinstance(issue.get("pull_request"), dict),
+            "comment_id": tick_id,
+            "comment_url": comment.get("html_url") or "",
+            "author": payload["sender"].get("login"),
+            "body": "/confirm",
+            "dashboard_box": None,
+            "no_reaction": True,
+        },
+        job_id=f"ack:{full_name}:{tick_id}",
+        queue_name=ACK_QUEUE_NAME,
+    )

@@ -57,8 +57,11 @@ def test_confirm_then_cancel(world: World) -> None:
     assert gh.pulls(REPO) == []  # nothing ran, no model call
     assert world.model.calls("/chat/completions") == []
 
-    # A reader may not confirm.
-    gh.comment(REPO, issue, "mallory", "/confirm")
+    # A reader may not confirm, here by ticking the status comment's "confirm" box.
+    assert "- [ ] confirm" in waiting["body"]
+    gh.edit_comment(
+        waiting["id"], "mallory", waiting["body"].replace("- [ ] confirm", "- [x] confirm")
+    )
     world.wait_for(
         lambda: any("Sorry @mallory" in c["body"] for c in gh.comments(REPO, issue)),
         what="mallory's /confirm refused",

@@ -275,7 +275,8 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
     items = parse_commands(request["body"])
     if not items:
         return "no command"
-    if not request.get("dashboard_box") and not await react(gh, full_name, request["comment_id"]):
+    synthetic = request.get("dashboard_box") or request.get("no_reaction")  # a ticked box
+    if not synthetic and not await react(gh, full_name, request["comment_id"]):
         return "comment deleted"
 
     role = await repository_role(gh, full_name, author)

@@ -435,7 +435,7 @@ async def _held_for_confirmation(
         f"⏸️ Waiting for confirmation: at most {pending.money(worst)} is over this book's "
         f"limit of {pending.money(limit)} (`budget.confirm_above_usd`). Someone with the role "
         "comments `/confirm` here to run it; without it, nothing is done and the request "
-        "expires in 24 hours."
+        "expires in 24 hours.\n\n- [ ] confirm <!-- lb:confirm -->"
     )
     return True
 
