@@ -142,3 +142,47 @@ async def expire_pending(
         "run it."
     )
     return "expired"
+
+
+def request_estimate(model: str, request: Any, typical_answer_tokens: int) -> tuple[Decimal, Decimal]:
+    """(typical, worst case) in USD of one model request: the worst allows every token."""
+    from bot.providers.budget import estimate_text
+
+    prices = default_table()
+    price = prices.lookup(model) or prices.ceiling(model)
+    if price is None:
+        return Decimal(0), Decimal(0)
+    worst = estimate_text(prices, model, request)
+    prompt = estimate_tokens((request.stable_prefix or "") + (request.system or "")) + sum(
+        estimate_tokens(m.content) for m in request.conversation()
+    )
+    return min(worst, price.max_text_cost(prompt, typical_answer_tokens)), worst
+
+
+async def gate(
+    services: Any,
+    ctx: dict[str, Any],
+    function: str,
+    args: list[Any],
+    status: Any,
+    book_limit: float | None,
+    typical: Decimal,
+    worst: Decimal,
+) -> bool:
+    """State the estimate in the job's status comment; when its worst case is over the
+    confirmation threshold (and the request is not confirmed yet), keep it waiting and end
+    the job's status with the way to confirm. True: the job must stop here."""
+    request, status_ref = args[0], args[-1]
+    status.footer = f"{estimate_line(typical, worst)}\n\n{status.footer}".strip()
+    limit = threshold(book_limit, services.settings.liquidbook_confirm_above_usd)
+    if limit is None or worst <= limit or request.get("confirmed"):
+        return False
+    job_id = str(ctx.get("job_id") or f"cmd:{request['repository']}:{request['comment_id']}")
+    await hold(services, function, args, job_id, request, status_ref, worst)
+    await status.finish(
+        f"⏸️ Waiting for confirmation: at most {money(worst)} is over this book's "
+        f"limit of {money(limit)} (`budget.confirm_above_usd`). Someone with the role "
+        "comments `/confirm` here (or ticks the box below) to run it; without it, nothing is "
+        "done and the request expires in 24 hours.\n\n- [ ] confirm <!-- lb:confirm -->"
+    )
+    return True

@@ -100,3 +100,20 @@ def test_confirm_then_cancel(world: World) -> None:
     calls_after = len(world.model.calls("/chat/completions"))
     world.wait_for(lambda: True)
     assert len(world.model.calls("/chat/completions")) <= calls_after + 4  # in flight only
+
+
+def test_estimates_and_thresholds() -> None:
+    from decimal import Decimal
+
+    from bot import pending
+    from bot.providers.types import TextRequest
+
+    request = TextRequest(prompt="Plan a book about tides. " * 200, max_tokens=8000)
+    typical, worst = pending.request_estimate("openai:gpt-4.1", request, 3000)
+    assert Decimal(0) < typical < worst
+    assert pending.request_estimate("nobody:free-model", request, 3000) == (Decimal(0), Decimal(0))
+    assert pending.threshold(None, None) is None
+    assert pending.threshold(0.5, 0.1) == Decimal("0.1")
+    assert pending.threshold(0.2, None) == Decimal("0.2")
+    line = pending.estimate_line(Decimal("0.42"), Decimal("1.1"))
+    assert line == "💰 Estimated cost: about $0.42, at most $1.10."

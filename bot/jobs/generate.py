@@ -419,25 +419,11 @@ async def _held_for_confirmation(
     chapters: list[Chapter],
     model: str,
 ) -> bool:
-    """State the estimate in the status comment; keep the job waiting for `/confirm` (and
-    end it) when its worst case is over the confirmation threshold (`bot.pending`)."""
+    """The estimate in the status comment, and the wait for `/confirm` (`bot.pending`)."""
     typical, worst = pending.chapters_estimate(model, book, chapters, CHAPTER_MAX_TOKENS)
-    status.footer = f"{pending.estimate_line(typical, worst)}\n\n{status.footer}".strip()
-    limit = pending.threshold(
-        book.config.budget.confirm_above_usd, services.settings.liquidbook_confirm_above_usd
-    )
-    if limit is None or worst <= limit or request.get("confirmed"):
-        return False
-    job_id = str(ctx.get("job_id") or f"cmd:{request['repository']}:{request['comment_id']}")
     args = [request, command, status_ref]
-    await pending.hold(services, "generate_chapters", args, job_id, request, status_ref, worst)
-    await status.finish(
-        f"⏸️ Waiting for confirmation: at most {pending.money(worst)} is over this book's "
-        f"limit of {pending.money(limit)} (`budget.confirm_above_usd`). Someone with the role "
-        "comments `/confirm` here to run it; without it, nothing is done and the request "
-        "expires in 24 hours.\n\n- [ ] confirm <!-- lb:confirm -->"
-    )
-    return True
+    limit = book.config.budget.confirm_above_usd
+    return await pending.gate(services, ctx, "generate_chapters", args, status, limit, typical, worst)
 
 
 async def generate_chapters(
