@@ -52,8 +52,9 @@ def measure(size: int, tmp: Path, url: str) -> None:
         began = time.perf_counter()
         world.add_chapters([(f"Topic {n}", f"About {n}.") for n in range(2, size + 1)])
         world.wait_for(
-            lambda: (i := dashboard_issue(world)) and f"Topic {size}" in i["body"] or (
-                i and "more chapters are not shown" in i["body"]
+            lambda: (
+                ((i := dashboard_issue(world)) and f"Topic {size}" in i["body"])
+                or (i and "more chapters are not shown" in i["body"])
             ),
             300,
             "the dashboard",
@@ -63,9 +64,18 @@ def measure(size: int, tmp: Path, url: str) -> None:
         opened = calls_since(world, start)
         start = len(world.github.requests)
         began = time.perf_counter()
-        world.github.push(REPO, "main", {"chapters/01-getting-started.md": "---\ntitle: Getting started\n---\n\n% liquidbook: stub\n"}, user="alice")
+        world.github.push(
+            REPO,
+            "main",
+            {
+                "chapters/01-getting-started.md": "---\ntitle: Getting started\n---\n\n% liquidbook: stub\n"
+            },
+            user="alice",
+        )
         world.wait_for(
-            lambda: calls_since(world, start).get("PATCH /repos/{owner}/{repo}/issues/{issue_number}"),
+            lambda: calls_since(world, start).get(
+                "PATCH /repos/{owner}/{repo}/issues/{issue_number}"
+            ),
             300,
             "the edit",
         )
@@ -76,7 +86,9 @@ def measure(size: int, tmp: Path, url: str) -> None:
         print(f"\n{size} chapters: body {len(body):,} characters")
         for what, calls, seconds in (("opening", opened, first), ("editing", edited, second)):
             rest = sum(n for c, n in calls.items() if "_codeload" not in c)
-            print(f"  {what}: {rest} REST calls (+ archive download), {seconds:.1f} s incl. the 0.5 s window")
+            print(
+                f"  {what}: {rest} REST calls (+ archive download), {seconds:.1f} s incl. the 0.5 s window"
+            )
             for call, n in sorted(calls.items()):
                 print(f"    {n} × {call}")
     finally:
@@ -97,7 +109,9 @@ def render_figures(size: int) -> None:
     for _ in range(20):
         dashboard.ticked_boxes(body)
     parse = (time.perf_counter() - began) / 20
-    print(f"render {size} chapters: {render * 1000:.2f} ms, {len(body):,} chars; ticks read back: {parse * 1000:.2f} ms")
+    print(
+        f"render {size} chapters: {render * 1000:.2f} ms, {len(body):,} chars; ticks read back: {parse * 1000:.2f} ms"
+    )
 
 
 def main() -> None:

@@ -54,12 +54,12 @@ from bot.book.selector import (
 
 __all__ = [
     "COMMANDS",
-    "ChapterSelector",
     "Cancel",
+    "ChapterSelector",
     "Command",
     "CommandError",
-    "Confirm",
     "CommandSpec",
+    "Confirm",
     "GenerateChapter",
     "Help",
     "Init",

@@ -120,7 +120,9 @@ async def confirm(services: Any, request: dict[str, Any]) -> str:
         total += Decimal(entry.get("worst") or 0)
     count = len(waiting)
     jobs = "1 command" if count == 1 else f"{count} commands"
-    return f"✅ Confirmed {jobs} (at most {money(total)} in all); each goes on in its status comment."
+    return (
+        f"✅ Confirmed {jobs} (at most {money(total)} in all); each goes on in its status comment."
+    )
 
 
 async def expire_pending(
@@ -144,7 +146,9 @@ async def expire_pending(
     return "expired"
 
 
-def request_estimate(model: str, request: Any, typical_answer_tokens: int) -> tuple[Decimal, Decimal]:
+def request_estimate(
+    model: str, request: Any, typical_answer_tokens: int
+) -> tuple[Decimal, Decimal]:
     """(typical, worst case) in USD of one model request: the worst allows every token."""
     from bot.providers.budget import estimate_text
 

@@ -7,6 +7,8 @@ a merged PR of the app's chapter branches is also remembered, so the chapter sho
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.jobs.dashboard import TTL_SECONDS, merged_key, schedule_refresh
 from bot.pull_request import BRANCH_PREFIX
 from bot.routing import Event, Router
@@ -25,7 +27,9 @@ def _default_branch(event: Event) -> str:
 async def _refresh(event: Event, services: Services) -> None:
     if event.installation_id is None or event.repository is None:
         return
-    await schedule_refresh(services, event.installation_id, event.repository, _default_branch(event))
+    await schedule_refresh(
+        services, event.installation_id, event.repository, _default_branch(event)
+    )
 
 
 @router.register("pull_request", "closed")
@@ -33,12 +37,17 @@ async def merged(event: Event, services: Services) -> None:
     pull = event.payload.get("pull_request")
     if not isinstance(pull, dict) or pull.get("merged") is not True or event.repository is None:
         return
-    head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
-    branch = head.get("ref")
-    if isinstance(branch, str) and branch.startswith(BRANCH_PREFIX) and isinstance(pull.get("number"), int):
+    head = pull.get("head")
+    branch = head.get("ref") if isinstance(head, dict) else None
+    if (
+        isinstance(branch, str)
+        and branch.startswith(BRANCH_PREFIX)
+        and isinstance(pull.get("number"), int)
+    ):
         key = merged_key(event.repository)
-        await services.redis.hset(key, branch, str(pull["number"]))
-        await services.redis.expire(key, TTL_SECONDS)
+        redis: Any = services.redis
+        await redis.hset(key, branch, str(pull["number"]))
+        await redis.expire(key, TTL_SECONDS)
     # A merge also delivers `push` to the base branch, which refreshes; a merge into
     # another branch does not change the book on the default branch.
 

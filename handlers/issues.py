@@ -55,7 +55,9 @@ async def dashboard_edited(event: Event, services: Services) -> None:
     default_branch = repository.get("default_branch") or "main"
     login = event.payload["sender"].get("login")
     stubs = sorted(
-        int(b.partition(":")[2]) for b in dashboard.all_boxes(issue["body"]) if b.startswith("write:")
+        int(b.partition(":")[2])
+        for b in dashboard.all_boxes(issue["body"])
+        if b.startswith("write:")
     )
     for box in boxes:
         command = dashboard.command_for(box, stubs)

@@ -45,12 +45,16 @@ def test_confirm_then_cancel(world: World) -> None:
     issue = gh.open_issue(REPO, "alice", "Write everything")
     gh.comment(REPO, issue, "alice", "/confirm")
     world.wait_for(
-        lambda: any("Nothing on this issue is waiting" in c["body"] for c in gh.comments(REPO, issue)),
+        lambda: any(
+            "Nothing on this issue is waiting" in c["body"] for c in gh.comments(REPO, issue)
+        ),
         what="the answer to a /confirm with nothing pending",
     )
     gh.comment(REPO, issue, "alice", "/generate chapter all")
     waiting = world.wait_for(
-        lambda: [c for c in world.status_comments(issue) if "Waiting for confirmation" in c["body"]],
+        lambda: [
+            c for c in world.status_comments(issue) if "Waiting for confirmation" in c["body"]
+        ],
         what="the request kept waiting",
     )[0]
     assert re.search(r"about \$\d+\.\d\d, at most \$\d+\.\d\d", waiting["body"])

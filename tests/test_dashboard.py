@@ -52,7 +52,11 @@ def test_the_body_shows_states_and_boxes() -> None:
     assert "write:1" not in boxes  # a written chapter is rewritten, not written
 
 
-@given(st.sets(st.sampled_from(["write:2", "rewrite:3", "quiz:1", "stubs:all", "refresh:all", "write:9"])))
+@given(
+    st.sets(
+        st.sampled_from(["write:2", "rewrite:3", "quiz:1", "stubs:all", "refresh:all", "write:9"])
+    )
+)
 def test_ticks_read_back(ticked: set[str]) -> None:
     body = dashboard.render(state(10), frozenset(ticked))
     assert dashboard.ticked_boxes(body) == ticked & dashboard.all_boxes(body)

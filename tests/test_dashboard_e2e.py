@@ -83,7 +83,9 @@ def test_dashboard_lists_ticks_and_follows_the_book(world: World) -> None:
     body = the_dashboard(world)["body"]  # type: ignore[index]
     gh.edit_issue(REPO, number, "alice", dashboard.tick(body, "write chapter 2") or "")
     [status] = world.wait_final(number)
-    pulls = [p for p in gh.pulls(REPO, "open") if p["head"]["ref"].startswith("liquidbook/chapter-")]
+    pulls = [
+        p for p in gh.pulls(REPO, "open") if p["head"]["ref"].startswith("liquidbook/chapter-")
+    ]
     assert len(pulls) == before_pulls + 1 and pulls[-1]["html_url"] in status["body"]
     pr = pulls[-1]["number"]
     shown = wait_body(world, lambda b: f"open PR #{pr}" in b, "the PR on the dashboard")["body"]

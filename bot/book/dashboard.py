@@ -20,7 +20,9 @@ TITLE = "📖 Book dashboard"
 MAX_BODY_CHARS = 60_000
 
 # `- [ ] label <!-- lb:write:2 -->`: GitHub toggles `[ ]` ↔ `[x]` in the raw Markdown.
-_BOX = re.compile(r"^\s{0,8}[-*] \[([ xX])\] ([^\n]{0,300}?)\s*<!-- lb:([a-z]{1,12}):([0-9]{1,5}|all) -->\s*$")
+_BOX = re.compile(
+    r"^\s{0,8}[-*] \[([ xX])\] ([^\n]{0,300}?)\s*<!-- lb:([a-z]{1,12}):([0-9]{1,5}|all) -->\s*$"
+)
 ACTIONS = ("write", "rewrite", "quiz", "stubs", "refresh")
 
 
@@ -124,7 +126,9 @@ def render(state: DashboardState, ticked: frozenset[str] = frozenset()) -> str:
             f"{_chapter_state(chapter)} · {chapter.quizzes} quiz · {chapter.figures} fig.{check}"
         ]
         for action, label in _chapter_boxes(chapter):
-            entry.append("  " + box(action, chapter.number, label, f"{action}:{chapter.number}" in ticked))
+            entry.append(
+                "  " + box(action, chapter.number, label, f"{action}:{chapter.number}" in ticked)
+            )
         cost = sum(len(line) + 1 for line in entry)
         if size + cost > MAX_BODY_CHARS:
             break
@@ -213,7 +217,7 @@ def command_for(box_id: str, stubs: list[int]) -> str | None:
 def _ranges(numbers: list[int]) -> list[str]:
     out: list[str] = []
     start = prev = numbers[0]
-    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+    for n in [*numbers[1:], None]:
         if n is not None and n == prev + 1:
             prev = n
             continue

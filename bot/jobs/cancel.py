@@ -40,7 +40,9 @@ async def remember_job(
 ) -> None:
     """Remember a queued command job under the issue or PR it was asked on."""
     key = jobs_key(request["repository"], request["issue_number"])
-    await redis.hset(key, job_id, json.dumps({**status_ref, "installation": request["installation_id"]}))
+    await redis.hset(
+        key, job_id, json.dumps({**status_ref, "installation": request["installation_id"]})
+    )
     await redis.expire(key, JOBS_SECONDS)
 
 

@@ -152,7 +152,7 @@ async def gather_state(
     from bot.jobs.generate import chapter_branch
 
     full_name = request["repository"]
-    redis = services.redis
+    redis: Any = services.redis
     directory: Path = book.directory
     known = KnownPullRequests(redis, full_name)
     branches = [chapter_branch(chapter) for chapter in book.toc]
@@ -166,8 +166,9 @@ async def gather_state(
                 pipe.smembers(known.sha_prefix + branch)
             results = await pipe.execute()
         numbers, shas = results[: len(branches)], results[len(branches) :]
-    merged = await redis.hgetall(merged_key(full_name))
-    merged = {_text(k): int(_text(v)) for k, v in merged.items()}
+    merged = {
+        _text(k): int(_text(v)) for k, v in (await redis.hgetall(merged_key(full_name))).items()
+    }
     all_shas = [_text(s) for group in shas for s in group]
     checks = await checks_for(redis, full_name, all_shas)
     chapters = []
@@ -182,7 +183,9 @@ async def gather_state(
             found = [checks[_text(s)] for s in shas[index] if _text(s) in checks]
             if found:
                 latest = max(found, key=lambda c: c.at)
-                pr_check = f"{latest.conclusion} ({latest.errors} errors, {latest.warnings} warnings)"
+                pr_check = (
+                    f"{latest.conclusion} ({latest.errors} errors, {latest.warnings} warnings)"
+                )
         chapters.append(
             render_dashboard.ChapterState(
                 number=chapter.number,
@@ -232,7 +235,7 @@ async def write(
 ) -> str:
     """Open the dashboard issue, or edit its body when it would change."""
     owner, _, repo = full_name.partition("/")
-    redis = services.redis
+    redis: Any = services.redis
     number = await redis.get(issue_key(full_name))
     running = {_text(k) for k in await redis.hkeys(running_key(full_name))}
     done = {_text(k) for k in await redis.smembers(done_key(full_name))}
@@ -262,9 +265,7 @@ async def write(
         if done:
             await redis.srem(done_key(full_name), *done)
         return "unchanged"
-    await gh.arequest(
-        "PATCH", f"/repos/{owner}/{repo}/issues/{number}", json={"body": body}
-    )
+    await gh.arequest("PATCH", f"/repos/{owner}/{repo}/issues/{number}", json={"body": body})
     if done:
         await redis.srem(done_key(full_name), *done)
     return "edited"

@@ -423,7 +423,9 @@ async def _held_for_confirmation(
     typical, worst = pending.chapters_estimate(model, book, chapters, CHAPTER_MAX_TOKENS)
     args = [request, command, status_ref]
     limit = book.config.budget.confirm_above_usd
-    return await pending.gate(services, ctx, "generate_chapters", args, status, limit, typical, worst)
+    return await pending.gate(
+        services, ctx, "generate_chapters", args, status, limit, typical, worst
+    )
 
 
 async def generate_chapters(

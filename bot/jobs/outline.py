@@ -75,7 +75,9 @@ async def outline_book(
             typical, worst = pending.request_estimate(models[0], asked, OUTLINE_TYPICAL_TOKENS)
             args = [request, command, status_ref]
             limit = config.budget.confirm_above_usd
-            if await pending.gate(services, ctx, "outline_book", args, status, limit, typical, worst):
+            if await pending.gate(
+                services, ctx, "outline_book", args, status, limit, typical, worst
+            ):
                 return "awaiting confirmation"
             result = await services.model_client().generate_text(
                 asked,
