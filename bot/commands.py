@@ -55,10 +55,12 @@ from bot.book.selector import (
 
 __all__ = [
     "COMMANDS",
+    "Cancel",
     "ChapterSelector",
     "Command",
     "CommandError",
     "CommandSpec",
+    "Confirm",
     "GenerateChapter",
     "GenerateFigure",
     "GenerateQuiz",
@@ -133,6 +135,22 @@ class Publish:
 
 
 @dataclass(frozen=True)
+class Confirm:
+    """`/confirm`: run the commands of this issue that wait for confirmation (their
+    worst-case cost is over the book's `budget.confirm_above_usd`)."""
+
+    ignored: str = ""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """`/cancel`: stop the queued and running jobs started from this issue or PR."""
+
+    ignored: str = ""
+
+
+
+@dataclass(frozen=True)
 class GenerateQuiz:
     """`/generate quiz chapter <selector>`: a JupyterQuiz file per chapter, one PR each."""
 
@@ -153,7 +171,17 @@ class GenerateFigure:
 ASPECTS = ("1:1", "16:9", "3:2", "4:3", "2:3", "3:4", "9:16")
 
 Command = (
-    Help | Init | Outline | GenerateChapter | Usage | Revise | Publish | GenerateQuiz | GenerateFigure
+    Help
+    | Init
+    | Outline
+    | GenerateChapter
+    | Usage
+    | Revise
+    | Publish
+    | GenerateQuiz
+    | GenerateFigure
+    | Confirm
+    | Cancel
 )
 
 
@@ -481,15 +509,28 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/publish",
         lambda a, m: Publish(a),
     ),
+    CommandSpec(
+        ("confirm",),
+        "",
+        "Run the commands of this issue that wait for confirmation (their worst-case cost is "
+        "over the book's `budget.confirm_above_usd`).",
+        "/confirm",
+        lambda a, m: Confirm(a),
+    ),
+    CommandSpec(
+        ("cancel",),
+        "",
+        "Stop the queued and running jobs started from this issue or pull request.",
+        "/cancel",
+        lambda a, m: Cancel(a),
+    ),
 )
 
 # Command words people will type before those commands exist: each gets one line saying
 # so (never silence), and none is listed by `/help`.
 PLANNED: tuple[CommandSpec, ...] = tuple(
     CommandSpec(words, "", what, "", _planned(words, what))
-    for words, what in (
-        (("confirm",), "confirming a publication"),
-    )
+    for words, what in ((("generate", "video"), "short clips from a figure"),)
 )
 
 _MIN_PREFIX = 3

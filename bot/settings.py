@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     liquidbook_pages_wait_seconds: int = Field(default=600, ge=0, le=600)
     # `/publish` with GitHub Pages off: how often it looks (one GET each time).
     liquidbook_pages_poll_seconds: int = Field(default=30, ge=1, le=600)
+    # Seconds the Book Dashboard waits before a refresh: events within this time of each
+    # other (jobs ending, merges, pushes, deploys) make one edit of the dashboard issue.
+    liquidbook_dashboard_delay_seconds: float = Field(default=10, ge=0, le=3600)
+    # A command whose worst-case model cost is over this (US dollars) waits for `/confirm`
+    # whatever the book's settings say (`budget.confirm_above_usd` may only set it lower);
+    # unset: only books that ask for it confirm.
+    liquidbook_confirm_above_usd: float | None = Field(default=None, ge=0)
 
     @field_validator("github_api_url", "github_web_url")
     @classmethod

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,6 +75,8 @@ class StatusComment:
     # Work already finished (one line each, e.g. a PR opened), so an interruption can say
     # what was done before it.
     done: list[str] = field(default_factory=list)
+    # The work not finished yet (one line each), for the final status of a cancelled job.
+    remaining: Callable[[], list[str]] | None = field(default=None, repr=False)
     _pending: str | None = field(default=None, repr=False)
     _since: float = field(default=0.0, repr=False)
     _timer: asyncio.Task[None] | None = field(default=None, repr=False)

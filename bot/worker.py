@@ -81,6 +81,8 @@ def build_worker(
         handle_signals=handle_signals,
         max_jobs=settings.liquidbook_max_jobs,
         job_timeout=settings.liquidbook_job_timeout,
+        # `/cancel` aborts the jobs of an issue or PR (`bot.jobs.cancel`).
+        allow_abort_jobs=True,
         **common,
     )
     acknowledgements = Worker(

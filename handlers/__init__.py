@@ -1,7 +1,7 @@
 """Webhook handlers, one module per event or command family; `router` combines them."""
 
 from bot.routing import Router
-from handlers import checks, comments, deploys, installation, pulls, pushes, reviews
+from handlers import checks, comments, dashboard, deploys, installation, issues, pulls, pushes, reviews
 
 router = Router(
     installation.router,
@@ -11,4 +11,6 @@ router = Router(
     pushes.router,
     checks.router,
     deploys.router,
+    issues.router,
+    dashboard.router,
 )

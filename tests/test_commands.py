@@ -217,7 +217,6 @@ def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None
         ('/generate figure chapter 1 "open', "A quote is not closed"),
         ('/generate figure chapter 1 "x" --aspect 5:1', "`--aspect 5:1` is not one of"),
         ("/publish now", None),
-        ("/confirm now", "`/confirm` is not available yet"),
         ("/generate quizz chapter 3", "`/generate quizz` is not a command"),
         ("/revise", "`/revise` needs instructions"),
         ("/revise chapter 2-4 shorter", "names one chapter"),

@@ -258,5 +258,10 @@ def test_parse_time_grows_linearly(shape: str) -> None:
     assert len(small) == 1024 and len(large) == 64 * 1024
     check_results(large)
     for parse in (parse_commands, may_hold_commands):
-        ratio = _best_time(parse, large, 1) / _best_time(parse, small, 64)
+        # The best of three measurements: a loaded machine (cache and frequency changes under
+        # other processes) pushed a linear parse past 100× once in a while, while a
+        # quadratic one is ~4,000× here every time.
+        ratio = min(
+            _best_time(parse, large, 1) / _best_time(parse, small, 64) for _ in range(3)
+        )
         assert ratio <= 100, f"{shape}: {parse.__name__} took {ratio:.0f}× longer on 64× the text"

@@ -62,6 +62,13 @@ class BudgetConfig(_Settings):
         description="Spending cap in US dollars per calendar month for this book's model "
         "calls; it may lower the server's `LIQUIDBOOK_MONTHLY_BUDGET_USD`, never raise it.",
     )
+    confirm_above_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="A command whose worst-case cost is over this many US dollars waits for "
+        "`/confirm` (up to 24 hours) before it calls a model; the server's "
+        "`LIQUIDBOOK_CONFIRM_ABOVE_USD` applies whatever this says.",
+    )
 
 
 class ReviseConfig(_Settings):

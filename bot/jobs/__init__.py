@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.check import check_commit
 from bot.jobs.figure import generate_figure
+from bot.jobs.dashboard import refresh_dashboard
 from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
@@ -20,6 +21,7 @@ from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
 from bot.jobs.suggest import suggest_lines
+from bot.pending import expire_pending
 
 if TYPE_CHECKING:
     from arq.cron import CronJob
@@ -50,6 +52,8 @@ FUNCTIONS: list[Callable[..., Any]] = [
     check_commit,
     publish_book,
     deploy_finished,
+    refresh_dashboard,
+    expire_pending,
 ]
 
 

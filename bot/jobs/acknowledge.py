@@ -27,8 +27,10 @@ from githubkit.exception import RequestFailed
 
 from bot.book.config import ROLE_ORDER, ConfigError, parse_config, role_allows
 from bot.commands import (
+    Cancel,
     Command,
     CommandError,
+    Confirm,
     GenerateChapter,
     GenerateFigure,
     GenerateQuiz,
@@ -130,6 +132,8 @@ def command_text(command: Command) -> str:
         Outline: "/outline",
         Usage: "/usage",
         Publish: "/publish",
+        Confirm: "/confirm",
+        Cancel: "/cancel",
     }[type(command)]
 
 
@@ -196,7 +200,9 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
         return "skipped: app not configured"
     gh = services.github.installation(request["installation_id"])
     try:
-        return await _acknowledge(services, gh, request)
+        outcome = await _acknowledge(services, gh, request)
+        await dashboard_after_ack(services, request, outcome)
+        return outcome
     except Exception:
         # Before any command was looked at (reading the settings file or the author's
         # role failed): one comment says so, once, instead of a lone 👀.
@@ -215,6 +221,22 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
                     },
                 )
         raise
+
+
+async def dashboard_after_ack(services: Services, request: dict[str, Any], outcome: str) -> None:
+    """A ticked dashboard box counts the jobs it started (unticked now if none); the first
+    command on a repository without a dashboard opens one (when it holds a book)."""
+    from bot.jobs.dashboard import box_started, issue_key, schedule_refresh
+
+    full_name = request["repository"]
+    box = request.get("dashboard_box")
+    if isinstance(box, str):
+        jobs = len(outcome[len("started ") :].split(", ")) if outcome.startswith("started ") else 0
+        await box_started(services.redis, full_name, box, jobs)
+    if isinstance(box, str) or not await services.redis.exists(issue_key(full_name)):
+        await schedule_refresh(
+            services, request["installation_id"], full_name, request.get("default_branch") or "main"
+        )
 
 
 @dataclass(frozen=True)
@@ -267,7 +289,8 @@ async def _acknowledge(services: Services, gh: GitHub, request: dict[str, Any]) 
     items = parse_commands(request["body"])
     if not items:
         return "no command"
-    if not await react(gh, full_name, request["comment_id"]):
+    synthetic = request.get("dashboard_box") or request.get("no_reaction")  # a ticked box
+    if not synthetic and not await react(gh, full_name, request["comment_id"]):
         return "comment deleted"
 
     role = await repository_role(gh, full_name, author)
@@ -392,7 +415,7 @@ async def _start(
     """Queue one command of the comment (the job's name), or its immediate answer, or None
     when a re-run finds that the comment's answer is already posted."""
     full_name, issue, author = request["repository"], request["issue_number"], request["author"]
-    immediate = isinstance(item, CommandError | Help | Usage) or (
+    immediate = isinstance(item, CommandError | Help | Usage | Confirm | Cancel) or (
         config_problem is not None and not isinstance(item, Init)
     )
     known = None if immediate else await services.redis.get(marker)
@@ -410,6 +433,14 @@ async def _start(
     if isinstance(item, Usage):
         report = await usage_report(services, request["installation_id"], full_name, book_budget)
         return _answer(item, author, "✅ " + report)
+    if isinstance(item, Confirm):
+        from bot.pending import confirm
+
+        return _answer(item, author, await confirm(services, request))
+    if isinstance(item, Cancel):
+        from bot.jobs.cancel import cancel
+
+        return _answer(item, author, await cancel(services, request))
     if config_problem is not None and not isinstance(item, Init):
         return _answer(item, author, "❌ " + config_problem.markdown())
     footer = ignored_note(item)
@@ -437,7 +468,10 @@ async def _start(
         args: tuple[Any, ...] = (request["installation_id"], full_name, status_ref)
     else:
         args = (request, command_payload(item), status_ref)
-    await services.queue.enqueue(
-        job, *args, job_id=f"cmd:{full_name}:{request['comment_id']}:{index}"
-    )
+    job_id = f"cmd:{full_name}:{request['comment_id']}:{index}"
+    await services.queue.enqueue(job, *args, job_id=job_id)
+    if not isinstance(item, Init):
+        from bot.jobs.cancel import remember_job
+
+        await remember_job(services.redis, request, job_id, status_ref)
     return job

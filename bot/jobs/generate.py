@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from githubkit.exception import RequestFailed
 
+from bot import pending
 from bot.book.chapters import Chapter, has_body
 from bot.book.check import BuildReport, check_book, plural
 from bot.book.clean import clean_chapter_body
@@ -90,6 +91,12 @@ class Board:
         self.lines = {
             c.path: f"Chapter {c.number} ({shorten(c.title, 80)}): waiting" for c in chapters
         }
+        self.finished: set[str] = set()
+        status.remaining = lambda: [
+            f"Chapter {c.number} ({shorten(c.title, 80)})"
+            for c in chapters
+            if c.path not in self.finished
+        ]
 
     async def stage(self, chapter: Chapter, emoji: str, single: str, several: str) -> None:
         """`single` is the sentence for a one-chapter job; `several` the chapter's bullet."""
@@ -102,6 +109,7 @@ class Board:
 
     async def done(self, outcome: ChapterOutcome) -> None:
         self.status.done.append(outcome.line)
+        self.finished.add(outcome.chapter.path)
         self.lines[outcome.chapter.path] = outcome.line
         if len(self.status.done) < len(self.chapters):
             await self.status.progress(self.render(), update=True)
@@ -400,6 +408,26 @@ async def _with_outline_hint(services: Services, request: dict[str, Any], messag
     )
 
 
+async def _held_for_confirmation(
+    services: Services,
+    ctx: dict[str, Any],
+    request: dict[str, Any],
+    command: dict[str, Any],
+    status_ref: dict[str, Any],
+    status: StatusComment,
+    book: Any,
+    chapters: list[Chapter],
+    model: str,
+) -> bool:
+    """The estimate in the status comment, and the wait for `/confirm` (`bot.pending`)."""
+    typical, worst = pending.chapters_estimate(model, book, chapters, CHAPTER_MAX_TOKENS)
+    args = [request, command, status_ref]
+    limit = book.config.budget.confirm_above_usd
+    return await pending.gate(
+        services, ctx, "generate_chapters", args, status, limit, typical, worst
+    )
+
+
 async def generate_chapters(
     ctx: dict[str, Any],
     request: dict[str, Any],
@@ -419,6 +447,10 @@ async def generate_chapters(
             except BookError as exc:
                 raise BookError(await _with_outline_hint(services, request, str(exc))) from None
             models = models_for(co.book.config, services.settings)
+            if await _held_for_confirmation(
+                services, ctx, request, command, status_ref, status, co.book, chapters, models[0]
+            ):
+                return "awaiting confirmation"
             status.max_progress_edits = 4 if len(chapters) == 1 else len(chapters) + 2
             board = Board(status, chapters, models[0])
             gate = asyncio.Semaphore(MAX_PARALLEL)

@@ -16,6 +16,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+from bot import pending
 from bot.book.outline import OutlineError, guard_outline, parse_outline, plan_outline
 from bot.book.prompts import outline_prompt
 from bot.book_reader import checkout
@@ -35,6 +36,7 @@ from bot.status import StatusComment
 from bot.usage import UsageContext
 
 OUTLINE_MAX_TOKENS = 8000
+OUTLINE_TYPICAL_TOKENS = 3000  # an outline's usual answer, for the estimate's "about"
 OUTLINE_BRANCH = "liquidbook/outline"
 SUMMARY_LIMIT = 400  # of each chapter's summary in the PR body (the stub files hold it all)
 
@@ -68,8 +70,17 @@ async def outline_book(
             models = models_for(config, services.settings)
             await status.progress(f"✍️ Planning the outline with `{models[0]}`…")
             prompt = outline_prompt(config, command["description"], co.book)
+            asked = replace(text_request(prompt, OUTLINE_MAX_TOKENS), accept=readable_outline)
+            # The estimate first; over `budget.confirm_above_usd` it waits for `/confirm`.
+            typical, worst = pending.request_estimate(models[0], asked, OUTLINE_TYPICAL_TOKENS)
+            args = [request, command, status_ref]
+            limit = config.budget.confirm_above_usd
+            if await pending.gate(
+                services, ctx, "outline_book", args, status, limit, typical, worst
+            ):
+                return "awaiting confirmation"
             result = await services.model_client().generate_text(
-                replace(text_request(prompt, OUTLINE_MAX_TOKENS), accept=readable_outline),
+                asked,
                 models=models,
                 context=UsageContext(request["installation_id"], request["repository"], "outline"),
                 monthly_budget_usd=budget_for(config, services.settings),

@@ -104,6 +104,8 @@ async def command_job(
         await status.finish(f"❌ Refused to write: {exc}. Nothing was committed.")
         outcome = "refused"
     except asyncio.CancelledError:
+        if await _cancelled(services, ctx, calls, status, name):
+            raise
         # arq cancels a job at its time limit and when the worker shuts down (it then queues
         # the job again). Say so instead of leaving "Writing…" up forever, then let it go.
         record_outcome(name, "interrupted")
@@ -135,8 +137,36 @@ async def command_job(
         raise
     finally:
         CURRENT.reset(running)
+        # The Book Dashboard: untick the box that started this job, refresh (coalesced).
+        from bot.jobs.dashboard import after_job
+
+        await after_job(services, request)
     record_outcome(name, outcome)
     return outcome
+
+
+async def _cancelled(
+    services: Services, ctx: dict[str, Any], calls: InFlightCalls, status: StatusComment, name: str
+) -> bool:
+    """A job stopped by `/cancel` (`bot.jobs.cancel`): record the model calls in flight,
+    end the status comment with what was finished and what was not; False otherwise."""
+    from bot.jobs.cancel import cancelled_by, cancelled_text
+
+    try:
+        author = await asyncio.shield(cancelled_by(services.redis, ctx.get("job_id")))
+    except BaseException:
+        return False
+    if author is None:
+        return False
+    record_outcome(name, "cancelled")
+    with contextlib.suppress(BaseException):
+        await asyncio.shield(_settle(services, calls))
+    remaining = status.remaining() if status.remaining else []
+    with contextlib.suppress(BaseException):
+        await asyncio.shield(
+            asyncio.wait_for(status.finish(cancelled_text(author, status.done, remaining)), 10)
+        )
+    return True
 
 
 async def _settle(services: Services, calls: InFlightCalls) -> None:

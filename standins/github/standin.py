@@ -17,7 +17,14 @@ from .faults import Faults
 from .hub import Hub
 from .ops_apps import change_repositories, install, register_app, set_suspended, uninstall
 from .ops_git import commit_files, create_repo, fork_repo
-from .ops_issues import create_comment, delete_comment, edit_comment, open_issue
+from .ops_issues import (
+    create_comment,
+    delete_comment,
+    edit_comment,
+    find_issue,
+    open_issue,
+    update_issue,
+)
 from .ops_pulls import (
     create_review_comment,
     find_pull,
@@ -212,6 +219,14 @@ class GitHubStandIn:
         repo = self._repo(full_name)
         comment, deliveries = create_comment(self.hub, repo, issue_number, self._user(user), body)
         return self._first(deliveries, "issue_comment", {"comment": {"id": comment.id}})
+
+    def edit_issue(self, full_name: str, number: int, user: str, body: str) -> Delivery:
+        """Edit an issue's body as `user` (a ticked box); deliver `issues` edited with
+        `changes.body.from`."""
+        repo = self._repo(full_name)
+        issue = find_issue(self.hub, repo, number)
+        deliveries = update_issue(self.hub, repo, issue, {"body": body}, self._user(user))
+        return self._first(deliveries, "issues", {"issue": {"number": number}})
 
     def edit_comment(self, comment_id: int, user: str, body: str) -> Delivery:
         """Edit an issue comment as `user`; deliver `issue_comment` edited."""

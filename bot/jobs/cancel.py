@@ -1,0 +1,121 @@
+"""`/cancel`: stop every queued or running job started from an issue or pull request.
+
+Each command job the acknowledgement queues is remembered under its issue or PR
+(`liquidbook:jobs-of:{owner/repo}:{number}`, job id → its status comment). `/cancel` marks
+each job still queued or running as cancelled (by whom) and aborts it with arq: a queued job
+never starts (its status comment is finished here), a running one is cancelled where it
+stands (`bot.jobs.runner.command_job` records the model calls already in flight and ends its
+status comment with what was finished and what was not). A job that already ended is left
+alone; cancelling with nothing running says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from arq.jobs import Job, JobStatus
+
+from bot.queue import QUEUE_NAME
+
+log = logging.getLogger(__name__)
+
+JOBS_SECONDS = 7 * 24 * 3600
+CANCELLED_SECONDS = 24 * 3600
+
+
+def jobs_key(full_name: str, number: int) -> str:
+    return f"liquidbook:jobs-of:{full_name}:{number}"
+
+
+def cancelled_key(job_id: str) -> str:
+    return f"liquidbook:cancelled:{job_id}"
+
+
+async def remember_job(
+    redis: Any, request: dict[str, Any], job_id: str, status_ref: dict[str, Any]
+) -> None:
+    """Remember a queued command job under the issue or PR it was asked on."""
+    key = jobs_key(request["repository"], request["issue_number"])
+    await redis.hset(
+        key, job_id, json.dumps({**status_ref, "installation": request["installation_id"]})
+    )
+    await redis.expire(key, JOBS_SECONDS)
+
+
+async def cancelled_by(redis: Any, job_id: str | None) -> str | None:
+    """Who cancelled this job, when it was cancelled."""
+    if not job_id:
+        return None
+    value = await redis.get(cancelled_key(job_id))
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def cancel(services: Any, request: dict[str, Any]) -> str:
+    """Cancel the jobs of this issue or PR; the answer's text."""
+    redis = services.queue.redis
+    entries = await redis.hgetall(jobs_key(request["repository"], request["issue_number"]))
+    live: list[tuple[str, dict[str, Any], JobStatus]] = []
+    for raw_id, raw_ref in entries.items():
+        job_id = _text(raw_id)
+        if await redis.exists(cancelled_key(job_id)):
+            continue
+        state = await Job(job_id, redis, _queue_name=QUEUE_NAME).status()
+        if state in (JobStatus.deferred, JobStatus.queued, JobStatus.in_progress):
+            try:
+                live.append((job_id, json.loads(_text(raw_ref)), state))
+            except ValueError:
+                continue
+    if not live:
+        return (
+            "ℹ️ Nothing to cancel: no job started from here is queued or running (they have "
+            "ended, or were cancelled already)."
+        )
+    author = request["author"]
+    for job_id, ref, state in live:
+        await redis.set(cancelled_key(job_id), author, ex=CANCELLED_SECONDS)
+        job = Job(job_id, redis, _queue_name=QUEUE_NAME)
+        # The abort is a mark the worker reads; its wait for the job's end is not needed
+        # (the job's own status comment tells), so a short wait and whatever it raises
+        # (the cancelled job's result is a failure) are let go.
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError, Exception):
+            await job.abort(timeout=0.2, poll_delay=0.1)
+        if state != JobStatus.in_progress and services.github is not None:
+            await _finish_queued(services, request, ref, author)
+    count = len(live)
+    jobs = "1 job" if count == 1 else f"{count} jobs"
+    return (
+        f"🛑 Cancelled {jobs} started from here; "
+        f"{'its' if count == 1 else 'each'} status comment says what was finished and what was not."
+    )
+
+
+async def _finish_queued(
+    services: Any, request: dict[str, Any], ref: dict[str, Any], author: str
+) -> None:
+    from bot.jobs.runner import status_comment
+
+    try:
+        gh = services.github.installation(request["installation_id"])
+        status = status_comment(gh, request["repository"], ref)
+        await status.finish(f"🛑 Cancelled by @{author} before it started: nothing was done.")
+    except Exception:
+        log.exception("could not finish the status comment of a cancelled job")
+
+
+def cancelled_text(author: str, done: list[str], remaining: list[str]) -> str:
+    """The final status of a job cancelled while it ran."""
+    text = f"🛑 Cancelled by @{author}; nothing more will be committed."
+    text += "\n\nFinished before the cancel:\n" + (
+        "\n".join(f"- {line}" for line in done) if done else "- nothing"
+    )
+    if remaining:
+        text += "\n\nNot finished:\n" + "\n".join(f"- {line}" for line in remaining)
+    return text

@@ -1,0 +1,106 @@
+"""The Book Dashboard over HTTP: the app as child processes against the stand-in of GitHub.
+
+One World for the module: the dashboard opens when the book's chapters are pushed, lists
+stubs, a tick by a reader runs nothing and says why, a tick by a writer opens the chapter's
+PR (the dashboard shows it), the merge shows the chapter written, and a burst of pushes makes
+few edits whose last one is right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.book import dashboard
+from tests.world import REPO, World
+
+DELAY = "1"
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
+    world = World(tmp_path, redis_url, database_url)
+    try:
+        world.start_app(LIQUIDBOOK_DASHBOARD_DELAY_SECONDS=DELAY)
+        world.install()
+        yield world
+    finally:
+        world.close()
+
+
+def the_dashboard(world: World) -> dict[str, Any] | None:
+    found = [i for i in world.github.issues(REPO) if dashboard.MARKER in (i.get("body") or "")]
+    assert len(found) <= 1, "one dashboard issue only"
+    return found[0] if found else None
+
+
+def wait_body(world: World, condition: Any, what: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        issue = the_dashboard(world)
+        return issue if issue is not None and condition(issue["body"]) else None
+
+    return world.wait_for(check, 60, what)
+
+
+def edits_of(world: World, number: int) -> int:
+    return sum(
+        1
+        for r in world.github.requests
+        if r.method == "PATCH" and r.path.endswith(f"/issues/{number}") and r.status == 200
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_dashboard_lists_ticks_and_follows_the_book(world: World) -> None:
+    gh = world.github
+    assert the_dashboard(world) is None  # installing alone opens nothing
+    world.add_chapters([("Tide pools", "Life between tides."), ("Kelp forests", "Tall algae.")])
+    issue = wait_body(
+        world,
+        lambda b: "**3. Kelp forests**" in b and "write chapter 3" in b,
+        "the dashboard listing the pushed chapters",
+    )
+    body = issue["body"]
+    assert issue["title"] == dashboard.TITLE and issue["user"]["type"] == "Bot"
+    assert "**2. Tide pools**" in body and body.count("📝 stub from the outline") >= 2
+    assert "/help" in body and ".github/liquidbook.yml" in body and "budget" in body
+    number = issue["number"]
+
+    # A reader's tick runs nothing and says why; the box is unticked again.
+    before_pulls = len(gh.pulls(REPO))
+    gh.edit_issue(REPO, number, "mallory", dashboard.tick(body, "write chapter 2") or "")
+    world.wait_for(
+        lambda: any("Sorry @mallory" in c["body"] for c in gh.comments(REPO, number)),
+        what="the refusal of mallory's tick",
+    )
+    wait_body(world, lambda b: "write:2" not in dashboard.ticked_boxes(b), "the box unticked")
+    assert len(gh.pulls(REPO)) == before_pulls
+
+    # A writer's tick opens the chapter's PR, answered on the dashboard; the line shows it.
+    body = the_dashboard(world)["body"]  # type: ignore[index]
+    gh.edit_issue(REPO, number, "alice", dashboard.tick(body, "write chapter 2") or "")
+    [status] = world.wait_final(number)
+    pulls = [
+        p for p in gh.pulls(REPO, "open") if p["head"]["ref"].startswith("liquidbook/chapter-")
+    ]
+    assert len(pulls) == before_pulls + 1 and pulls[-1]["html_url"] in status["body"]
+    pr = pulls[-1]["number"]
+    shown = wait_body(world, lambda b: f"open PR #{pr}" in b, "the PR on the dashboard")["body"]
+    assert "write:2" not in dashboard.ticked_boxes(shown)
+
+    # The merge shows the chapter written.
+    gh.merge_pull(REPO, pr, "alice")
+    wait_body(world, lambda b: f"written (merged #{pr})" in b, "chapter 2 written")
+
+    # A burst of twenty pushes to the default branch: few edits, the last state right.
+    start = edits_of(world, number)
+    for n in range(20):
+        gh.push(REPO, "main", {f"notes/{n}.txt": "x"}, user="alice", message=f"note {n}")
+    world.add_chapters([("Estuaries", "Where rivers meet the sea.")])
+    wait_body(world, lambda b: "Estuaries" in b, "the last push on the dashboard")
+    gh.settle()
+    assert edits_of(world, number) - start <= 3
+    assert len([i for i in gh.issues(REPO) if i["title"] == dashboard.TITLE]) == 1
