@@ -62,3 +62,8 @@ async def pushed(event: Event, services: Services) -> None:
 @router.register("workflow_run", "completed")
 async def deployed(event: Event, services: Services) -> None:
     await _refresh(event, services)
+
+
+@router.register("page_build")
+async def page_built(event: Event, services: Services) -> None:
+    await _refresh(event, services)

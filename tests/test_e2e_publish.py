@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+import json
+
+import redis
+
 from tests.world import REPO, World
 
 DISPATCH = "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
@@ -25,7 +29,7 @@ def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
     world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'liquidbook.db'}")
     try:
         world.start_app(LIQUIDBOOK_PAGES_POLL_SECONDS="1", LIQUIDBOOK_PAGES_WAIT_SECONDS="60")
-        world.install()
+        world.installation_id = world.install()  # type: ignore[attr-defined]
         yield world
     finally:
         world.close()
@@ -72,3 +76,42 @@ def test_publish_with_pages_off_then_on(world: World) -> None:
     assert "❌ The deploy of commit" in finals[-1]["body"]
     assert "Build the book / Build" in finals[-1]["body"]
     assert dispatches(world) == 2
+
+    # A Pages build of that commit errored (`page_build`, in the shape of octokit's example):
+    # it is the last deploy now, with GitHub's message as the failing step.
+    head = gh.branches(REPO)["main"]
+    gh.deliver(
+        "page_build",
+        {
+            "id": 130514899,
+            "build": {
+                "url": f"https://api.github.com/repos/{REPO}/pages/builds/130514899",
+                "status": "errored",
+                "error": {"message": "Page build failed."},
+                "commit": head,
+                "duration": 1698,
+                "created_at": "2026-12-06T02:00:00Z",
+                "updated_at": "2026-12-06T02:00:02Z",
+            },
+            "repository": {
+                "full_name": REPO,
+                "name": REPO.split("/")[1],
+                "owner": {"login": REPO.split("/")[0]},
+                "default_branch": "main",
+            },
+            "installation": {"id": world.installation_id},  # type: ignore[attr-defined]
+            "sender": {"login": "github-pages[bot]", "type": "Bot"},
+        },
+    )
+    client = redis.Redis.from_url(world.redis_url)
+    try:
+
+        def recorded() -> dict[str, object] | None:
+            raw = client.get(f"liquidbook:deploy:{REPO}")
+            deploy = json.loads(raw) if raw else None
+            return deploy if deploy and deploy["failing_step"] == "Page build failed." else None
+
+        deploy = world.wait_for(recorded, what="the page_build recorded as the last deploy")
+    finally:
+        client.close()
+    assert deploy["sha"] == head and deploy["conclusion"] == "failure"
