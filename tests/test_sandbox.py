@@ -86,12 +86,12 @@ def test_sandbox_outlines_and_writes_a_chapter(tmp_path: Path) -> None:
     assert "liquidbook:status" not in output, "the hidden marker is not shown"
     assert "offline stand-in" in output and "not AI output" in output
     assert "Pull request #1: Set up Liquid Book" in output
-    assert "Pull request #3: Outline: Tide Pools" in output
+    assert "Pull request #4: Outline: Tide Pools" in output
     assert "branch: liquidbook/outline → main" in output
-    assert "Pull request #4: Write chapter 2: " in output
+    assert "Pull request #5: Write chapter 2: " in output
     assert "branch: liquidbook/chapter-" in output
     assert "✅ Outline of 3 chapters" in output and "✅ Chapter 2:" in output
-    assert "Merged #4 as author." in output
+    assert "Merged #5 as author." in output
 
     book = workdir / "book"
     assert str(book) in output and "bare repository:" in output
@@ -137,16 +137,16 @@ def test_sandbox_plays_a_reviewer_and_reports_the_run(tmp_path: Path) -> None:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert output.index("comments on pull request #4") < output.index("Merged #4 as author.")
+    assert output.index("comments on pull request #5") < output.index("Merged #5 as author.")
     report = json.loads(report_path.read_text("utf-8"))
     kinds = [c["kind"] for c in report["comments"]]
     assert kinds == ["comment", "comment", "pr_comment", "review_comment"]
     revise, suggest = report["comments"][2:]
-    assert revise["posted_on"]["pull_request"] == 4 and revise["ok"]
+    assert revise["posted_on"]["pull_request"] == 5 and revise["ok"]
     [answer] = revise["answers"]
     assert "✅ Revised in" in answer and "liquidbook:status" not in answer
     assert suggest["posted_on"] | {"comment_id": 0} == {
-        "pull_request": 4,
+        "pull_request": 5,
         "path": chapter,
         "start_line": 12,
         "line": 13,
@@ -155,14 +155,15 @@ def test_sandbox_plays_a_reviewer_and_reports_the_run(tmp_path: Path) -> None:
     [reply] = suggest["answers"]
     assert reply.count("```suggestion") == 1 and "Revised offline as asked" in reply
     pulls = {p["number"]: p for p in report["pull_requests"]}
-    chapter_pr = pulls[4]
+    chapter_pr = pulls[5]
     assert chapter_pr["state"] == "merged" and chapter_pr["branch"].startswith("liquidbook/")
     assert [c["message"] for c in chapter_pr["commits"]] == [
         "Write chapter 1: Introducing Tide Pools",
         f"Revise {chapter}",
     ]
     assert chapter_pr["changed_files"] == [{"status": "M", "path": chapter}]
-    assert [i["title"] for i in report["issues"]] == ["Write the book"]
+    # The Book Dashboard opens once the setup PR is merged, before the author's issue.
+    assert [i["title"] for i in report["issues"]] == ["📖 Book dashboard", "Write the book"]
     # The chapter's commit has its "Liquid Book" check run, from the build the job ran before
     # opening the PR (annotations listed, none here: the offline chapter builds).
     runs = {r["head_sha"]: r for r in report["check_runs"]}

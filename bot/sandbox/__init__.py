@@ -19,7 +19,9 @@ those PRs (`--no-merge` keeps every PR open), so `/outline …` then `/generate 
 writes chapter 2 of the merged outline. It can play a reviewer too: `--pr-comment TEXT` posts
 TEXT in the conversation of the newest PR the app opened, `--review-comment "PATH:LINE[-LINE]
 TEXT"` comments on those lines of it; the PRs a reviewer's comment follows stay open until
-it is answered, then are merged as usual. `--report FILE` writes the run as JSON (comments
+it is answered, then are merged as usual. `--tick TEXT` ticks the first unticked box of
+the Book Dashboard issue whose line contains TEXT, as the author; the run ends by printing
+the dashboard. `--report FILE` writes the run as JSON (comments
 and answers, PRs, issues, check runs, where the repository and the book are). `--config FILE` puts FILE on the default branch as the
 book's `.github/liquidbook.yml` once the setup PR is merged (try an invalid one to see the
 answer an author gets). At the end the book's default branch is cloned into `<workdir>/book`
@@ -138,6 +140,15 @@ def register(subparsers: Any) -> None:
         metavar="PATH=FILE",
         help="as the author, commit FILE as PATH on the default branch (in order with the "
         'comments), then print the "Liquid Book" check run and its annotations',
+    )
+    parser.add_argument(
+        "--tick",
+        action=StepAction,
+        dest="steps",
+        metavar="TEXT",
+        help="as the author, tick the first unticked box of the Book Dashboard issue whose "
+        "line contains TEXT, e.g. 'write chapter 1' (in order with the comments), and wait "
+        "for what it runs",
     )
     parser.add_argument(
         "--pages",

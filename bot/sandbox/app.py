@@ -89,6 +89,8 @@ def app_environment(
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "LOG_LEVEL": "INFO",
+            # The Book Dashboard follows each push and job a second later, not ten.
+            "LIQUIDBOOK_DASHBOARD_DELAY_SECONDS": "1",
         }
     )
     env.update(choice.env)

@@ -3,7 +3,8 @@
 Each comment with where it was posted and the app's final answers (hidden markers removed);
 each pull request with number, title, branch, state (`open`, `closed`, `merged`), commits
 and changed files; each issue with number, title and body; each check run with its
-conclusion and annotations; the bare repository's path and the book clone's path. Later
+conclusion and annotations; the bare repository's path and the book clone's path; the Book
+Dashboard issue (number, title, body; null when the app opened none). Later
 capabilities add their own keys beside these.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from bot.sandbox.answers import STATUS_MARKER
 from bot.sandbox.report import changed_files, run_git
+from bot.sandbox.ticks import dashboard_entry
 from bot.sandbox.world import REPOSITORY
 
 
@@ -88,6 +90,7 @@ def build_report(
         "workdir": str(workdir),
         "bare_repository": str(gh.repo_dir(REPOSITORY)),
         "book_clone": str(book) if book is not None else None,
+        "dashboard": dashboard_entry(gh),
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from bot.sandbox.console import SandboxError, say
 from bot.sandbox.pushes import run_push, set_pages
 from bot.sandbox.session import Sandbox
+from bot.sandbox.ticks import run_tick
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             sandbox.close()
 
 
-Step = tuple[str, Any]  # ("comment" | "pr-comment" | "review-comment", its text or LineSpec)
+Step = tuple[str, Any]  # ("comment" | "pr-comment" | "review-comment" | "tick", its value)
 # Steps that comment on the app's newest PR: the PRs before them wait for them to be answered.
 REVIEWER_STEPS = ("pr-comment", "review-comment")
 
@@ -73,6 +74,8 @@ def run_step(sandbox: Sandbox, step: Step, hold: bool) -> bool:
         return sandbox.run_review_comment(value, hold=hold)
     if kind == "push":
         return run_push(sandbox.gh, value, sandbox.timeout, sandbox.app)
+    if kind == "tick":
+        return run_tick(sandbox, value, hold=hold)
     return sandbox.run_comment(value, hold=hold)
 
 

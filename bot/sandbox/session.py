@@ -22,6 +22,7 @@ from bot.sandbox.json_report import answer_text, build_report, write_report
 from bot.sandbox.model import choose_model
 from bot.sandbox.report import show_pull, show_report, show_status
 from bot.sandbox.reviewer import LineSpec, newest_app_pull, thread_answer
+from bot.sandbox.ticks import DASHBOARD_WAIT_SECONDS, await_dashboard, show_dashboard
 from bot.sandbox.world import AUTHOR, REPOSITORY
 
 
@@ -78,6 +79,8 @@ class Sandbox:
         show_pull(self.gh, pull)
         if not self.merge_pulls([pull]):
             raise SandboxError("the setup pull request could not be merged")
+        if self.merge:
+            await_dashboard(self.gh, self.app, min(DASHBOARD_WAIT_SECONDS, self.timeout))
 
     def ensure_issue(self) -> int:
         """The issue the author talks to the app on, opened on first use."""
@@ -261,6 +264,8 @@ class Sandbox:
             )
             write_report(json_path, report)
             say(f"  the JSON report:  {json_path}")
+        if self.gh is not None:
+            show_dashboard(self.gh)
 
     def close(self) -> None:
         """Stop the app, the model and the GitHub stand-in (each even if another fails)."""
