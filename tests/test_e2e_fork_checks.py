@@ -6,7 +6,7 @@ repository still does). With forks checked, a fork's PR that adds a chapter is b
 head, read through the base repository's tarball (GitHub serves a fork PR's head there, as
 `refs/pull/N/head`), behind the path guard: a reference to a file outside the book is
 removed before the build and annotated as a failure at its line; the build's own warnings are
-annotated too.
+annotated too. A push to the fork's branch is checked at its new head.
 """
 
 from __future__ import annotations
@@ -104,3 +104,9 @@ def test_fork_pull_requests_are_checked_only_when_allowed_and_behind_the_guard(
     text = repr(run["output"]) + repr(notes)
     assert "GITHUB_PRIVATE_KEY" not in text and "PRIVATE KEY" not in text
     assert runs_on(world, quiet) == []
+
+    # A push to the fork's branch (`synchronize`): its new head is checked too.
+    fixed = gh.push(FORK, "hostile", {CHAPTER: CLEAN}, "alice", "Tides, fixed")
+    assert wait_run(world, fixed)["conclusion"] == "success"
+    [pr] = [p for p in gh.pulls(REPO) if p["head"]["ref"] == "hostile"]
+    assert pr["head"]["sha"] == fixed
