@@ -13,7 +13,10 @@ offline, sandboxed), and reports one check run (`report_check_run`): ⛔️ line
 annotations, ⚠️ as `warning`, at their file and line, at most 50 per request (GitHub's
 limit; the rest appended with PATCH), and a summary with the counts and the build's tail.
 Conclusion: `failure` on errors, `neutral` on warnings only, `success` when clean. The run
-is recorded with `bot.build_records.record_check` for the dashboard.
+is recorded with `bot.build_records.record_check` for the dashboard. A fork's PR is read
+through the base repository (GitHub serves its head there) and its pages pass the path guard
+(`guard_pages`) before the build: each reference to a file outside the book is removed and
+annotated as a failure.
 
 The app's own PRs are reported by the job that wrote them, from the build it ran before
 opening the PR (`bot.jobs.proposal.propose`): a check job that finds a check already
