@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     liquidbook_model: str = "openrouter:anthropic/claude-sonnet-5.5"
     # Comma-separated `provider:model` names tried in order when the default fails.
     liquidbook_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The `provider:model` that draws figures for books whose settings name no `models.image`
+    # (unset: such books have no image model).
+    liquidbook_image_model: str | None = None
     # Model spending cap per installation per calendar month, in US dollars.
     liquidbook_monthly_budget_usd: float = Field(default=20.0, ge=0)
     # Commands that call a model, per installation per hour (0: no limit): one noisy
@@ -174,6 +177,15 @@ class Settings(BaseSettings):
     @field_validator("liquidbook_model")
     @classmethod
     def _model_name(cls, value: str) -> str:
+        if not _is_model_name(value):
+            raise ValueError(f"must be a provider:model name, such as {_MODEL_EXAMPLE}")
+        return value.strip()
+
+    @field_validator("liquidbook_image_model")
+    @classmethod
+    def _image_model_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         if not _is_model_name(value):
             raise ValueError(f"must be a provider:model name, such as {_MODEL_EXAMPLE}")
         return value.strip()

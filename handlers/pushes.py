@@ -59,7 +59,7 @@ async def pull_request_changed(event: Event, services: Services) -> None:
     head_repo = head_repo if isinstance(head_repo, dict) else {}
     if not isinstance(sha, str) or not isinstance(branch, str):
         return
-    fork = head_repo.get("full_name") != event.repository
+    fork = str(head_repo.get("full_name")).lower() != event.repository.lower()
     settings = services.settings
     if fork and not settings.liquidbook_check_forks:
         return

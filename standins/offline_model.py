@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from standins.providers.server import StandIn
 
 MODEL_NAME = "openai:liquidbook-offline"
+# The same server draws placeholder figures through OpenAI's Images API under this name.
+IMAGE_MODEL_NAME = "openai:liquidbook-offline-image"
 API_KEY = "liquidbook-offline-key"
 DISCLAIMER = "(offline stand-in text, not written by AI)"
 CHAPTER_WARNING = (
@@ -150,16 +152,63 @@ def start_offline_model(host: str = "127.0.0.1", port: int = 0) -> StandIn:
     # types, which only the test extra installs; `offline_answer` alone needs nothing.
     from standins.providers.behaviour import Behaviour
     from standins.providers.openai_chat import OpenAIChatStandIn
+    from standins.providers.openai_images import OpenAIImagesStandIn
 
-    standin = OpenAIChatStandIn(
+    class OfflineModel(OpenAIChatStandIn, OpenAIImagesStandIn):
+        """Chat completions and the Images API on one OpenAI-shaped server, the images
+        drawn locally as labelled placeholders."""
+
+        def routes(self) -> list[Any]:
+            return OpenAIChatStandIn.routes(self) + OpenAIImagesStandIn.routes(self)
+
+        def draw(self, body: dict[str, Any]) -> bytes:
+            return placeholder_image(str(body.get("prompt") or ""), str(body.get("size") or ""))
+
+    standin = OfflineModel(
         "openai",
         api_key=API_KEY,
         host=host,
         port=port,
-        known_models={MODEL_NAME.partition(":")[2]},
+        known_models={MODEL_NAME.partition(":")[2], IMAGE_MODEL_NAME.partition(":")[2]},
     )
     standin.default = Behaviour(text=offline_answer)
     return standin.start()
+
+
+def placeholder_image(prompt: str, size: str = "1024x1024") -> bytes:
+    """A PNG drawn locally: the prompt's words on a plain background under the word
+    PLACEHOLDER, saying it is not AI output. Same prompt and size, same bytes."""
+    import io
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    match = re.fullmatch(r"(\d{2,4})x(\d{2,4})", size)
+    width, height = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
+    width, height = min(max(width, 256), 2048), min(max(height, 256), 2048)
+    image = Image.new("RGB", (width, height), (236, 239, 244))
+    draw = ImageDraw.Draw(image)
+    edge = max(4, width // 128)
+    draw.rectangle((edge, edge, width - edge, height - edge), outline=(90, 100, 120), width=edge)
+    big = ImageFont.load_default(size=max(24, width // 10))
+    small = ImageFont.load_default(size=max(14, width // 36))
+    y = height // 10
+    draw.text((width // 2, y), "PLACEHOLDER", font=big, fill=(160, 40, 40), anchor="ma")
+    y += width // 10 + height // 20
+    words = " ".join(_plain(prompt).split()[:60]) or "(no prompt)"
+    for line in textwrap.wrap(words, width=34)[:10]:
+        draw.text((width // 2, y), line, font=small, fill=(30, 30, 30), anchor="ma")
+        y += width // 30 + 8
+    draw.text(
+        (width // 2, height - height // 10),
+        "drawn by Liquid Book's offline stand-in, not AI output",
+        font=small,
+        fill=(90, 100, 120),
+        anchor="ma",
+    )
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 QUIZ_REQUEST = "Write a self-check quiz for a chapter"

@@ -1,10 +1,12 @@
-"""`/generate figure chapter N "…"` over HTTP against the Stability stand-in (its real wire
-format), the OpenAI-compatible text stand-in, the GitHub stand-in, git and the real build.
+"""`/generate figure chapter N "…"` over HTTP against the Stability stand-in and the OpenAI
+Images stand-in (their real wire formats), the OpenAI-compatible text stand-in, the GitHub
+stand-in, git and the real build.
 
 One world: a figure is drawn, optimised to WebP, committed with its prompt and placed after
 the named heading with alt text and a label, and the PR body shows it pinned to the commit;
 a second figure gets its own PR; the same figure again updates its PR; bytes that are not
-an image get ❌ and no commit.
+an image get ❌ and no commit; a book that names an OpenAI-Images model (here behind a
+gateway of its own, `IMAGEGATE_BASE_URL`) gets its figure from there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from standins.providers.behaviour import Behaviour
+from standins.providers.openai_images import OpenAIImagesStandIn
 from standins.providers.stability import StabilityStandIn
 from tests.world import REPO, World, scripted_answer
 
@@ -48,19 +51,27 @@ def answer(request: dict[str, Any]) -> str:
 @pytest.fixture
 def world(
     tmp_path: Path, redis_url: str, database_url: str
-) -> Iterator[tuple[World, StabilityStandIn]]:
+) -> Iterator[tuple[World, StabilityStandIn, OpenAIImagesStandIn]]:
     world = World(tmp_path, redis_url, database_url)
     world.model.default = Behaviour(text=answer)
     stability = StabilityStandIn().start()
     stability.default = Behaviour(image=drawing())
+    openai_images = OpenAIImagesStandIn(api_key="sk-images").start()
+    openai_images.default = Behaviour(image=drawing())
     try:
         world.github.push(
             REPO, "main", {".github/liquidbook.yml": SETTINGS}, user="alice", message="image model"
         )
-        world.start_app(STABILITY_API_KEY=stability.api_key, STABILITY_BASE_URL=stability.root_url)
+        world.start_app(
+            STABILITY_API_KEY=stability.api_key,
+            STABILITY_BASE_URL=stability.root_url,
+            IMAGEGATE_BASE_URL=openai_images.base_url,
+            IMAGEGATE_API_KEY=openai_images.api_key,
+        )
         world.install()
-        yield world, stability
+        yield world, stability, openai_images
     finally:
+        openai_images.stop()
         stability.stop()
         world.close()
 
@@ -72,8 +83,10 @@ def figure_prs(world: World) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_figures_each_in_their_own_pr(world: tuple[World, StabilityStandIn]) -> None:
-    w, stability = world
+def test_figures_each_in_their_own_pr(
+    world: tuple[World, StabilityStandIn, OpenAIImagesStandIn],
+) -> None:
+    w, stability, openai_images = world
     gh = w.github
     issue = gh.open_issue(REPO, "alice", "Figures")
     calls = len(gh.requests)
@@ -144,3 +157,22 @@ def test_figures_each_in_their_own_pr(world: tuple[World, StabilityStandIn]) -> 
     assert "❌" in finals[-1]["body"] and "not an image" in finals[-1]["body"]
     assert "Nothing was committed" in finals[-1]["body"]
     assert len(figure_prs(w)) == 2 and w.git("rev-parse", "--all") == before
+
+    # Another provider's wire format: OpenAI's Images API (`b64_json`, token usage).
+    gh.push(
+        REPO,
+        "main",
+        {".github/liquidbook.yml": "models:\n  image: imagegate:gpt-image-2\n"},
+        user="alice",
+        message="image model from OpenAI Images",
+    )
+    gh.comment(REPO, issue, "alice", '/generate figure chapter 1 "A rock pool"')
+    finals = w.wait_final(issue, count=5)
+    assert "✅" in finals[-1]["body"] and "imagegate:gpt-image-2" in finals[-1]["body"]
+    [call] = openai_images.requests
+    assert call.path == "/v1/images/generations" and call.body["model"] == "gpt-image-2"
+    [rock] = [p for p in figure_prs(w) if p["head"]["ref"].endswith("a-rock-pool")]
+    drawn = gh.read_file(REPO, rock["head"]["ref"], "images/01-getting-started/a-rock-pool.webp")
+    assert drawn is not None
+    with Image.open(io.BytesIO(drawn)) as image:
+        assert image.format == "WEBP" and image.size == (1536, 1024)

@@ -39,7 +39,9 @@ class ModelsConfig(_Settings):
         "empty: the server's `LIQUIDBOOK_FALLBACK_MODELS`.",
     )
     image: str | None = Field(
-        default=None, description="The model that draws figures, as `provider:model`."
+        default=None,
+        description="The model that draws figures, as `provider:model`; "
+        "unset: the server's `LIQUIDBOOK_IMAGE_MODEL`.",
     )
 
     @field_validator("text", "image")

@@ -13,7 +13,10 @@ offline, sandboxed), and reports one check run (`report_check_run`): ⛔️ line
 annotations, ⚠️ as `warning`, at their file and line, at most 50 per request (GitHub's
 limit; the rest appended with PATCH), and a summary with the counts and the build's tail.
 Conclusion: `failure` on errors, `neutral` on warnings only, `success` when clean. The run
-is recorded with `bot.build_records.record_check` for the dashboard.
+is recorded with `bot.build_records.record_check` for the dashboard. A fork's PR is read
+through the base repository (GitHub serves its head there) and its pages pass the path guard
+(`guard_pages`) before the build: each reference to a file outside the book is removed and
+annotated as a failure.
 
 The app's own PRs are reported by the job that wrote them, from the build it ran before
 opening the PR (`bot.jobs.proposal.propose`): a check job that finds a check already
@@ -35,6 +38,7 @@ from githubkit import GitHub
 from bot.book.build_output import BuildIssue
 from bot.book.check import BuildReport, check_book, plural
 from bot.book.config import ConfigError, parse_config
+from bot.book.guard import Place, UncheckableError, describe, guard, references
 from bot.book.model import Book, BookError
 from bot.book.paths import CONFIG_PATH
 from bot.book.tarball import extract_tarball
@@ -124,7 +128,10 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
     with TemporaryDirectory(prefix="liquidbook-check-") as tmp:
         data = await download_tarball(gh, full_name, sha)
         directory = await asyncio.to_thread(extract_tarball, data, Path(tmp) / "book")
+        # A fork's text is untrusted: the path guard runs over it before the build.
+        guarded = await asyncio.to_thread(guard_pages, directory) if request.get("fork") else []
         report, settings_notes, strict = await build_report(directory)
+        settings_notes = [*guarded, *settings_notes]
     if await _superseded(services.redis, request):
         return "superseded"
     check = await report_check_run(
@@ -165,6 +172,32 @@ async def build_report(directory: Path) -> tuple[BuildReport, list[dict[str, Any
             notes.append(_annotation("myst.yml", 1, "failure", str(error)))
     report = await check_book(directory)
     return report, notes, strict
+
+
+def guard_pages(directory: Path) -> list[dict[str, Any]]:
+    """Every page of the book at `directory` with its references to files outside the book
+    removed (`bot.book.guard`, as for a model's text), each removal a failure annotation at
+    its line: what a fork's PR would copy from the build machine is never built."""
+    notes: list[dict[str, Any]] = []
+    for page in sorted(directory.rglob("*.md")):
+        if page.is_symlink() or not page.is_file():
+            continue
+        path = page.relative_to(directory).as_posix()
+        text = page.read_text("utf-8", errors="replace")
+        place = Place(path, directory)
+        try:
+            found: list[Any] | None = references(text, place)
+        except UncheckableError:
+            found = None
+        if found == []:
+            continue
+        page.write_text(guard(text, place).text, "utf-8")
+        for reference in found or []:
+            notes.append(_annotation(path, reference.lines[0] + 1, "failure", describe(reference)))
+        if found is None:
+            message = "Its references to files could not all be checked: it was not built."
+            notes.append(_annotation(path, 1, "failure", message))
+    return notes
 
 
 def _line_of(problem: str, lines: list[str]) -> int:
@@ -232,7 +265,7 @@ def summary_for(report: BuildReport, extra: list[dict[str, Any]]) -> tuple[str, 
         f"{plural(warnings, 'warning')} in {report.seconds:.1f} s.",
     ]
     if extra:
-        lines += ["", f"`{CONFIG_PATH}` or `myst.yml` cannot be used:", ""]
+        lines += ["", f"`{CONFIG_PATH}`, `myst.yml` or a page cannot be used as written:", ""]
         lines += [f"- ⛔️ `{a['path']}`: {a['message']}" for a in extra]
     bookwide = [i for i in [*report.errors, *report.warnings] if not i.file]
     if bookwide:

@@ -126,7 +126,8 @@ async def generate_figure(
                     f"write it first (`/generate chapter {chapter.number}`). Nothing was committed."
                 )
                 return "no chapter text"
-            if not config.models.image:
+            image_model = config.models.image or services.settings.liquidbook_image_model
+            if not image_model:
                 await status.finish(
                     "❌ This book has no image model: set `models.image` in "
                     "`.github/liquidbook.yml` (for example `openai:gpt-image-2`). Nothing was "
@@ -137,7 +138,6 @@ async def generate_figure(
             budget = budget_for(config, services.settings)
             client = services.model_client()
             context = UsageContext(request["installation_id"], request["repository"], "figure")
-            image_model = config.models.image
             await status.progress(f"✍️ Drawing the figure with `{image_model}`…")
             try:
                 image = await client.generate_image(

@@ -35,7 +35,7 @@ def choose_model(environ: dict[str, str]) -> tuple[ModelChoice, Any]:
     if choice is not None:
         return choice, None
     try:
-        from standins.offline_model import MODEL_NAME, start_offline_model
+        from standins.offline_model import IMAGE_MODEL_NAME, MODEL_NAME, start_offline_model
 
         server = start_offline_model()
     except ImportError as exc:
@@ -43,7 +43,10 @@ def choose_model(environ: dict[str, str]) -> tuple[ModelChoice, Any]:
             f"the offline model needs the `{(exc.name or 'openai').split('.')[0]}` package "
             "(pip install -e '.[test]'), or set LIQUIDBOOK_MODEL and its provider's key"
         ) from None
-    return offline_model_choice(server.base_url, server.api_key, MODEL_NAME, why), server
+    choice = offline_model_choice(
+        server.base_url, server.api_key, MODEL_NAME, why, IMAGE_MODEL_NAME
+    )
+    return choice, server
 
 
 def real_model(environ: dict[str, str]) -> tuple[ModelChoice | None, str]:
@@ -76,7 +79,12 @@ def real_model(environ: dict[str, str]) -> tuple[ModelChoice | None, str]:
         for key, value in environ.items()
         if key.startswith(prefixes)
         or key
-        in ("LIQUIDBOOK_MODEL", "LIQUIDBOOK_FALLBACK_MODELS", "LIQUIDBOOK_MONTHLY_BUDGET_USD")
+        in (
+            "LIQUIDBOOK_MODEL",
+            "LIQUIDBOOK_FALLBACK_MODELS",
+            "LIQUIDBOOK_IMAGE_MODEL",
+            "LIQUIDBOOK_MONTHLY_BUDGET_USD",
+        )
     }
     note = f"{name}, a real model from your environment ({source}); its calls are billed"
     return ModelChoice(name, env, note), ""
@@ -87,11 +95,15 @@ def _fallback_providers(text: str) -> set[str]:
     return {name.split(":", 1)[0].strip().lower() for name in names}
 
 
-def offline_model_choice(base_url: str, api_key: str, model_name: str, why: str) -> ModelChoice:
-    """The app's settings for the offline stand-in model."""
+def offline_model_choice(
+    base_url: str, api_key: str, model_name: str, why: str, image_model: str = ""
+) -> ModelChoice:
+    """The app's settings for the offline stand-in model (`image_model`: the name its
+    placeholder figures are drawn under, for books that name no `models.image`)."""
     env = {
         "LIQUIDBOOK_MODEL": model_name,
         "LIQUIDBOOK_FALLBACK_MODELS": "",
+        "LIQUIDBOOK_IMAGE_MODEL": image_model,
         "OPENAI_BASE_URL": base_url,
         "OPENAI_API_KEY": api_key,
     }

@@ -161,6 +161,39 @@ def ref_moved(
         else:
             event = pull_event(hub, repo, issue, "synchronize", sender, before=before, after=after)
         deliveries += hub.webhooks.emit(repo, "pull_request", event)
+    if after is not None:
+        deliveries += _fork_head_moved(hub, repo, branch, before, after, sender)
+    return deliveries
+
+
+def _fork_head_moved(
+    hub: Hub, fork: Repo, branch: str, before: str | None, after: str, sender: User
+) -> list[Delivery]:
+    """A push to a fork's branch moves the base repository's copy of it (GitHub's
+    `refs/pull/{n}/head`) and delivers `synchronize` there, for each open PR from it."""
+    with hub.state.lock:
+        pulls = [
+            i
+            for i in hub.state.issues.values()
+            if i.pull
+            and i.state == "open"
+            and i.pull.head_repo_id == fork.id
+            and i.pull.head_ref == branch
+            and i.pull.fork_ref is not None
+        ]
+    deliveries: list[Delivery] = []
+    for issue in pulls:
+        assert issue.pull is not None and issue.pull.fork_ref is not None
+        with hub.state.lock:
+            base = hub.state.repo_by_id(issue.repo_id)
+        if base is None:
+            continue
+        git = hub.git(base)
+        with git.lock:
+            ref = f"+refs/heads/{branch}:{issue.pull.fork_ref}"
+            git.run("fetch", "--quiet", str(fork.path), ref, ok=(0, 1, 128))
+        event = pull_event(hub, base, issue, "synchronize", sender, before=before, after=after)
+        deliveries += hub.webhooks.emit(base, "pull_request", event)
     return deliveries
 
 

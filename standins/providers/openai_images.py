@@ -157,6 +157,10 @@ class OpenAIImagesStandIn(StandIn):
     def routes(self) -> list[BaseRoute]:
         return [Route("/v1/images/generations", self.generate, methods=["POST"])]
 
+    def draw(self, body: dict[str, Any]) -> bytes:
+        """The PNG to answer a valid request with when the script gives none."""
+        return tiny_png()
+
     async def generate(self, request: Request) -> Response:
         try:
             body = await json_body(request)
@@ -209,7 +213,7 @@ class OpenAIImagesStandIn(StandIn):
                 else "invalid_request_error"
             )
             return error(b.status, b.message or "Error.", kind, b.error_code, headers=b.headers)
-        png = b.image if b.image is not None else tiny_png()
+        png = b.image if b.image is not None else self.draw(body)
         data: dict[str, Any] = {
             "created": int(time.time()),
             "data": [{"b64_json": base64.b64encode(png).decode()}],

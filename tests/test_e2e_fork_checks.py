@@ -1,0 +1,112 @@
+"""The "Liquid Book" check run on a PR from a fork, over HTTP only (the app, the GitHub
+stand-in, the real sandboxed build).
+
+With `LIQUIDBOOK_CHECK_FORKS=false` a fork's PR gets no build (a PR from a branch of the
+repository still does). With forks checked, a fork's PR that adds a chapter is built at its
+head, read through the base repository's tarball (GitHub serves a fork PR's head there, as
+`refs/pull/N/head`), behind the path guard: a reference to a file outside the book is
+removed before the build and annotated as a failure at its line; the build's own warnings are
+annotated too. A push to the fork's branch is checked at its new head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.world import REPO, World
+
+FORK = "alice/book"
+CHAPTER = "chapters/02-tides.md"
+CLEAN = "---\ntitle: Tides\n---\n\n# Tides\n\nThe moon pulls the sea.\n"
+HOSTILE = (
+    "---\ntitle: Tides\n---\n\n# Tides\n\nSee [the moon](#no-such-label).\n\n"
+    "```{literalinclude} /proc/self/environ\n```\n\n"
+    "```{include} ../../../../etc/hostname\n```\n"
+)
+
+
+@pytest.fixture
+def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
+    # Checks keep nothing in the database: SQLite is enough.
+    world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'liquidbook.db'}")
+    try:
+        world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="2", LIQUIDBOOK_CHECK_FORKS="false")
+        world.install()
+        yield world
+    finally:
+        world.close()
+
+
+def with_chapter(world: World, repo: str, files: dict[str, str]) -> dict[str, str | bytes | None]:
+    myst = world.github.read_file(repo, "main", "myst.yml")
+    assert myst is not None
+    last = "    - file: chapters/01-getting-started.md\n"
+    toc = myst.decode().replace(last, f"{last}    - file: {CHAPTER}\n")
+    return {"myst.yml": toc, **files}
+
+
+def runs_on(world: World, sha: str) -> list[dict[str, Any]]:
+    return [r for r in world.github.check_runs(REPO) if r["head_sha"] == sha]
+
+
+def wait_run(world: World, sha: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        runs = runs_on(world, sha)
+        return runs[-1] if runs and runs[-1]["status"] == "completed" else None
+
+    return world.wait_for(done, timeout=120, what=f"the check run on {sha[:8]}")
+
+
+def test_fork_pull_requests_are_checked_only_when_allowed_and_behind_the_guard(
+    world: World,
+) -> None:
+    gh = world.github
+    gh.fork_repo(REPO, "alice")
+
+    # Forks not checked: the fork's PR gets no check run; a branch's PR opened after it does.
+    gh.push(FORK, "quiet", with_chapter(world, FORK, {CHAPTER: CLEAN}), "alice", "Tides")
+    gh.open_pull(REPO, "alice", "alice:quiet", "Tides from a fork")
+    [quiet] = [p["head"]["sha"] for p in gh.pulls(REPO) if p["head"]["ref"] == "quiet"]
+    assert quiet == gh.branches(FORK)["quiet"]
+    # (Another text: the same commit on both would have the same sha.)
+    files = with_chapter(world, REPO, {CHAPTER: CLEAN + "\nThe sea answers.\n"})
+    gh.push(REPO, "tides", files, "alice", "Tides on a branch")
+    gh.open_pull(REPO, "alice", "tides", "Tides")
+    assert wait_run(world, gh.branches(REPO)["tides"])["conclusion"] == "success"
+    gh.settle()
+    assert runs_on(world, quiet) == []
+
+    # Forks checked: the fork's PR is built at its head, read from the base repository.
+    assert world.app_process is not None
+    world.app_process.stop()
+    world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="2")
+    files = with_chapter(world, FORK, {CHAPTER: HOSTILE})
+    head = gh.push(FORK, "hostile", files, "alice", "Tides, with includes")
+    assert head not in gh.branches(REPO).values()
+    gh.open_pull(REPO, "alice", "alice:hostile", "Tides, hostile")
+    run = wait_run(world, head)
+    assert run["name"] == "Liquid Book" and run["conclusion"] == "failure"
+    tarballs = [r.path for r in gh.requests if r.method == "GET" and "/tarball/" in r.path]
+    assert any(p.endswith(f"/repos/{REPO}/tarball/{head}") for p in tarballs), tarballs
+    notes = gh.check_run_annotations(run["id"])
+    where = {(n["path"], n["start_line"], n["annotation_level"]) for n in notes}
+    assert (CHAPTER, 9, "failure") in where  # the literalinclude of /proc/self/environ
+    assert (CHAPTER, 12, "failure") in where  # the include climbing out of the book
+    assert (CHAPTER, 7, "warning") in where  # the build's own warning: a broken reference
+    guarded = [n["message"] for n in notes if n["annotation_level"] == "failure"]
+    assert any("/proc/self/environ" in m and "outside the book" in m for m in guarded), guarded
+    assert any("etc/hostname" in m and "outside the book" in m for m in guarded), guarded
+    # Nothing from outside the book reached the report.
+    text = repr(run["output"]) + repr(notes)
+    assert "GITHUB_PRIVATE_KEY" not in text and "PRIVATE KEY" not in text
+    assert runs_on(world, quiet) == []
+
+    # A push to the fork's branch (`synchronize`): its new head is checked too.
+    fixed = gh.push(FORK, "hostile", {CHAPTER: CLEAN}, "alice", "Tides, fixed")
+    assert wait_run(world, fixed)["conclusion"] == "success"
+    [pr] = [p for p in gh.pulls(REPO) if p["head"]["ref"] == "hostile"]
+    assert pr["head"]["sha"] == fixed
