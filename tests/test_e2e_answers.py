@@ -171,6 +171,8 @@ def test_the_calls_of_a_fast_job_and_of_its_rerun(world: World) -> None:
         "POST /repos/{owner}/{repo}/git/commits",
         "POST /repos/{owner}/{repo}/git/refs",
         "POST /repos/{owner}/{repo}/pulls",
+        # The PR's "Liquid Book" check run, from the build the job ran (issue 12).
+        "POST /repos/{owner}/{repo}/check-runs",
         "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
     ]
     # Stage edits depend on how long each stage lasts (the build check may last 3 s on a
@@ -192,6 +194,7 @@ def test_the_calls_of_a_fast_job_and_of_its_rerun(world: World) -> None:
         "POST /repos/{owner}/{repo}/git/commits",
         "PATCH /repos/{owner}/{repo}/git/refs/{ref}",
         "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+        "POST /repos/{owner}/{repo}/check-runs",
         "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
     ]
     assert stages <= 4

@@ -103,6 +103,9 @@ class World:
             "LIQUIDBOOK_GLOSSARY_DELAY_SECONDS": "3600",
             # Likewise the "Liquid Book" check of each push and PR (tests/test_e2e_checks.py).
             "LIQUIDBOOK_CHECK_DELAY_SECONDS": "3600",
+            # And the Book Dashboard's refresh (tests/test_dashboard_e2e.py): a test counting
+            # its job's GitHub calls never sees the dashboard issue opened among them.
+            "LIQUIDBOOK_DASHBOARD_DELAY_SECONDS": "3600",
             **extra,
         }
 

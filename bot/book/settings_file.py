@@ -74,8 +74,11 @@ def render_config(config: BookConfig) -> str:
         "# Stop calling models once this month's spend reaches this much (US dollars), counting",
         "# every repository of this installation. It can lower the operator's limit, never raise it.",
         "# Empty means the operator's limit.",
+        "# confirm_above_usd: a command whose worst-case cost is over this waits for `/confirm`",
+        "# (empty: commands run at once, unless the operator set a limit).",
         "budget:",
         f"  monthly_usd:{_scalar(budget, '  ')}",
+        f"  confirm_above_usd:{_scalar(c.budget.confirm_above_usd, '  ')}",
         "",
         f"# The least repository role a commenter needs to run commands: {', '.join(ROLE_ORDER)}.",
         "permissions:",
@@ -83,5 +86,8 @@ def render_config(config: BookConfig) -> str:
         "",
         "# The folder new chapter files are written to.",
         f"chapters_dir:{_scalar(c.chapters_dir, '')}",
+        "",
+        '# Whether the "Liquid Book" check run fails on build warnings alone (otherwise neutral).',
+        f"fail_on_warnings:{_scalar(c.fail_on_warnings, '')}",
     ]
     return "\n".join(parts) + "\n"
