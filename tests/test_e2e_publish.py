@@ -11,13 +11,10 @@ back ends the status when `LIQUIDBOOK_PUBLISH_WAIT_SECONDS` is over, with the ru
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-import json
-
 import redis
 
 from tests.world import REPO, World

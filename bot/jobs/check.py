@@ -54,7 +54,13 @@ MAX_ANNOTATIONS = 1000  # more are counted in the summary, not sent
 MAX_SUMMARY = 60_000  # GitHub's summary limit is 65535 characters
 _NEWEST = "liquidbook:check:newest:"
 _FORK_BUILDS = "liquidbook:check:forks:"
-FORK_WAIT_SECONDS = 15
+_FORK_COMMIT = "liquidbook:check:fork-commit:"
+_FORK_MEMORY = 30 * 86400  # how long a fork's commit is known as one (for rebuilds)
+REBUILD_ACTION = {
+    "label": "Rebuild",
+    "description": "Build the book at this commit again",
+    "identifier": "rebuild",
+}
 _LOCATED_KEY = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
@@ -66,8 +72,14 @@ async def schedule_check(
     queue: Any, redis: Any, request: dict[str, Any], delay: float, *, why: str = ""
 ) -> bool:
     """Make `request["sha"]` the newest of its branch (or PR) and queue its check, deferred
-    by `delay`: of a burst of pushes, only the last one's job finds itself newest."""
+    by `delay`: of a burst of pushes, only the last one's job finds itself newest. A fork's
+    commit is remembered as one, so a rebuild of it is guarded and limited like its first
+    check."""
     await redis.set(check_key(request["repository"], request["ref"]), request["sha"], ex=86400)
+    if request.get("fork"):
+        await redis.set(_fork_key(request["repository"], request["sha"]), 1, ex=_FORK_MEMORY)
+    if why:
+        request = {**request, "why": why}
     return bool(
         await queue.enqueue(
             "check_commit",
@@ -76,6 +88,10 @@ async def schedule_check(
             defer_seconds=delay,
         )
     )
+
+
+def _fork_key(full_name: str, sha: str) -> str:
+    return f"{_FORK_COMMIT}{full_name}:{sha}"
 
 
 async def _superseded(redis: Any, request: dict[str, Any]) -> bool:
@@ -95,6 +111,8 @@ async def check_commit(ctx: dict[str, Any], request: dict[str, Any]) -> str:
         return "superseded"
     if not request.get("again") and sha in await checks_for(services.redis, full_name, [sha]):
         return "already reported"
+    if not request.get("fork") and await services.redis.exists(_fork_key(full_name, sha)):
+        request = {**request, "fork": True}  # a rebuild of a fork's commit
     if request.get("fork"):
         return await _fork_build(ctx, services, request)
     return await _check(services, request)
@@ -102,24 +120,62 @@ async def check_commit(ctx: dict[str, Any], request: dict[str, Any]) -> str:
 
 async def _fork_build(ctx: dict[str, Any], services: Services, request: dict[str, Any]) -> str:
     """A fork's PR: built like any other (the build is sandboxed whatever the commit), but
-    at most `LIQUIDBOOK_FORK_BUILDS` of an installation's at once; one over the limit is
-    queued again a little later."""
+    at most `LIQUIDBOOK_FORK_BUILDS` of an installation's at once. One over the limit looks
+    again `LIQUIDBOOK_FORK_WAIT_SECONDS` later, at most `LIQUIDBOOK_FORK_WAITS` times; then
+    its check run says it was not built, and why, with the "Rebuild" button."""
+    settings = services.settings
     key = f"{_FORK_BUILDS}{request['installation_id']}"
     running = await services.redis.incr(key)
-    await services.redis.expire(key, services.settings.liquidbook_job_timeout)
+    await services.redis.expire(key, settings.liquidbook_job_timeout)
     try:
-        if running > services.settings.liquidbook_fork_builds:
+        if running > settings.liquidbook_fork_builds:
             tries = int(request.get("waits", 0)) + 1
+            if tries > settings.liquidbook_fork_waits:
+                return await _not_built(services, request, tries - 1)
             await services.queue.enqueue(
                 "check_commit",
                 {**request, "waits": tries},
-                job_id=f"check:{request['repository']}:{request['sha']}:wait{tries}",
-                defer_seconds=FORK_WAIT_SECONDS,
+                job_id=f"check:{request['repository']}:{request['sha']}:wait{tries}"
+                + str(request.get("why", "")),
+                defer_seconds=settings.liquidbook_fork_wait_seconds,
             )
             return "waiting for a fork build slot"
         return await _check(services, request)
     finally:
         await services.redis.decr(key)
+
+
+async def _not_built(services: Services, request: dict[str, Any], waits: int) -> str:
+    """The check run of a fork's commit that found no free build slot in time: `neutral`,
+    not built, with what to do. Not recorded: a later event on the commit builds it."""
+    settings = services.settings
+    full_name, sha = request["repository"], request["sha"]
+    owner, _, repo = full_name.partition("/")
+    gh = services.github.installation(request["installation_id"])  # type: ignore[union-attr]
+    waited = waits * settings.liquidbook_fork_wait_seconds
+    limit = settings.liquidbook_fork_builds
+    summary = (
+        f"This commit was not built: {plural(limit, 'build')} of pull requests from forks "
+        f"may run at once for this installation, and no slot came free in {waited:g} s "
+        f"({plural(waits, 'look')}). Nothing is known about the book at this commit.\n\n"
+        "Press **Rebuild** above (or re-run the check) to build it now; a new push to the "
+        "pull request is built too."
+    )
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    await gh.arequest(
+        "POST",
+        f"/repos/{owner}/{repo}/check-runs",
+        json={
+            "name": CHECK_NAME,
+            "head_sha": sha,
+            "status": "completed",
+            "conclusion": "neutral",
+            "completed_at": stamp,
+            "output": {"title": "Not built: too many fork builds at once", "summary": summary},
+            "actions": [REBUILD_ACTION],
+        },
+    )
+    return "not built: no fork build slot"
 
 
 async def _check(services: Services, request: dict[str, Any]) -> str:
@@ -314,13 +370,7 @@ async def report_check_run(
             "head_sha": sha,
             **(done if len(batches) == 1 else {"status": "in_progress"}),
             "output": {"title": title, "summary": summary, "annotations": batches[0]},
-            "actions": [
-                {
-                    "label": "Rebuild",
-                    "description": "Build the book at this commit again",
-                    "identifier": "rebuild",
-                }
-            ],
+            "actions": [REBUILD_ACTION],
         },
     )
     run = created.json()
