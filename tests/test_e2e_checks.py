@@ -63,6 +63,10 @@ def calls(world: World, method: str, route: str) -> int:
     return sum(1 for r in world.github.requests if (r.method, r.route) == (method, route))
 
 
+def tarballs(world: World) -> int:
+    return calls(world, "GET", "/repos/{owner}/{repo}/tarball/{ref}")
+
+
 def creates(world: World) -> int:
     return calls(world, "POST", "/repos/{owner}/{repo}/check-runs")
 
@@ -97,11 +101,12 @@ def test_check_runs_on_pushes_and_pull_requests(world: World) -> None:
     assert calls(world, "PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") == patches + 2
 
     # Ten pushes in a row: superseded commits get no check run; at most two builds.
-    before = creates(world)
+    before, built = creates(world), tarballs(world)
     shas = [push(world, {CHAPTER: FIXED + f"\nPush {i}.\n"}) for i in range(10)]
     assert wait_run(world, shas[-1])["conclusion"] == "success"
     gh.settle()
     assert creates(world) - before <= 2
+    assert tarballs(world) - built <= 2  # each build reads its commit's tarball once
     assert not any(runs_on(world, sha) for sha in shas[:-2])
 
     # Invalid settings: the commands' per-key messages, as annotations on the settings file.
