@@ -188,6 +188,7 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
         guarded = await asyncio.to_thread(guard_pages, directory) if request.get("fork") else []
         report, settings_notes, strict = await build_report(directory)
         settings_notes = [*guarded, *settings_notes]
+        sources = config_sources(directory)
     if await _superseded(services.redis, request):
         return "superseded"
     check = await report_check_run(
@@ -198,6 +199,7 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
         services.redis,
         extra=settings_notes,
         warnings_fail=strict,
+        sources=sources,
     )
     return (
         f"{check.conclusion}: {plural(check.errors, 'error')}, {plural(check.warnings, 'warning')}"
@@ -282,16 +284,51 @@ def _annotation(path: str, line: int, level: str, message: str, title: str = "")
     return note
 
 
-def annotations_for(report: BuildReport) -> list[dict[str, Any]]:
+def config_sources(directory: Path) -> dict[str, list[str]]:
+    """The lines of the book's top `myst.yml` as the author wrote it (the build reads a copy
+    rewritten without plugins, and MyST names no line for a config problem)."""
+    found = {}
+    for name in ("myst.yml", "myst.yaml"):
+        path = directory / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= 1_000_000:
+            found[name] = path.read_text("utf-8", errors="replace").splitlines()
+    return found
+
+
+_NAMED = re.compile(r"""[:,]\s*["'`]?([^\s"'`:,]+)["'`]?\s*$""")
+
+
+def config_line(message: str, lines: list[str]) -> int | None:
+    """The line of a config file that a problem without a line names: the key or value at
+    the end of MyST's message (`extra key ignored: nosuchkey`, `Table of contents entry
+    does not exist: missing.md`), as a key first, then as a value; None when not found."""
+    named = _NAMED.search(message.splitlines()[0] if message else "")
+    if named is None:
+        return None
+    word = re.escape(named.group(1))
+    for pattern in (rf"^\s*(-\s*)?{word}\s*:", rf"(:|-)\s*[\"']?{word}[\"']?\s*(#.*)?$"):
+        for number, line in enumerate(lines, start=1):
+            if not line.lstrip().startswith("#") and re.search(pattern, line):
+                return number
+    return None
+
+
+def annotations_for(
+    report: BuildReport, sources: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     """One annotation per issue the build located in a file; book-wide issues are listed in
-    the summary only (an annotation needs a file)."""
+    the summary only (an annotation needs a file). An issue of a config file in `sources`
+    that has no line is placed at the line its message names."""
     found = []
     for issue in [*report.errors, *report.warnings]:
         if not issue.file:
             continue
         level = "failure" if issue.level == "error" else "warning"
         message = issue.message + (f"\n\n{issue.detail}" if issue.detail else "")
-        found.append(_annotation(issue.file, issue.line or 1, level, message, _title(issue)))
+        line = issue.line
+        if line is None and issue.file in (sources or {}):
+            line = config_line(issue.message, (sources or {})[issue.file])
+        found.append(_annotation(issue.file, line or 1, level, message, _title(issue)))
     return found
 
 
@@ -347,12 +384,13 @@ async def report_check_run(
     *,
     extra: list[dict[str, Any]] | None = None,
     warnings_fail: bool = False,
+    sources: dict[str, list[str]] | None = None,
 ) -> Check:
     """Create the completed "Liquid Book" check run on `sha` with its annotations (the
     first 50 with the run, the rest appended 50 at a time) and record it."""
     extra = extra or []
     owner, _, repo = full_name.partition("/")
-    notes = [*extra, *annotations_for(report)][:MAX_ANNOTATIONS]
+    notes = [*extra, *annotations_for(report, sources)][:MAX_ANNOTATIONS]
     batches = [
         notes[i : i + MAX_ANNOTATIONS_PER_REQUEST]
         for i in range(0, len(notes), MAX_ANNOTATIONS_PER_REQUEST)
