@@ -15,8 +15,10 @@ limit; the rest appended with PATCH), and a summary with the counts and the buil
 Conclusion: `failure` on errors, `neutral` on warnings only, `success` when clean. The run
 is recorded with `bot.build_records.record_check` for the dashboard. A fork's PR is read
 through the base repository (GitHub serves its head there) and its pages pass the path guard
-(`guard_pages`) before the build: each reference to a file outside the book is removed and
-annotated as a failure.
+(`guard_pages`) before the build: each reference to a file outside the book is removed
+(leaving blank lines, so the build's line numbers stay the author's) and annotated as a
+failure. At most `LIQUIDBOOK_FORK_BUILDS` fork builds of an installation run at once; a check
+that finds no slot after `LIQUIDBOOK_FORK_WAITS` looks ends `neutral`, "not built".
 
 The app's own PRs are reported by the job that wrote them, from the build it ran before
 opening the PR (`bot.jobs.proposal.propose`): a check job that finds a check already
