@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # Seconds a push or PR update waits before its book check (the "Liquid Book" check
     # run) starts: pushes within this time of each other make one build, of the newest.
     liquidbook_check_delay_seconds: float = Field(default=5, ge=0, le=3600)
+    # A commit the app wrote itself (its own PR's) was built before it was pushed, and that
+    # job reports its check run: the check job of such a commit starts this much later
+    # still, finds the check recorded and builds nothing (it builds only when it is not).
+    liquidbook_own_check_grace_seconds: float = Field(default=30, ge=0, le=3600)
     # Whether PRs from forks get the check run (their text is untrusted: the build runs in
     # the sandbox of `bot.book.sandbox_build`).
     liquidbook_check_forks: bool = True

@@ -10,6 +10,8 @@ is checked at its head; "Re-run" builds again.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,9 @@ def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
     # Checks keep nothing in the database: SQLite is enough.
     world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'liquidbook.db'}")
     try:
-        world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="2")
+        world.start_app(
+            LIQUIDBOOK_CHECK_DELAY_SECONDS="2", LIQUIDBOOK_OWN_CHECK_GRACE_SECONDS="1"
+        )
         world.install()
         yield world
     finally:
@@ -157,3 +161,33 @@ def test_check_runs_on_pushes_and_pull_requests(world: World) -> None:
 def world_installation(world: World) -> int:
     with world.github.hub.state.lock:
         return next(iter(world.github.hub.state.installations))
+
+
+def test_the_apps_own_pr_gets_its_check_from_the_build_it_already_ran(world: World) -> None:
+    """`/generate chapter` builds the book before it opens the PR and reports that build as
+    the PR's check run: the check job of that head commit (queued by `pull_request.opened`)
+    finds it recorded and builds nothing."""
+    gh = world.github
+    issue = gh.open_issue(REPO, "alice", "Write chapter 1")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    [status] = world.wait_final(issue)
+    assert "✅" in status["body"], status["body"]
+    [pr] = gh.pulls(REPO)
+    head = pr["head"]["sha"]
+    [run] = runs_on(world, head)
+    assert run["status"] == "completed" and run["conclusion"] == "success", run
+    # The check job of the head ran (delay 2 s + grace 1 s) and found the check recorded.
+    assert world.app_process is not None
+    world.wait_for(
+        lambda: re.search(
+            rf"check:{re.escape(REPO)}:{head}:check_commit ● '?already reported",
+            world.app_process.log(),  # type: ignore[union-attr]
+        ),
+        what="the check job of the app's own commit",
+    )
+    assert len(runs_on(world, head)) == 1
+    # Its only build was the job's own: no tarball of the head commit was read.
+    assert not any(
+        r.route == "/repos/{owner}/{repo}/tarball/{ref}" and head in r.path
+        for r in gh.requests
+    )
