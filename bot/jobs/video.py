@@ -109,6 +109,7 @@ async def generate_video(
         selector = ChapterSelector(**command["selector"])
         prompt = str(command["prompt"])
         label_from = str(command.get("start") or "")
+        shown_label = shorten(label_from.replace("`", "'"), 100)
         seconds = int(command.get("seconds") or 5)
         video_model = services.settings.liquidbook_video_model
         if not video_model:
@@ -135,7 +136,7 @@ async def generate_video(
                 if label_from not in figures:
                     await status.finish(
                         f"❌ Chapter {chapter.number} has no figure labelled "
-                        f"`{shorten(label_from, 100)}`: {labels_sentence(list(figures))}. "
+                        f"`{shown_label}`: {labels_sentence(list(figures))}. "
                         "Name one of them with `--from`, or leave `--from` out to have a start "
                         "image drawn. Nothing was committed."
                     )
@@ -144,7 +145,7 @@ async def generate_video(
                     start = start_figure(co.directory, chapter.path, figures[label_from])
                 except ValueError as exc:
                     await status.finish(
-                        f"❌ The figure `{shorten(label_from, 100)}` cannot start the clip: "
+                        f"❌ The figure `{shown_label}` cannot start the clip: "
                         f"{exc}. Nothing was committed."
                     )
                     return "bad start figure"
@@ -219,8 +220,8 @@ async def generate_video(
                 clip = check_mp4(video.data)
             except ClipError as exc:
                 await status.finish(
-                    f"❌ The clip could not be used: {exc}. Nothing was committed "
-                    f"(`{video.model}` was paid ${spent:.4f})."
+                    f"❌ The clip from `{video.model}` could not be used: {exc}. Nothing was "
+                    "committed (what the provider charged is in `/usage`)."
                 )
                 return "bad clip"
             stem = PurePosixPath(chapter.path).stem
