@@ -8,7 +8,7 @@ its poster and prompt, embedded as a `{figure}` of the MP4, and the build is cle
 command again replaces the clip in the same PR; a clip with no `--from` starts from a drawn
 image and has its own PR; a `--from` label the chapter does not have is named with the
 chapter's labels; a FAILED task, a file that is no MP4, a clip over 15 s and one over 10 MB
-each get ❌ and no commit.
+each get ❌ and no commit, as does a task refused by moderation.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
     [final] = w.wait_final(issue)
     body = final["body"]
     assert "✅" in body and "runway:gen4_turbo" in body and "2.0 s" in body, body
+    assert "cost unpriced (not in the price table)" in body and "$0.0000" not in body
     # The worst case was stated before the clip was made: 5 s at Runway's ceiling of $0.50/s.
     assert "💰 Estimated cost: about $2.50, at most $2.50." in body
     # Runway's wire format: one task created with the version header, polled to the end.
@@ -185,6 +186,11 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
         (
             Behaviour(polls=1, job_status="failed", job_error="The image could not be animated."),
             "The image could not be animated.",
+        ),
+        # A moderation refusal (failureCode SAFETY.*): said as such.
+        (
+            Behaviour(job_status="failed", refusal="The prompt did not pass moderation."),
+            "refused the request (The prompt did not pass moderation.)",
         ),
         (Behaviour(video=b"<html>surely a video</html>"), "not an MP4 file"),
         (Behaviour(video=h264_mp4(seconds=2, movie_seconds=20)), "20.0 s long"),

@@ -250,7 +250,12 @@ async def generate_video(
                 safe_book_path(chapter.path): render_chapter(chapter, body),
             }
             await status.progress("🔎 Checking the build with the clip…")
-            cost = f"${spent:.4f}"
+            # A model missing from the price table is recorded at 0: say so, not "$0".
+            cost = (
+                "cost unpriced (not in the price table)"
+                if video.usage.outcome.endswith("unpriced")
+                else f"${spent:.4f}"
+            )
             started_from = (
                 f"the figure `{label_from}`" if label_from else f"an image drawn by `{image_model}`"
             )
