@@ -6,7 +6,8 @@ drawn start image, the GitHub stand-in, git and the real build (`jupyter-book bu
 One world: a clip starting from a figure of the chapter is made, checked and committed with
 its poster and prompt, embedded as a `{figure}` of the MP4, and the build is clean; the same
 command again replaces the clip in the same PR; a clip with no `--from` starts from a drawn
-image and has its own PR; a `--from` label the chapter does not have is named with the
+image and has its own PR, after waiting for `/confirm` when its worst case is over the book's
+limit; a `--from` label the chapter does not have is named with the
 chapter's labels; a FAILED task, a file that is no MP4, a clip over 15 s and one over 10 MB
 each get ❌ and no commit, as does a task refused by moderation.
 """
@@ -158,12 +159,25 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
         ":::{figure} ../videos/"
     ) == 1
 
-    # No `--from`: the image model draws the first frame; the clip has its own PR.
+    # No `--from`: the image model draws the first frame; the clip has its own PR. The book
+    # asks for confirmation above $1: the worst case (the clip, and the drawn image at
+    # Stability's ceiling of $0.10) waits for `/confirm`, and nothing is spent before it.
     runway.default = Behaviour()
+    limit = SETTINGS + "budget:\n  confirm_above_usd: 1\n"
+    gh.push(REPO, "main", {".github/liquidbook.yml": limit}, user="alice", message="limit")
     gh.comment(REPO, issue, "alice", '/generate video chapter 1 "Waves on the rocks"')
-    finals = w.wait_final(issue, count=3)
-    assert "✅" in finals[-1]["body"], finals[-1]["body"]
+    held = w.wait_for(
+        lambda: [c for c in w.status_comments(issue) if "⏸️ Waiting for confirmation" in c["body"]],
+        what="the clip waiting for /confirm",
+    )[0]
+    assert "💰 Estimated cost: about $2.60, at most $2.60." in held["body"]
+    assert not stability.requests and len(runway.calls("/v1/image_to_video")) == 2
+    gh.comment(REPO, issue, "alice", "/confirm")
+    w.wait_final(issue, count=4)
+    [done] = [c for c in w.status_comments(issue) if c["id"] == held["id"]]
+    assert "✅" in done["body"], done["body"]
     assert len(stability.requests) == 1 and len(video_prs(w)) == 2
+    gh.push(REPO, "main", {".github/liquidbook.yml": SETTINGS}, user="alice", message="no limit")
     drawn = gh.read_file(
         REPO,
         "liquidbook/video-01-getting-started-waves-on-the-rocks",
@@ -177,7 +191,7 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
     before = w.git("rev-parse", "--all")
     tasks = len(runway.calls("/v1/image_to_video"))
     gh.comment(REPO, issue, "alice", '/generate video chapter 1 "Gulls" --from fig-gulls')
-    finals = w.wait_final(issue, count=4)
+    finals = w.wait_final(issue, count=5)
     assert "❌ Chapter 1 has no figure labelled `fig-gulls`" in finals[-1]["body"]
     assert "its figures are labelled `fig-shore`" in finals[-1]["body"]
     assert len(runway.calls("/v1/image_to_video")) == tasks  # nothing was asked, or paid
@@ -196,7 +210,7 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
         (Behaviour(video=h264_mp4(seconds=2, movie_seconds=20)), "20.0 s long"),
         (Behaviour(video=TINY_MP4 + padding(MAX_BYTES)), "more than the 10 MB"),
     ]
-    for count, (behaviour, said) in enumerate(cases, start=5):
+    for count, (behaviour, said) in enumerate(cases, start=6):
         runway.default = behaviour
         gh.comment(REPO, issue, "alice", '/generate video chapter 1 "The tide goes out"')
         finals = w.wait_final(issue, count=count)
