@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # The `provider:model` that draws figures for books whose settings name no `models.image`
     # (unset: such books have no image model).
     liquidbook_image_model: str | None = None
+    # The `provider:model` that makes clips for `/generate video` (Runway image-to-video,
+    # such as `runway:gen4_turbo`, with `RUNWAY_API_KEY`). Unset: the server makes no clips,
+    # and the command says so.
+    liquidbook_video_model: str | None = None
     # Model spending cap per installation per calendar month, in US dollars.
     liquidbook_monthly_budget_usd: float = Field(default=20.0, ge=0)
     # Commands that call a model, per installation per hour (0: no limit): one noisy
@@ -193,7 +197,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a provider:model name, such as {_MODEL_EXAMPLE}")
         return value.strip()
 
-    @field_validator("liquidbook_image_model")
+    @field_validator("liquidbook_image_model", "liquidbook_video_model")
     @classmethod
     def _image_model_name(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

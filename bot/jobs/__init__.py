@@ -21,6 +21,7 @@ from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
 from bot.jobs.suggest import suggest_lines
+from bot.jobs.video import generate_video
 from bot.pending import expire_pending
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     generate_chapters,
     generate_quizzes,
     generate_figure,
+    generate_video,
     revise_pull_request,
     suggest_lines,
     update_glossary,
