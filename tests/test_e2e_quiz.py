@@ -164,6 +164,16 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
     assert len(parse_quiz(gh.read_file(REPO, branch, QUIZ_FILE).decode()).questions) == 1
     assert w.git("show", f"{branch}:{CHAPTER}").count(":::{exercise}") == 1
 
+    # A reviewer's commit on the quiz branch is never replaced: the re-run stops and says
+    # what to do, in the chapter's own line.
+    edited = gh.push(REPO, branch, {QUIZ_FILE: json.dumps(GOOD)}, user="bob", message="Fix")
+    gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
+    finals = w.wait_final(issue, count=5)
+    body = finals[-1]["body"]
+    assert "⚠️ Chapter 1:" in body and "Merge or close its quiz pull request and delete " in body
+    assert "`liquidbook/quiz-01-getting-started`" in body and "Traceback" not in body, body
+    assert w.git("rev-parse", branch).strip() == edited
+
     # Every model call of the quiz jobs (the refused answers too) is a usage row of the
     # command `quiz`, in the app's database.
     async def usage() -> list[tuple[str | None, str, str]]:
@@ -177,5 +187,5 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
 
     rows = asyncio.run(usage())
     assert {command for command, _, _ in rows} == {"quiz"}, rows
-    # ❌ (two answers), ✅ after a correction (two), then two single answers.
-    assert len(rows) == 6 and {model for _, model, _ in rows} == {"gpt-4.1"}, rows
+    # ❌ (two answers), ✅ after a correction (two), then three single answers.
+    assert len(rows) == 7 and {model for _, model, _ in rows} == {"gpt-4.1"}, rows

@@ -1,6 +1,8 @@
 """`/generate figure chapter N "<prompt>" [--after "<heading>"] [--aspect 16:9]`.
 
-The book's image model (`models.image`) draws the figure; the image is made fit for the book
+The book's image model (`models.image`) draws the figure, else the next of its
+`image_fallbacks` (a model that fails, refuses or sends something that is not an image hands
+over; the status and the PR say which drew it); the image is made fit for the book
 (`bot.book.figure.optimise_image`: WebP, long edge ≤ 1600 px, no metadata, under 1 MB) and
 committed as `images/<chapter stem>/<slug>.webp` (a base64 blob) with its prompt beside it
 (`<slug>.yml`, so it can be regenerated). The text model writes the alt text and caption;
@@ -8,7 +10,8 @@ the chapter gets a MyST `{figure}` with a label, after the named heading or at t
 the most relevant section. Each figure has its own branch and PR
 (`liquidbook/figure-<chapter>-<slug>`): a second figure never overwrites the first, and the
 same command again updates its own PR. The PR body shows the image through a link pinned to
-the commit (written with the PR: no read and edit after). Something that is not a usable image gets ❌ and nothing is committed.
+the commit (written with the PR: no read and edit after). Something that is not a usable
+image gets ❌ and nothing is committed.
 """
 
 from __future__ import annotations

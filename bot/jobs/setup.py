@@ -1,8 +1,10 @@
-"""The setup PR: a starting book and the build-and-deploy workflow, in one pull request.
+"""The setup PR: a starting book, the book files the app's features need (the quiz widget)
+and the build-and-deploy workflow, whichever the repository lacks, in one pull request.
 
-Opened when the app is installed on a repository without a book, and on `/init`. It is the
-only job that writes under `.github/workflows/`, and what it writes comes from `actions/` in
-this package, never from a comment or a model answer. Like every other job it builds the
+Opened when the app is installed on a repository that lacks any of them, on `/init`, and by
+a quiz job that finds the widget missing (`open_setup_pull_request`): the one PR that adds
+shared files. This module is the only code that writes under `.github/workflows/`, and what
+it writes comes from `actions/` in this package, never from a comment or a model answer. Like every other job it builds the
 book the PR leaves (the repository with the new files) before opening it, and the PR says
 what the build found.
 """
