@@ -128,11 +128,19 @@ class Settings(BaseSettings):
     liquidbook_check_forks: bool = True
     # How many of one installation's fork PR builds may run at once (others wait their turn).
     liquidbook_fork_builds: int = Field(default=2, ge=1, le=50)
+    # Seconds a fork PR's check waits for a free build slot before it looks again.
+    liquidbook_fork_wait_seconds: float = Field(default=15, ge=0.1, le=600)
+    # How many times a fork PR's check looks again for a free build slot; then its check run
+    # ends `neutral`, "not built", with a "Rebuild" button (40 × 15 s: ten minutes).
+    liquidbook_fork_waits: int = Field(default=40, ge=0, le=1000)
     # `/publish` with GitHub Pages off: how long the app keeps looking for the author to turn
     # it on (no event says so).
     liquidbook_pages_wait_seconds: int = Field(default=600, ge=0, le=600)
     # `/publish` with GitHub Pages off: how often it looks (one GET each time).
     liquidbook_pages_poll_seconds: int = Field(default=30, ge=1, le=600)
+    # `/publish`: how long the app waits for the dispatched deploy run to report back
+    # (`workflow_run` completed) before it ends the status comment with what it knows.
+    liquidbook_publish_wait_seconds: float = Field(default=1200, ge=1, le=6 * 3600)
     # Seconds the Book Dashboard waits before a refresh: events within this time of each
     # other (jobs ending, merges, pushes, deploys) make one edit of the dashboard issue.
     liquidbook_dashboard_delay_seconds: float = Field(default=10, ge=0, le=3600)

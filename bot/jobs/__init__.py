@@ -13,7 +13,7 @@ from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
-from bot.jobs.publish import deploy_finished, publish_book
+from bot.jobs.publish import deploy_finished, publish_book, publish_timed_out
 from bot.jobs.quiz import generate_quizzes
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.review_commands import acknowledge_review
@@ -52,6 +52,7 @@ FUNCTIONS: list[Callable[..., Any]] = [
     check_commit,
     publish_book,
     deploy_finished,
+    publish_timed_out,
     refresh_dashboard,
     expire_pending,
 ]
