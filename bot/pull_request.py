@@ -346,8 +346,12 @@ async def commit_and_open(
     body: str,
     known_number: int | None,
     memory: KnownPullRequests | None,
+    lead: Callable[[str], str] | None = None,
 ) -> PullRequest:
     """One commit with `files` on `branch` (its message: `title`), and its open PR.
+
+    `lead`, given the new commit's sha, writes what goes before `body` (a figure's image
+    linked at that commit): the PR is written once, with no read and edit afterwards.
 
     A first run costs four calls: tree, commit, ref, PR. A re-run with the PR remembered
     reads that PR first: when it is still open for this branch and its head is a commit the
@@ -367,7 +371,7 @@ async def commit_and_open(
         and pull.get("commits") == 1
         and str(pull.get("head", {}).get("sha")) in await memory.written(branch)
     )
-    await commit_files(
+    sha = await commit_files(
         gh,
         full_name,
         base,
@@ -378,6 +382,8 @@ async def commit_and_open(
         memory=memory,
         head_is_ours=head_is_ours,
     )
+    if lead is not None:
+        body = lead(sha) + body
     if pull is None:
         return await open_or_update_pull_request(
             gh, full_name, branch=branch, base=base.branch, title=title, body=body

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # such as `runway:gen4_turbo`, with `RUNWAY_API_KEY`). Unset: the server makes no clips,
     # and the command says so.
     liquidbook_video_model: str | None = None
+    # Comma-separated image models tried in order when the image model fails, refuses or
+    # sends something that is not an image (for books whose settings name no `models.image`).
+    liquidbook_image_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Model spending cap per installation per calendar month, in US dollars.
     liquidbook_monthly_budget_usd: float = Field(default=20.0, ge=0)
     # Commands that call a model, per installation per hour (0: no limit): one noisy
@@ -250,14 +253,16 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("liquidbook_fallback_models", mode="before")
+    @field_validator(
+        "liquidbook_fallback_models", "liquidbook_image_fallback_models", mode="before"
+    )
     @classmethod
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("liquidbook_fallback_models")
+    @field_validator("liquidbook_fallback_models", "liquidbook_image_fallback_models")
     @classmethod
     def _fallback_names(cls, value: list[str]) -> list[str]:
         for number, name in enumerate(value, 1):

@@ -8,14 +8,17 @@ as `quizzes/<stem>.json` plus the chapter's Self-check section, and the book bui
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.book.quiz import parse_quiz
+from bot.db import Database, Usage
 from standins.providers.behaviour import Behaviour
 from tests.world import REPO, World, scripted_answer
 
@@ -86,6 +89,7 @@ def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[tuple[W
         world.close()
 
 
+# On SQLite (the figure test reads its usage rows from PostgreSQL).
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) -> None:
     w, script = world
@@ -109,9 +113,11 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
     finals = w.wait_final(issue, count=2)
     body = finals[-1]["body"]
     assert "✅" in body and "⚠️" not in body, body
-    # The shared widget module comes in its own "book files" PR; the quiz PR leaves it alone.
-    [files_pr] = [p for p in gh.pulls(REPO) if p["head"]["ref"] == "liquidbook/book-files"]
-    assert set(w.git("diff", "--name-only", "main...liquidbook/book-files").split()) == {WIDGET}
+    # The shared widget module comes in the setup PR (the one PR that adds the files a book
+    # set up earlier lacks); the quiz PR leaves it alone.
+    [files_pr] = [p for p in gh.pulls(REPO) if p["head"]["ref"] == "liquidbook/setup"]
+    assert set(w.git("diff", "--name-only", "main...liquidbook/setup").split()) == {WIDGET}
+    assert "the widget that makes the book's quizzes interactive" in files_pr["body"]
     [pr] = [p for p in gh.pulls(REPO) if p["number"] != files_pr["number"]]
     branch = pr["head"]["ref"]
     assert branch == "liquidbook/quiz-01-getting-started"
@@ -130,17 +136,56 @@ def test_quiz_refused_then_proposed_then_updated(world: tuple[World, Script]) ->
     files = set(w.git("diff", "--name-only", f"main...{branch}").split())
     assert files == {CHAPTER, QUIZ_FILE}
 
+    # Asked again before the setup PR is merged: the same setup PR, never a second one.
+    script.quizzes, script.prompts = [GOOD], []
+    gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
+    finals = w.wait_final(issue, count=3)
+    assert "✅" in finals[-1]["body"], finals[-1]["body"]
+    assert sorted(p["head"]["ref"] for p in gh.pulls(REPO, state="open")) == [
+        "liquidbook/quiz-01-getting-started",
+        "liquidbook/setup",
+    ]
+
     gh.merge_pull(REPO, files_pr["number"], "alice")
     script.quizzes, script.prompts = [GOOD[:1]], []
     calls = len(gh.requests)
     gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
-    finals = w.wait_final(issue, count=3)
+    finals = w.wait_final(issue, count=4)
     w.github.settle()
-    used = [f"{r.method} {r.route}" for r in gh.requests[calls:]]
-    print(f"GitHub calls for a quiz re-run: {len(used)}: {used}")
+    job = w.job_calls(calls)
+    print(f"GitHub calls for a quiz re-run: {len(job)}: {job}")
+    # Book (branch, tarball), PR read (it stands for the branch check), tree, commit, ref,
+    # PR edit, the PR's check run, the final status.
+    assert len(job) <= 9, job
     assert "✅" in finals[-1]["body"], finals[-1]["body"]
     assert len(gh.pulls(REPO, state="open")) == 1
     chapter = gh.read_file(REPO, branch, CHAPTER).decode()
     assert "::::{anywidget} ../_static/liquidbook-quiz.mjs" in chapter
     assert len(parse_quiz(gh.read_file(REPO, branch, QUIZ_FILE).decode()).questions) == 1
     assert w.git("show", f"{branch}:{CHAPTER}").count(":::{exercise}") == 1
+
+    # A reviewer's commit on the quiz branch is never replaced: the re-run stops and says
+    # what to do, in the chapter's own line.
+    edited = gh.push(REPO, branch, {QUIZ_FILE: json.dumps(GOOD)}, user="bob", message="Fix")
+    gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
+    finals = w.wait_final(issue, count=5)
+    body = finals[-1]["body"]
+    assert "⚠️ Chapter 1:" in body and "Merge or close its quiz pull request and delete " in body
+    assert "`liquidbook/quiz-01-getting-started`" in body and "Traceback" not in body, body
+    assert w.git("rev-parse", branch).strip() == edited
+
+    # Every model call of the quiz jobs (the refused answers too) is a usage row of the
+    # command `quiz`, in the app's database.
+    async def usage() -> list[tuple[str | None, str, str]]:
+        db = Database(w.database_url)
+        try:
+            async with db.session() as session:
+                rows = (await session.execute(select(Usage).order_by(Usage.id))).scalars()
+                return [(r.command, r.model, r.outcome) for r in rows]
+        finally:
+            await db.close()
+
+    rows = asyncio.run(usage())
+    assert {command for command, _, _ in rows} == {"quiz"}, rows
+    # ❌ (two answers), ✅ after a correction (two), then three single answers.
+    assert len(rows) == 7 and {model for _, model, _ in rows} == {"gpt-4.1"}, rows

@@ -45,9 +45,12 @@ async def test_install_on_a_repository_without_a_book_opens_the_setup_pr(
     assert "### Build check\n\n✅ The book builds cleanly" in pr["body"], pr["body"]
     draft = world.wait_for(lambda: gh.pulls("octo-org/draft"), what="the draft's setup PR")[0]
     assert "❌ The book build failed" in draft["body"] and "missing.md" in draft["body"]
+    # A book set up elsewhere (or before the quiz widget existed) also gets the book files
+    # it lacks: the setup PR is the one PR that adds them.
     assert world.git_in(
         "octo-org/draft", "diff", "--name-only", "main...liquidbook/setup"
-    ).split() == [WORKFLOW_PATH]
+    ).split() == [WORKFLOW_PATH, "_static/liquidbook-quiz.mjs"]
+    assert "the widget that makes the book's quizzes interactive" in draft["body"]
     files = world.git_in("octo-org/notes", "diff", "--name-only", "main...liquidbook/setup").split()
     assert "myst.yml" in files and WORKFLOW_PATH in files and ".github/liquidbook.yml" in files
     myst = gh.read_file("octo-org/notes", "liquidbook/setup", "myst.yml").decode()

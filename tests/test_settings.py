@@ -280,3 +280,30 @@ def test_near_misses_are_refused_whatever_cryptography_accepts(raw: bytes) -> No
     ):
         if bad != key:
             assert not is_fernet_key(bad), bad
+
+
+def test_the_image_chain_is_the_books_else_the_servers() -> None:
+    from bot.book.config import BookConfig
+    from bot.jobs.proposal import image_models_for
+
+    server = load_settings(
+        _env_file=None,
+        liquidbook_image_model="stability:core",
+        liquidbook_image_fallback_models="imagegate:gpt-image-2, replicate:owner/flux",
+    )
+    assert server.liquidbook_image_fallback_models == [
+        "imagegate:gpt-image-2",
+        "replicate:owner/flux",
+    ]
+    # No book choice: the server's model and its fallbacks.
+    assert image_models_for(BookConfig(), server) == [
+        "stability:core",
+        "imagegate:gpt-image-2",
+        "replicate:owner/flux",
+    ]
+    # The book's choice replaces the whole chain, its own fallbacks after it, once each.
+    book = BookConfig.model_validate(
+        {"models": {"image": "openai:gpt-image-2", "image_fallbacks": ["stability:core"] * 2}}
+    )
+    assert image_models_for(book, server) == ["openai:gpt-image-2", "stability:core"]
+    assert image_models_for(BookConfig(), load_settings(_env_file=None)) == []

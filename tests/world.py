@@ -217,6 +217,21 @@ class World:
     def git(self, *args: str) -> str:
         return self.git_in(REPO, *args)
 
+    def job_calls(self, since: int) -> list[str]:
+        """A job's GitHub calls after its status comment was posted (from the `since`-th
+        logged request): the installation's REST calls, without the tarball's download
+        host and without the status comment's progress edits (they come only when a stage
+        lasts a moment), ending with the final edit."""
+        calls = [
+            f"{r.method} {r.route or r.path}"
+            for r in self.github.requests[since:]
+            if r.auth_kind == "installation" and not r.path.startswith("/_codeload/")
+        ]
+        created = calls.index("POST /repos/{owner}/{repo}/issues/{issue_number}/comments")
+        edit = "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"
+        assert calls[-1] == edit, calls
+        return [c for c in calls[created + 1 :] if c != edit] + [edit]
+
     def git_in(self, repo: str, *args: str) -> str:
         return subprocess.run(
             ["git", *args],

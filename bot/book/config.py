@@ -43,13 +43,19 @@ class ModelsConfig(_Settings):
         description="The model that draws figures, as `provider:model`; "
         "unset: the server's `LIQUIDBOOK_IMAGE_MODEL`.",
     )
+    image_fallbacks: list[str] = Field(
+        default_factory=list,
+        description="Image models tried in order when the image model fails, refuses or "
+        "sends something that is not an image (with `image`; when `image` is unset, the "
+        "server's `LIQUIDBOOK_IMAGE_FALLBACK_MODELS` apply).",
+    )
 
     @field_validator("text", "image")
     @classmethod
     def _one_model(cls, value: str | None) -> str | None:
         return None if value is None else _model_name(value)
 
-    @field_validator("fallbacks")
+    @field_validator("fallbacks", "image_fallbacks")
     @classmethod
     def _many_models(cls, value: list[str]) -> list[str]:
         return [_model_name(item) for item in value]

@@ -1,6 +1,8 @@
 """`/generate figure chapter N "<prompt>" [--after "<heading>"] [--aspect 16:9]`.
 
-The book's image model (`models.image`) draws the figure; the image is made fit for the book
+The book's image model (`models.image`) draws the figure, else the next of its
+`image_fallbacks` (a model that fails, refuses or sends something that is not an image hands
+over; the status and the PR say which drew it); the image is made fit for the book
 (`bot.book.figure.optimise_image`: WebP, long edge ≤ 1600 px, no metadata, under 1 MB) and
 committed as `images/<chapter stem>/<slug>.webp` (a base64 blob) with its prompt beside it
 (`<slug>.yml`, so it can be regenerated). The text model writes the alt text and caption;
@@ -8,7 +10,8 @@ the chapter gets a MyST `{figure}` with a label, after the named heading or at t
 the most relevant section. Each figure has its own branch and PR
 (`liquidbook/figure-<chapter>-<slug>`): a second figure never overwrites the first, and the
 same command again updates its own PR. The PR body shows the image through a link pinned to
-the commit. Something that is not a usable image gets ❌ and nothing is committed.
+the commit (written with the PR: no read and edit after). Something that is not a usable
+image gets ❌ and nothing is committed.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
 from typing import Any
 
 from bot.book.figure import (
     ImageError,
+    Optimised,
     figure_directive,
     figure_slug,
     optimise_image,
@@ -37,15 +43,17 @@ from bot.jobs.generate import chapter_branch
 from bot.jobs.proposal import (
     budget_for,
     build_problems,
+    image_models_for,
     models_for,
     propose,
+    repository_url,
     text_request,
     usage_line,
     verdict,
 )
 from bot.jobs.runner import command_job
 from bot.providers import ProviderError, TextResult
-from bot.providers.types import ImageRequest, Message
+from bot.providers.types import ImageRequest, ImageResult, Message
 from bot.pull_request import BRANCH_PREFIX, shorten
 from bot.services import Services
 from bot.status import StatusComment
@@ -104,6 +112,58 @@ def _alt_and_caption(answer: str, prompt: str) -> tuple[str, str]:
     return alt[:300], caption[:500] or alt[:200]
 
 
+class DrawFailed(Exception):
+    """No image model of the chain gave a usable image; the message says what each did."""
+
+
+@dataclass
+class Drawn:
+    """The image the chain drew, made fit for the book, and what the models before it did."""
+
+    image: ImageResult
+    optimised: Optimised
+    failed: list[str]
+    cost_usd: Decimal  # of every image model tried, failures included
+
+    def drawer(self) -> str:
+        """Which model drew it, and which failed first, for the status and the PR."""
+        after = f" (after {'; '.join(self.failed)})" if self.failed else ""
+        return f"`{self.image.model}`{after}"
+
+
+async def draw(
+    client: Any,
+    request: ImageRequest,
+    models: list[str],
+    context: UsageContext,
+    budget: Any,
+) -> Drawn:
+    """One usable image from the first model of `models` that draws one: a model that
+    fails or refuses (the provider chain) or whose answer is not an image the book can use
+    (`optimise_image`) hands over to the next."""
+    failed: list[str] = []
+    spent = Decimal(0)
+    remaining = list(models)
+    while True:
+        try:
+            image = await client.generate_image(
+                request, models=remaining, context=context, monthly_budget_usd=budget
+            )
+        except ProviderError as exc:
+            before = f" (before that: {'; '.join(failed)})" if failed else ""
+            raise DrawFailed(f"{exc.user_message}{before}") from exc
+        failed += [f"`{a.model}` {a.summary()}" for a in image.attempts[:-1]]
+        spent += sum((a.usage.cost_usd for a in image.attempts), Decimal(0))
+        try:
+            return Drawn(image, optimise_image(image.data), failed, spent)
+        except ImageError as exc:
+            failed.append(f"`{image.model}`: {exc}")
+            rest = remaining[remaining.index(image.model) + 1 :] if image.model in remaining else []
+            if not rest:
+                raise DrawFailed(f"The figure could not be used: {'; '.join(failed)}.") from exc
+            remaining = rest
+
+
 async def generate_figure(
     ctx: dict[str, Any],
     request: dict[str, Any],
@@ -126,8 +186,8 @@ async def generate_figure(
                     f"write it first (`/generate chapter {chapter.number}`). Nothing was committed."
                 )
                 return "no chapter text"
-            image_model = config.models.image or services.settings.liquidbook_image_model
-            if not image_model:
+            image_models = image_models_for(config, services.settings)
+            if not image_models:
                 await status.finish(
                     "❌ This book has no image model: set `models.image` in "
                     "`.github/liquidbook.yml` (for example `openai:gpt-image-2`). Nothing was "
@@ -138,26 +198,21 @@ async def generate_figure(
             budget = budget_for(config, services.settings)
             client = services.model_client()
             context = UsageContext(request["installation_id"], request["repository"], "figure")
-            await status.progress(f"✍️ Drawing the figure with `{image_model}`…")
+            await status.progress(f"✍️ Drawing the figure with `{image_models[0]}`…")
             try:
-                image = await client.generate_image(
+                drawn = await draw(
+                    client,
                     ImageRequest(
                         prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")
                     ),
-                    models=[image_model],
-                    context=context,
-                    monthly_budget_usd=budget,
+                    image_models,
+                    context,
+                    budget,
                 )
-            except ProviderError as exc:
-                await status.finish(f"❌ {exc.user_message} Nothing was committed.")
+            except DrawFailed as exc:
+                await status.finish(f"❌ {exc} Nothing was committed.")
                 return "image failed"
-            try:
-                optimised = optimise_image(image.data)
-            except ImageError as exc:
-                await status.finish(
-                    f"❌ The figure could not be used: {exc}. Nothing was committed."
-                )
-                return "bad image"
+            image, optimised = drawn.image, drawn.optimised
             await status.progress("✍️ Writing the figure's alt text and caption…")
             text_models = models_for(config, services.settings)
             results: list[TextResult] = []
@@ -230,7 +285,7 @@ async def generate_figure(
             }
             await status.progress("🔎 Checking the build with the figure…")
             usage = usage_line(results, time.monotonic() - started) if results else ""
-            cost = f"${image.usage.cost_usd:.4f}"
+            cost = f"${drawn.cost_usd:.4f}"
             note = (
                 f"The alt text was written by `{results[-1].model}` looking at the image; check "
                 "that it says what a reader needs."
@@ -248,42 +303,38 @@ async def generate_figure(
                 body=(
                     f"Adds a figure to **chapter {chapter.number}, {shorten(chapter.title, 200)}**: "
                     f"`{image_path}` ({optimised.width}×{optimised.height} WebP, "
-                    f"{len(optimised.data) / 1024:.0f} KB), drawn by `{image.model}` ({cost}) from:\n\n> "
+                    f"{len(optimised.data) / 1024:.0f} KB), drawn by {drawn.drawer()} ({cost}) from:\n\n> "
                     + shorten(prompt, 1500).replace("\n", "\n> ")
                     + f"\n\nAlt text: {alt}\n\n{note}\n\nThe prompt is kept in `{sidecar}`.\n"
                 ),
                 details=f"Text model: {usage}" if usage else "",
                 redis=services.redis,
+                lead=image_lead(
+                    repository_url(request, services.settings.github_web_url), image_path, alt
+                ),
             )
         pr = proposal.pull_request
         if pr is None or proposal.unchanged:
             await status.finish(f"ℹ️ The figure is {proposal.unchanged}: nothing was committed.")
             return "unchanged"
-        await _show_image(gh, request, pr.number, image_path, alt)
         report = proposal.report
         clean = report is not None and report.clean
         tail = "" if report is None or clean else f" — {verdict(report)}:\n{build_problems(report)}"
         await status.finish(
             f"{'✅' if clean else '⚠️'} Figure for chapter {chapter.number}: {pr.html_url} — "
-            f"`{image.model}` {cost}{tail}"
+            f"drawn by {drawn.drawer()} {cost}{tail}"
         )
         return f"pr #{pr.number}"
 
     return await command_job(ctx, request, status_ref, "generate_figure", run)
 
 
-async def _show_image(gh: Any, request: dict[str, Any], number: int, path: str, alt: str) -> None:
-    """Put the image at the top of the PR body, linked at the PR's head commit (two calls)."""
-    owner, _, repo = request["repository"].partition("/")
-    pull = (await gh.arequest("GET", f"/repos/{owner}/{repo}/pulls/{number}")).json()
-    sha = pull["head"]["sha"]
-    url = f"{pull['head']['repo']['html_url']}/blob/{sha}/{path}?raw=true"
-    body = str(pull.get("body") or "")
-    marker = "<!-- liquidbook:figure -->"
-    body = body.split(marker, 1)[-1].lstrip()
+def image_lead(repo_url: str, path: str, alt: str) -> Callable[[str], str]:
+    """The top of the PR body: the image, linked at the commit that adds it (known once
+    the commit is made, before the PR is written: no read and edit of the PR after)."""
     alt_text = alt.replace("]", " ").replace("[", " ")
-    await gh.arequest(
-        "PATCH",
-        f"/repos/{owner}/{repo}/pulls/{number}",
-        json={"body": f"![{alt_text}]({url})\n\n{marker}\n{body}"},
-    )
+
+    def lead(sha: str) -> str:
+        return f"![{alt_text}]({repo_url}/blob/{sha}/{path}?raw=true)\n\n"
+
+    return lead

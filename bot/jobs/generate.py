@@ -12,7 +12,6 @@ provider layer refuses calls past it).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -21,15 +20,13 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, cast
 
-from githubkit.exception import RequestFailed
-
 from bot import pending
 from bot.book.chapters import Chapter, has_body
 from bot.book.check import BuildReport, check_book, plural
 from bot.book.clean import clean_chapter_body
 from bot.book.genre import bib_path, finish_chapter, split_references
 from bot.book.model import Book, BookError
-from bot.book.paths import UnsafePathError, safe_book_path
+from bot.book.paths import safe_book_path
 from bot.book.prompts import chapter_prompt, repair_request
 from bot.book.render import render_chapter, slugify
 from bot.book.selector import ChapterSelector
@@ -39,6 +36,8 @@ from bot.jobs.outline import OUTLINE_BRANCH
 from bot.jobs.proposal import (
     budget_for,
     build_problems,
+    chapter_failure,
+    each_chapter,
     models_for,
     propose,
     text_request,
@@ -49,9 +48,7 @@ from bot.jobs.runner import command_job
 from bot.providers import ProviderError, TextResult
 from bot.pull_request import (
     BRANCH_PREFIX,
-    BranchEdited,
     KnownPullRequests,
-    WriteRefused,
     shorten,
 )
 from bot.services import Services
@@ -60,7 +57,6 @@ from bot.usage import UsageContext
 
 log = logging.getLogger(__name__)
 
-MAX_PARALLEL = 4
 CHAPTER_MAX_TOKENS = 16000
 MAX_PROBLEMS_SENT = 20  # build problems sent back to the model with its chapter
 
@@ -367,33 +363,11 @@ async def _guarded(
 ) -> ChapterOutcome:
     """`_write_one`, with each chapter's failure kept to its own line: one chapter that
     cannot be written never stops or hides the others."""
-    number = chapter.number
     try:
         return await _write_one(services, gh, request, book, chapter, instructions, co, board)
-    except BranchEdited as exc:
+    except Exception as exc:
         return ChapterOutcome(
-            chapter,
-            f"⚠️ Chapter {number}: {exc}. Merge or close its pull request and delete "
-            f"`{exc.branch}` to have it written afresh.",
-            False,
-        )
-    except (UnsafePathError, WriteRefused, BookError) as exc:
-        return ChapterOutcome(chapter, f"❌ Chapter {number}: refused to write: {exc}.", False)
-    except RequestFailed as exc:
-        log.warning("chapter %s of %s: GitHub %s", number, request["repository"], exc)
-        return ChapterOutcome(
-            chapter,
-            f"❌ Chapter {number}: GitHub answered {exc.response.status_code} while opening "
-            "its pull request. Comment the command again to retry.",
-            False,
-        )
-    except Exception:
-        log.exception("chapter %s of %s failed", number, request["repository"])
-        return ChapterOutcome(
-            chapter,
-            f"❌ Chapter {number}: something went wrong on our side; the operators have the "
-            "details. Comment the command again to retry.",
-            False,
+            chapter, chapter_failure(chapter.number, exc, request["repository"]), False
         )
 
 
@@ -453,24 +427,22 @@ async def generate_chapters(
                 return "awaiting confirmation"
             status.max_progress_edits = 4 if len(chapters) == 1 else len(chapters) + 2
             board = Board(status, chapters, models[0])
-            gate = asyncio.Semaphore(MAX_PARALLEL)
 
-            async def bounded(chapter: Chapter) -> ChapterOutcome:
-                async with gate:
-                    outcome = await _guarded(
-                        services,
-                        gh,
-                        request,
-                        co.book,
-                        chapter,
-                        command.get("instructions", ""),
-                        co,
-                        board,
-                    )
+            async def one(chapter: Chapter) -> ChapterOutcome:
+                outcome = await _guarded(
+                    services,
+                    gh,
+                    request,
+                    co.book,
+                    chapter,
+                    command.get("instructions", ""),
+                    co,
+                    board,
+                )
                 await board.done(outcome)
                 return outcome
 
-            outcomes = await asyncio.gather(*(bounded(c) for c in chapters))
+            outcomes = await each_chapter(chapters, one)
         lines = "\n".join(f"- {o.line}" for o in outcomes)
         done = sum(o.ok for o in outcomes)
         clean = sum(o.clean for o in outcomes)

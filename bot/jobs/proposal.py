@@ -7,16 +7,21 @@ on a copy with the change applied, and the PR says what the build found.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from githubkit import GitHub
+from githubkit.exception import RequestFailed
 
+from bot.book.chapters import Chapter
 from bot.book.check import BuildReport, check_book, plural
 from bot.book.config import BookConfig
-from bot.book.paths import safe_book_path
+from bot.book.model import BookError
+from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
 from bot.jobs.check import report_own_check
@@ -25,8 +30,10 @@ from bot.mentions import neutralise_mentions
 from bot.providers import Message, TextRequest, TextResult
 from bot.pull_request import (
     MAX_BODY,
+    BranchEdited,
     KnownPullRequests,
     PullRequest,
+    WriteRefused,
     clip,
     commit_and_open,
     fit,
@@ -34,6 +41,9 @@ from bot.pull_request import (
 )
 from bot.settings import Settings
 from bot.status import StatusComment
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,89 @@ class Proposal:
         return f"{self.pull_request.html_url} was left as it is"
 
 
+LEAD_ROOM = 2000  # of the PR body kept for `lead`
+
+
+def _bounded_lead(lead: Callable[[str], str]) -> Callable[[str], str]:
+    def bounded(sha: str) -> str:
+        return clip(neutralise_mentions(lead(sha)), LEAD_ROOM)
+
+    return bounded
+
+
+def repository_url(request: dict[str, Any], web_url: str) -> str:
+    """The repository's web address, from the command comment's (the same GitHub's), else
+    the server's GitHub web URL."""
+    comment = str(request.get("comment_url") or "")
+    for part in ("/issues/", "/pull/"):
+        if part in comment:
+            return comment.split(part, 1)[0]
+    return f"{web_url.rstrip('/')}/{request['repository']}"
+
+
+MAX_PARALLEL = 4  # chapters of a range written at once (model calls and build checks)
+
+
+async def each_chapter(
+    chapters: Sequence[Chapter],
+    work: Callable[[Chapter], Awaitable[T]],
+    limit: int = MAX_PARALLEL,
+) -> list[T]:
+    """`work` for every chapter of a range, `limit` at a time, outcomes in the range's
+    order: the loop of `/generate chapter 1-5` and `/generate quiz chapter 1-5`. `work`
+    keeps its chapter's failure to its own outcome (see `chapter_failure`)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def bounded(chapter: Chapter) -> T:
+        async with gate:
+            return await work(chapter)
+
+    return list(await asyncio.gather(*(bounded(c) for c in chapters)))
+
+
+def chapter_failure(number: int, exc: Exception, repository: str, thing: str = "") -> str:
+    """The status line of a chapter whose part of a job raised `exc` (`thing`: what is
+    written, "quiz"; empty for the chapter itself): one chapter that cannot be written never
+    stops or hides the others, and never shows a stack trace."""
+    pull = f"its {thing} pull request" if thing else "its pull request"
+    if isinstance(exc, BranchEdited):
+        return (
+            f"⚠️ Chapter {number}: {exc}. Merge or close {pull} and delete `{exc.branch}` to "
+            "have it written afresh."
+        )
+    if isinstance(exc, UnsafePathError | WriteRefused | BookError):
+        return f"❌ Chapter {number}: refused to write{f' its {thing}' if thing else ''}: {exc}."
+    if isinstance(exc, RequestFailed):
+        log.warning("%s of chapter %s of %s: GitHub %s", thing or "text", number, repository, exc)
+        return (
+            f"❌ Chapter {number}: GitHub answered {exc.response.status_code} while opening "
+            f"{pull}. Comment the command again to retry."
+        )
+    log.error("%s of chapter %s of %s failed", thing or "text", number, repository, exc_info=exc)
+    return (
+        f"❌ Chapter {number}: something went wrong on our side; the operators have the "
+        "details. Comment the command again to retry."
+    )
+
+
 def models_for(config: BookConfig, settings: Settings) -> list[str]:
     """The fallback chain: the book's choice first, else the server's defaults."""
     first = config.models.text or settings.liquidbook_model
     rest = config.models.fallbacks if config.models.text else settings.liquidbook_fallback_models
+    return list(dict.fromkeys([first, *rest]))
+
+
+def image_models_for(config: BookConfig, settings: Settings) -> list[str]:
+    """The image fallback chain, chosen as for text: the book's image model and its
+    `image_fallbacks`, else the server's. Empty: no image model at all."""
+    first = config.models.image or settings.liquidbook_image_model
+    if not first:
+        return []
+    rest = (
+        config.models.image_fallbacks
+        if config.models.image
+        else settings.liquidbook_image_fallback_models
+    )
     return list(dict.fromkeys([first, *rest]))
 
 
@@ -150,6 +239,7 @@ async def propose(
     redis: Any,
     report: BuildReport | None = None,
     status: StatusComment | None = None,
+    lead: Callable[[str], str] | None = None,
 ) -> Proposal:
     """Build-check `files` on top of the checkout (unless `report` is that check's result),
     then commit them to `branch` and open or update the PR.
@@ -157,7 +247,9 @@ async def propose(
     The PR body is `body` (the job's account, quoting the author's text), then a footer that
     is never cut: `details` (files, model), the build check and the request it answers. What
     a model or a comment wrote (`body`, `details`, the build's messages) pings nobody: its
-    mentions are neutralised; the footer's "Requested by @author" is the app's own."""
+    mentions are neutralised; the footer's "Requested by @author" is the app's own.
+    `lead(sha)` goes before `body`, once the commit's sha is known (a figure's image pinned
+    to its commit), in the same PR call."""
     safe = {safe_book_path(path): text for path, text in files.items()}
     body, details = neutralise_mentions(body), neutralise_mentions(details)
     known = KnownPullRequests(redis, request["repository"])
@@ -193,9 +285,10 @@ async def propose(
         branch,
         safe,
         title=title,
-        body=fit(body.rstrip(), footer),
+        body=fit(body.rstrip(), footer, MAX_BODY - LEAD_ROOM if lead else MAX_BODY),
         known_number=number,
         memory=known,
+        lead=None if lead is None else _bounded_lead(lead),
     )
     await known.remember(branch, pr.number)
     commits = await known.written(branch) - before

@@ -12,6 +12,7 @@ with build problems.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -19,12 +20,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from githubkit.exception import RequestFailed
-
-from bot.book.bundled import skeleton_dir
+from bot.book.bundled import WORKFLOW_PATH
 from bot.book.chapters import Chapter
-from bot.book.model import Book, BookError
-from bot.book.paths import UnsafePathError, safe_book_path
+from bot.book.model import Book
+from bot.book.paths import safe_book_path
 from bot.book.prompts import Prompt, system_prompt
 from bot.book.quiz import (
     MAX_QUESTIONS,
@@ -43,15 +42,23 @@ from bot.jobs.generate import chapter_branch
 from bot.jobs.proposal import (
     budget_for,
     build_problems,
+    chapter_failure,
+    each_chapter,
     models_for,
     propose,
+    repository_url,
     text_request,
     usage_line,
     verdict,
 )
 from bot.jobs.runner import command_job
+from bot.jobs.setup import open_setup_pull_request
 from bot.providers import ProviderError, TextResult
-from bot.pull_request import BRANCH_PREFIX, BranchEdited, WriteRefused, shorten
+from bot.pull_request import (
+    BRANCH_PREFIX,
+    KnownPullRequests,
+    shorten,
+)
 from bot.services import Services
 from bot.status import StatusComment
 from bot.usage import UsageContext
@@ -93,33 +100,43 @@ def quiz_branch(chapter: Chapter) -> str:
     return BRANCH_PREFIX + "quiz-" + chapter_branch(chapter)[len(BRANCH_PREFIX + "chapter-") :]
 
 
-BOOK_FILES_BRANCH = BRANCH_PREFIX + "book-files"
+class SetupOnce:
+    """The setup PR, opened or refreshed with the files the book lacks (the quiz widget
+    module, for a book set up before it existed), once per job whatever the number of
+    chapters: quiz PRs leave shared files alone, and the setup PR is the one PR that adds
+    them, so no two open PRs change the same file."""
 
+    def __init__(
+        self, services: Services, gh: Any, request: dict[str, Any], co: BookCheckout
+    ) -> None:
+        self.services, self.gh, self.request, self.co = services, gh, request, co
+        self._lock = asyncio.Lock()
+        self._reference: str | None = None
 
-async def book_files_pull_request(
-    services: Services, gh: Any, request: dict[str, Any], co: BookCheckout
-) -> str:
-    """The one "book files" PR that adds the quiz widget module to a book set up before it
-    existed (new books get it from the setup PR): every quiz PR leaves shared files alone,
-    so no two open PRs change the same file. Returns a reference to it for a PR body."""
-    text = (skeleton_dir() / WIDGET_PATH).read_text("utf-8")
-    proposal = await propose(
-        gh,
-        request,
-        co,
-        {WIDGET_PATH: text},
-        branch=BOOK_FILES_BRANCH,
-        title="Add Liquid Book's book files (quiz widget)",
-        body=(
-            f"Adds `{WIDGET_PATH}`, the small interactive widget the book's quizzes use "
-            "(an anywidget module for MyST's `{anywidget}` directive: no network, no plugin). "
-            "Quiz pull requests leave this shared file alone; once this is merged, comment "
-            "`/generate quiz chapter N` again to make a chapter's quiz interactive.\n"
-        ),
-        redis=services.redis,
-    )
-    pr = proposal.pull_request
-    return f"#{pr.number}" if pr is not None else "the book files pull request"
+    async def pull_request(self) -> str:
+        """A reference to the setup PR for a quiz PR's body."""
+        async with self._lock:  # the chapters of a range run at once
+            if self._reference is None:
+                self._reference = await self._open()
+            return self._reference
+
+    async def _open(self) -> str:
+        co, request = self.co, self.request
+        present = {
+            path
+            for path in ("myst.yml", WIDGET_PATH, WORKFLOW_PATH)
+            if (co.directory / path).is_file()
+        }
+        opened = await open_setup_pull_request(
+            self.gh,
+            request["repository"],
+            co.base,
+            present,
+            repository_url(request, self.services.settings.github_web_url),
+            KnownPullRequests(self.services.redis, request["repository"]),
+            checkout=co.directory,
+        )
+        return f"#{opened[0].number}" if opened is not None else "the setup pull request"
 
 
 def quiz_prompt(book: Book, chapter: Chapter, instructions: str) -> Prompt:
@@ -162,6 +179,7 @@ async def _write_quiz(
     instructions: str,
     co: BookCheckout,
     status: StatusComment,
+    setup: SetupOnce,
 ) -> QuizOutcome:
     number = chapter.number
     if not chapter.is_markdown:
@@ -259,7 +277,7 @@ async def _write_quiz(
     widget = widget_block(quiz, chapter.path) if has_widget else ""
     body = with_self_check(chapter.body, render_self_check(quiz, label, source, widget))
     if not has_widget:
-        files_pr = await book_files_pull_request(services, gh, request, co)
+        files_pr = await setup.pull_request()
         problems += (
             f"\n\nThe book has no quiz widget yet (`{WIDGET_PATH}`): the quiz shows as exercises "
             f"with collapsed solutions. Merge {files_pr} and comment the command again for the "
@@ -310,37 +328,13 @@ async def _write_quiz(
 
 
 async def _guarded(*args: Any) -> QuizOutcome:
+    """`_write_quiz`, with each chapter's failure kept to its own line."""
     chapter: Chapter = args[4]
-    number = chapter.number
     try:
         return await _write_quiz(*args)
-    except BranchEdited as exc:
-        return QuizOutcome(
-            chapter,
-            f"⚠️ Chapter {number}: {exc}. Merge or close its quiz pull request and delete "
-            f"`{exc.branch}` to have it written afresh.",
-            False,
-        )
-    except (UnsafePathError, WriteRefused, BookError) as exc:
-        return QuizOutcome(
-            chapter, f"❌ Chapter {number}: refused to write its quiz: {exc}.", False
-        )
-    except RequestFailed as exc:
-        log.warning("quiz of chapter %s of %s: GitHub %s", number, args[2]["repository"], exc)
-        return QuizOutcome(
-            chapter,
-            f"❌ Chapter {number}: GitHub answered {exc.response.status_code} while opening its "
-            "quiz pull request. Comment the command again to retry.",
-            False,
-        )
-    except Exception:
-        log.exception("quiz of chapter %s of %s failed", number, args[2]["repository"])
-        return QuizOutcome(
-            chapter,
-            f"❌ Chapter {number}: something went wrong on our side; the operators have the "
-            "details. Comment the command again to retry.",
-            False,
-        )
+    except Exception as exc:
+        line = chapter_failure(chapter.number, exc, args[2]["repository"], "quiz")
+        return QuizOutcome(chapter, line, False)
 
 
 async def generate_quizzes(
@@ -358,8 +352,9 @@ async def generate_quizzes(
             co = await checkout(gh, request["repository"], request["default_branch"], Path(tmp))
             chapters = co.book.chapter(selector)
             status.max_progress_edits = 3 * len(chapters) + 1
-            outcomes = []
-            for chapter in chapters:
+            setup = SetupOnce(services, gh, request, co)
+
+            async def one(chapter: Chapter) -> QuizOutcome:
                 outcome = await _guarded(
                     services,
                     gh,
@@ -369,9 +364,13 @@ async def generate_quizzes(
                     command.get("instructions", ""),
                     co,
                     status,
+                    setup,
                 )
                 status.done.append(outcome.line)
-                outcomes.append(outcome)
+                return outcome
+
+            # In parallel, as `/generate chapter 1-5`: a quiz PR each, in the range's order.
+            outcomes = await each_chapter(chapters, one)
         lines = "\n".join(f"- {o.line}" for o in outcomes)
         done, clean, count = (
             sum(o.ok for o in outcomes),

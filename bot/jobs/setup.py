@@ -1,8 +1,10 @@
-"""The setup PR: a starting book and the build-and-deploy workflow, in one pull request.
+"""The setup PR: a starting book, the book files the app's features need (the quiz widget)
+and the build-and-deploy workflow, whichever the repository lacks, in one pull request.
 
-Opened when the app is installed on a repository without a book, and on `/init`. It is the
-only job that writes under `.github/workflows/`, and what it writes comes from `actions/` in
-this package, never from a comment or a model answer. Like every other job it builds the
+Opened when the app is installed on a repository that lacks any of them, on `/init`, and by
+a quiz job that finds the widget missing (`open_setup_pull_request`): the one PR that adds
+shared files. This module is the only code that writes under `.github/workflows/`, and what
+it writes comes from `actions/` in this package, never from a comment or a model answer. Like every other job it builds the
 book the PR leaves (the repository with the new files) before opening it, and the PR says
 what the build found.
 """
@@ -20,6 +22,7 @@ from githubkit.exception import RequestFailed
 
 from bot.book.bundled import WORKFLOW_PATH, skeleton_files, workflow_text
 from bot.book.check import BuildReport, check_book
+from bot.book.quiz import WIDGET_PATH
 from bot.book.tarball import extract_tarball
 from bot.book_reader import download_tarball
 from bot.jobs.proposal import build_problems, verdict
@@ -28,6 +31,7 @@ from bot.pull_request import (
     BaseCommit,
     BranchEdited,
     KnownPullRequests,
+    PullRequest,
     base_commit,
     commit_files,
     fit,
@@ -86,6 +90,82 @@ Then talk to the app in any issue:
 The workflow builds the book strictly on every pull request (a failing build shows as a red \
 check) and deploys it to GitHub Pages from the default branch.
 """
+
+
+# Files of the skeleton a book set up earlier may lack and the app's features need (the quiz
+# widget). The setup PR brings the missing ones, and it is the only PR that ever adds them:
+# a quiz job that finds the widget missing opens or refreshes this same PR, so no two open
+# PRs add the same shared file.
+BOOK_FILES = {WIDGET_PATH: "the widget that makes the book's quizzes interactive"}
+
+
+def setup_files(
+    paths: set[str], full_name: str, html_url: str, default_branch: str
+) -> tuple[dict[str, str | bytes | None], list[str]]:
+    """What the setup PR adds to a repository holding `paths`, and a line for each part."""
+    files: dict[str, str | bytes | None] = {}
+    parts = []
+    if "myst.yml" not in paths:
+        files.update(book_skeleton(full_name, html_url))
+        parts.append(
+            "- a starting book: `myst.yml` (settings and table of contents), an introduction, "
+            "a first chapter, and `.github/liquidbook.yml` (the book's settings for the app)"
+        )
+    else:
+        skeleton = skeleton_files()
+        for path, why in BOOK_FILES.items():
+            if path not in paths:
+                files[path] = skeleton[path]
+                parts.append(f"- `{path}`: {why}")
+    if WORKFLOW_PATH not in paths:
+        files[WORKFLOW_PATH] = workflow_for(default_branch)
+        parts.append(
+            f"- `{WORKFLOW_PATH}`: builds the book on every PR and publishes it to GitHub Pages"
+        )
+    return files, parts
+
+
+async def open_setup_pull_request(
+    gh: GitHub,
+    full_name: str,
+    base: BaseCommit,
+    paths: set[str],
+    html_url: str,
+    memory: KnownPullRequests,
+    *,
+    reply: StatusComment | None = None,
+    checkout: Path | None = None,
+) -> tuple[PullRequest, BuildReport] | None:
+    """Open or refresh the setup PR with what the repository at `base` (holding `paths`)
+    lacks; None when it lacks nothing. `checkout`: the repository at `base`, extracted
+    already (else it is downloaded for the build check). Raises BranchEdited when someone
+    else committed to the setup branch."""
+    files, parts = setup_files(paths, full_name, html_url, base.branch)
+    if not files:
+        return None
+    if reply:
+        await reply.progress("🔎 Checking the build of the starting book with `jupyter-book`…")
+    if checkout is not None:
+        texts = {path: text for path, text in files.items() if isinstance(text, str)}
+        report = await check_book(checkout, files=texts)
+    else:
+        report = await _check(gh, full_name, base, files)
+    await commit_files(
+        gh, full_name, base, SETUP_BRANCH, files, "Set up Liquid Book", memory=memory
+    )
+    pr = await open_or_update_pull_request(
+        gh,
+        full_name,
+        branch=SETUP_BRANCH,
+        base=base.branch,
+        title="Set up Liquid Book",
+        body=fit(
+            PR_BODY.format(what="It adds:\n" + "\n".join(parts)),
+            f"\n### Build check\n\n{report.markdown()}\n",
+        ),
+    )
+    log.info("setup PR for %s: #%s", full_name, pr.number)
+    return pr, report
 
 
 async def setup_repository(
@@ -160,48 +240,23 @@ async def _setup(
             return "empty repository"
         raise
     paths = await existing_paths(gh, full_name, base.tree_sha)
-    files: dict[str, str | bytes | None] = {}
-    parts = []
-    if "myst.yml" not in paths:
-        files.update(book_skeleton(full_name, info.get("html_url", "")))
-        parts.append(
-            "- a starting book: `myst.yml` (settings and table of contents), an introduction, "
-            "a first chapter, and `.github/liquidbook.yml` (the book's settings for the app)"
-        )
-    if WORKFLOW_PATH not in paths:
-        files[WORKFLOW_PATH] = workflow_for(default_branch)
-        parts.append(
-            f"- `{WORKFLOW_PATH}`: builds the book on every PR and publishes it to GitHub Pages"
-        )
-    if not files:
-        if reply:
-            await reply.finish(
-                "✅ This repository already has a book (`myst.yml`) and the build workflow: nothing to set up."
-            )
-        return "already set up"
-    if reply:
-        await reply.progress("🔎 Checking the build of the starting book with `jupyter-book`…")
-    report = await _check(gh, full_name, base, files)
     try:
-        await commit_files(
-            gh, full_name, base, SETUP_BRANCH, files, "Set up Liquid Book", memory=memory
+        opened = await open_setup_pull_request(
+            gh, full_name, base, paths, info.get("html_url", ""), memory, reply=reply
         )
     except BranchEdited as exc:
         if reply:
             await reply.finish(exc.markdown())
         log.info("setup of %s left alone: %s", full_name, exc)
         return "branch edited"
-    pr = await open_or_update_pull_request(
-        gh,
-        full_name,
-        branch=SETUP_BRANCH,
-        base=default_branch,
-        title="Set up Liquid Book",
-        body=fit(
-            PR_BODY.format(what="It adds:\n" + "\n".join(parts)),
-            f"\n### Build check\n\n{report.markdown()}\n",
-        ),
-    )
+    if opened is None:
+        if reply:
+            await reply.finish(
+                "✅ This repository already has a book (`myst.yml`), its book files and the "
+                "build workflow: nothing to set up."
+            )
+        return "already set up"
+    pr, report = opened
     if reply:
         if report.clean:
             await reply.finish(f"✅ Opened the setup pull request: {pr.html_url}")
@@ -210,5 +265,4 @@ async def _setup(
                 f"⚠️ Opened the setup pull request: {pr.html_url} — {verdict(report)}:\n"
                 f"{build_problems(report)}"
             )
-    log.info("setup PR for %s: #%s", full_name, pr.number)
     return f"pr #{pr.number}"

@@ -32,9 +32,9 @@ from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.render import dump_yaml, render_chapter
 from bot.book.selector import ChapterSelector
 from bot.book_reader import checkout
-from bot.jobs.figure import SIZES, _show_image
+from bot.jobs.figure import SIZES, image_lead
 from bot.jobs.generate import chapter_branch
-from bot.jobs.proposal import budget_for, build_problems, propose, verdict
+from bot.jobs.proposal import budget_for, build_problems, propose, repository_url, verdict
 from bot.jobs.runner import command_job
 from bot.providers import ProviderError
 from bot.providers.budget import estimate_image, estimate_video
@@ -276,12 +276,16 @@ async def generate_video(
                     f"kept in `{sidecar}`.\n"
                 ),
                 redis=services.redis,
+                lead=image_lead(
+                    repository_url(request, services.settings.github_web_url),
+                    poster_path,
+                    f"Poster of the clip: {alt}",
+                ),
             )
         pr = proposal.pull_request
         if pr is None or proposal.unchanged:
             await status.finish(f"ℹ️ The clip is {proposal.unchanged}: nothing was committed.")
             return "unchanged"
-        await _show_image(gh, request, pr.number, poster_path, f"Poster of the clip: {alt}")
         report = proposal.report
         clean = report is not None and report.clean
         tail = "" if report is None or clean else f" — {verdict(report)}:\n{build_problems(report)}"
