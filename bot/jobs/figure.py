@@ -17,6 +17,7 @@ import json
 import re
 import time
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -44,6 +45,7 @@ from bot.jobs.proposal import (
     verdict,
 )
 from bot.jobs.runner import command_job
+from bot.pending import IMAGE_PROMPT_TOKENS, Estimate, ask_first, prompt_cost
 from bot.providers import ProviderError, TextResult
 from bot.providers.types import ImageRequest, Message
 from bot.pull_request import BRANCH_PREFIX, shorten
@@ -104,6 +106,25 @@ def _alt_and_caption(answer: str, prompt: str) -> tuple[str, str]:
     return alt[:300], caption[:500] or alt[:200]
 
 
+def figure_estimate(
+    services: Services, config: Any, image_model: str, title: str, drawing: ImageRequest
+) -> Estimate:
+    """The image, then the alt text: at worst a request with the image (counted as
+    `IMAGE_PROMPT_TOKENS` of prompt) and a second one without it."""
+    text_model = models_for(config, services.settings)[0]
+    alt = text_request(
+        alt_prompt(config.title or "", title, drawing.prompt, system_prompt(config), False),
+        ALT_MAX_TOKENS,
+    )
+    text = Estimate.text(text_model, alt, ALT_MAX_TOKENS)
+    seen = prompt_cost(text_model, IMAGE_PROMPT_TOKENS)
+    return (
+        Estimate.image(image_model, drawing)
+        + Estimate(text.typical + seen, text.worst + seen)
+        + Estimate(Decimal(0), text.worst)
+    )
+
+
 async def generate_figure(
     ctx: dict[str, Any],
     request: dict[str, Any],
@@ -134,6 +155,17 @@ async def generate_figure(
                     "committed."
                 )
                 return "no image model"
+            drawing = ImageRequest(
+                prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")
+            )
+            await ask_first(
+                ctx,
+                "generate_figure",
+                [request, command, status_ref],
+                status,
+                config,
+                figure_estimate(services, config, image_model, chapter.title, drawing),
+            )
             started = time.monotonic()
             budget = budget_for(config, services.settings)
             client = services.model_client()
@@ -141,9 +173,7 @@ async def generate_figure(
             await status.progress(f"✍️ Drawing the figure with `{image_model}`…")
             try:
                 image = await client.generate_image(
-                    ImageRequest(
-                        prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")
-                    ),
+                    drawing,
                     models=[image_model],
                     context=context,
                     monthly_budget_usd=budget,
