@@ -247,3 +247,23 @@ def test_every_model_command_estimates_waits_and_cancel_reaches_reviews(world: W
     )
     gh.settle()
     assert world.git("rev-list", "--count", "main..edit-1").strip() == "1"  # nothing committed
+
+
+def test_estimates_add_up() -> None:
+    from decimal import Decimal
+
+    from bot.pending import Estimate
+    from bot.providers.types import ImageRequest, TextRequest, VideoRequest
+
+    request = TextRequest(prompt="Revise this chapter. " * 500, max_tokens=16000)
+    one = Estimate.text("openai:gpt-4.1", request, 5000)
+    fixed = Estimate.with_fix_up("openai:gpt-4.1", request, 5000)
+    twice = Estimate.with_fix_up("openai:gpt-4.1", request, 5000, fix_ups=2)
+    assert Decimal(0) < one.typical < one.worst
+    # A fix-up resends the prompt with the first answer: more than twice the one request.
+    assert fixed.typical == one.typical and fixed.worst > 2 * one.worst
+    assert twice.worst > fixed.worst
+    assert Estimate.total([one, one]) == one * 2 == one + one
+    image = Estimate.image("openai:gpt-image-1", ImageRequest(prompt="A tide pool"))
+    assert image.typical == image.worst > 0
+    assert Estimate.video("nobody:free", VideoRequest(prompt="Waves", image="https://example.org/a.webp")) == Estimate()
