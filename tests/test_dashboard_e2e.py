@@ -9,6 +9,7 @@ and a refresh after Redis lost the dashboard's number edits the same issue.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -18,8 +19,9 @@ import pytest
 import redis
 
 from bot.book import dashboard
-from bot.jobs.dashboard import issue_key
+from bot.jobs.dashboard import after_job, issue_key
 from bot.jobs.outline import OUTLINE_BRANCH
+from bot.services import Services
 from tests.world import REPO, World
 
 DELAY = "1"
@@ -30,7 +32,7 @@ def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
     world = World(tmp_path, redis_url, database_url)
     try:
         world.start_app(LIQUIDBOOK_DASHBOARD_DELAY_SECONDS=DELAY)
-        world.install()
+        world.installation = world.install()  # type: ignore[attr-defined]
         yield world
     finally:
         world.close()
@@ -153,3 +155,30 @@ def test_dashboard_lists_ticks_and_follows_the_book(world: World) -> None:
     wait_body(world, lambda b: "**4. Salt marshes**" in b, "the dashboard edited after the loss")
     assert the_dashboard(world)["number"] == number  # type: ignore[index]
     assert len([i for i in gh.issues(REPO) if i["title"] == dashboard.TITLE]) == 1
+
+    # Twenty jobs ending within a second (each calls `after_job`, as `command_job` does at
+    # its end) after the book changed: at most three edits, the last one right.
+    gh.settle()
+    start = edits_of(world, number)
+    gh.push(REPO, "main", {"notes/more.txt": "x"}, user="alice", message="before the jobs end")
+    chapter_1 = re.search(r"\*\*1\. Part 1 of the shore\*\* \(`([^`]+)`\)", written["body"])
+    assert chapter_1 is not None
+    stem = PurePosixPath(chapter_1.group(1)).stem
+    gh.push(REPO, "main", {f"images/{stem}/a.webp": b"RIFF"}, user="alice", message="A figure")
+    asyncio.run(jobs_end(world, 20))
+    wait_body(world, lambda b: "0 quiz · 1 fig." in b, "the figure on the dashboard")
+    gh.settle()
+    assert edits_of(world, number) - start <= 3
+
+
+async def jobs_end(world: World, count: int) -> None:
+    services = await Services.start(world.settings())
+    request = {
+        "installation_id": world.installation,  # type: ignore[attr-defined]
+        "repository": REPO,
+        "default_branch": "main",
+    }
+    try:
+        await asyncio.gather(*(after_job(services, request) for _ in range(count)))
+    finally:
+        await services.close()
