@@ -182,7 +182,7 @@ def test_every_model_command_estimates_waits_and_cancel_reaches_reviews(world: W
         assert ESTIMATE.search(comment["body"]) and "- [ ] confirm" in comment["body"]
 
     # On a pull request: /revise in its conversation, /suggest on lines, a submitted review.
-    text = gh.read_file(REPO, "main", CHAPTER).decode()
+    text = (gh.read_file(REPO, "main", CHAPTER) or b"").decode()
     end = text.count("\n") + 3
     gh.push(REPO, "edit-1", {CHAPTER: text + "\nOne more line.\nAnd another.\n"}, "alice")
     pr = gh.open_pull(REPO, "alice", "edit-1", "Edit chapter 1")
@@ -266,4 +266,9 @@ def test_estimates_add_up() -> None:
     assert Estimate.total([one, one]) == one * 2 == one + one
     image = Estimate.image("openai:gpt-image-1", ImageRequest(prompt="A tide pool"))
     assert image.typical == image.worst > 0
-    assert Estimate.video("nobody:free", VideoRequest(prompt="Waves", image="https://example.org/a.webp")) == Estimate()
+    assert (
+        Estimate.video(
+            "nobody:free", VideoRequest(prompt="Waves", image="https://example.org/a.webp")
+        )
+        == Estimate()
+    )

@@ -255,8 +255,8 @@ async def find_dashboard(gh: Any, full_name: str) -> int | None:
     for issue in response.json():
         if not isinstance(issue, dict) or issue.get("pull_request"):
             continue
-        user = issue.get("user") if isinstance(issue.get("user"), dict) else {}
-        if user.get("type") == "Bot" and render_dashboard.MARKER in (issue.get("body") or ""):
+        user = issue.get("user")
+        if isinstance(user, dict) and user.get("type") == "Bot" and render_dashboard.MARKER in (issue.get("body") or ""):
             return int(issue["number"])
     return None
 
