@@ -64,6 +64,7 @@ __all__ = [
     "GenerateChapter",
     "GenerateFigure",
     "GenerateQuiz",
+    "GenerateVideo",
     "Help",
     "Init",
     "Outline",
@@ -149,7 +150,6 @@ class Cancel:
     ignored: str = ""
 
 
-
 @dataclass(frozen=True)
 class GenerateQuiz:
     """`/generate quiz chapter <selector>`: a JupyterQuiz file per chapter, one PR each."""
@@ -170,6 +170,19 @@ class GenerateFigure:
 
 ASPECTS = ("1:1", "16:9", "3:2", "4:3", "2:3", "3:4", "9:16")
 
+
+@dataclass(frozen=True)
+class GenerateVideo:
+    """`/generate video chapter N "<prompt>" [--from <figure label>] [--seconds 5|10]`."""
+
+    selector: ChapterSelector
+    prompt: str
+    start: str = ""  # the label of the chapter's figure the clip starts from
+    seconds: int = 5
+
+
+CLIP_SECONDS = (5, 10)
+
 Command = (
     Help
     | Init
@@ -180,6 +193,7 @@ Command = (
     | Publish
     | GenerateQuiz
     | GenerateFigure
+    | GenerateVideo
     | Confirm
     | Cancel
 )
@@ -303,6 +317,47 @@ def _generate_figure(argument: str, more: str) -> Command:
     if not prompt:
         raise _Invalid(f"Say what to draw: {usage}.")
     return GenerateFigure(selector, prompt[:2000], after[:200], aspect)
+
+
+def _generate_video(argument: str, more: str) -> Command:
+    usage = (
+        '`/generate video chapter N "<what happens>"` (optional `--from <figure label>`, '
+        "`--seconds 5` or `10`)"
+    )
+    try:
+        words = shlex.split(argument[:4000])
+    except ValueError:
+        raise _Invalid(f"A quote is not closed; write {usage}.") from None
+    if len(words) < 3 or words[0].lower() != "chapter":
+        raise _Invalid(f"Write {usage}.")
+    try:
+        selector = ChapterSelector(
+            "number", start=chapter_number(words[1]), end=chapter_number(words[1])
+        )
+    except SelectorError as error:
+        raise _Invalid(error.sentence()) from None
+    prompt, start, seconds = "", "", CLIP_SECONDS[0]
+    rest = words[2:]
+    while rest:
+        word = rest.pop(0)
+        if word in ("--from", "--seconds"):
+            if not rest:
+                raise _Invalid(f"`{word}` needs a value; write {usage}.")
+            value = rest.pop(0)
+            if word == "--from":
+                start = value.strip()
+            elif value not in {str(s) for s in CLIP_SECONDS}:
+                raise _Invalid(f"`--seconds {_shown(value)}` is not 5 or 10.")
+            else:
+                seconds = int(value)
+        elif word.startswith("--"):
+            raise _Invalid(f"`{_shown(word)}` is not an option; write {usage}.")
+        else:
+            prompt = f"{prompt} {word}".strip()
+    prompt = _join(prompt, more)
+    if not prompt:
+        raise _Invalid(f"Say what happens in the clip: {usage}.")
+    return GenerateVideo(selector, prompt[:1000], start[:200], seconds)
 
 
 def _reversed_range(argument: str) -> str | None:
@@ -485,6 +540,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         _generate_figure,
     ),
     CommandSpec(
+        ("generate", "video"),
+        'chapter N "<what happens>" [--from <figure label>] [--seconds 5|10]',
+        "Make a short clip (MP4, at most 15 s and 10 MB) with the server's video model, "
+        "starting from one of the chapter's figures (`--from`) or from a new image, and add "
+        "it to the chapter with a poster, one PR per clip.",
+        '/generate video chapter 2 "The tide comes in" --from fig-02-tides-tide-zones',
+        _generate_video,
+    ),
+    CommandSpec(
         ("revise",),
         "[chapter N] <instructions>",
         "In a pull request: revise the chapters it changes as one new commit on its branch. "
@@ -528,10 +592,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
 
 # Command words people will type before those commands exist: each gets one line saying
 # so (never silence), and none is listed by `/help`.
-PLANNED: tuple[CommandSpec, ...] = tuple(
-    CommandSpec(words, "", what, "", _planned(words, what))
-    for words, what in ((("generate", "video"), "short clips from a figure"),)
-)
+# (`/generate video` was one; none is planned now.) Build them with `_planned`.
+PLANNED: tuple[CommandSpec, ...] = ()
 
 _MIN_PREFIX = 3
 # The letters of a `/word` after its first: one class repeated once, a linear pass in C.

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # The `provider:model` that draws figures for books whose settings name no `models.image`
     # (unset: such books have no image model).
     liquidbook_image_model: str | None = None
+    # The `provider:model` that makes clips for `/generate video` (Runway image-to-video,
+    # such as `runway:gen4_turbo`, with `RUNWAY_API_KEY`). Unset: the server makes no clips,
+    # and the command says so.
+    liquidbook_video_model: str | None = None
     # Model spending cap per installation per calendar month, in US dollars.
     liquidbook_monthly_budget_usd: float = Field(default=20.0, ge=0)
     # Commands that call a model, per installation per hour (0: no limit): one noisy
@@ -120,16 +124,28 @@ class Settings(BaseSettings):
     # Seconds a push or PR update waits before its book check (the "Liquid Book" check
     # run) starts: pushes within this time of each other make one build, of the newest.
     liquidbook_check_delay_seconds: float = Field(default=5, ge=0, le=3600)
+    # A commit the app wrote itself (its own PR's) was built before it was pushed, and that
+    # job reports its check run: the check job of such a commit starts this much later
+    # still, finds the check recorded and builds nothing (it builds only when it is not).
+    liquidbook_own_check_grace_seconds: float = Field(default=30, ge=0, le=3600)
     # Whether PRs from forks get the check run (their text is untrusted: the build runs in
     # the sandbox of `bot.book.sandbox_build`).
     liquidbook_check_forks: bool = True
     # How many of one installation's fork PR builds may run at once (others wait their turn).
     liquidbook_fork_builds: int = Field(default=2, ge=1, le=50)
+    # Seconds a fork PR's check waits for a free build slot before it looks again.
+    liquidbook_fork_wait_seconds: float = Field(default=15, ge=0.1, le=600)
+    # How many times a fork PR's check looks again for a free build slot; then its check run
+    # ends `neutral`, "not built", with a "Rebuild" button (40 × 15 s: ten minutes).
+    liquidbook_fork_waits: int = Field(default=40, ge=0, le=1000)
     # `/publish` with GitHub Pages off: how long the app keeps looking for the author to turn
     # it on (no event says so).
     liquidbook_pages_wait_seconds: int = Field(default=600, ge=0, le=600)
     # `/publish` with GitHub Pages off: how often it looks (one GET each time).
     liquidbook_pages_poll_seconds: int = Field(default=30, ge=1, le=600)
+    # `/publish`: how long the app waits for the dispatched deploy run to report back
+    # (`workflow_run` completed) before it ends the status comment with what it knows.
+    liquidbook_publish_wait_seconds: float = Field(default=1200, ge=1, le=6 * 3600)
     # Seconds the Book Dashboard waits before a refresh: events within this time of each
     # other (jobs ending, merges, pushes, deploys) make one edit of the dashboard issue.
     liquidbook_dashboard_delay_seconds: float = Field(default=10, ge=0, le=3600)
@@ -181,7 +197,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a provider:model name, such as {_MODEL_EXAMPLE}")
         return value.strip()
 
-    @field_validator("liquidbook_image_model")
+    @field_validator("liquidbook_image_model", "liquidbook_video_model")
     @classmethod
     def _image_model_name(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

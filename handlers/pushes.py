@@ -18,9 +18,6 @@ from bot.services import Services
 router = Router()
 
 ZERO_SHA = "0" * 40
-# A commit of the app's own is checked this long after the usual delay: the job that wrote it
-# reports its check first, and the check job then finds it recorded.
-OWN_COMMIT_EXTRA_SECONDS = 30
 
 
 @router.register("push")
@@ -67,7 +64,9 @@ async def pull_request_changed(event: Event, services: Services) -> None:
     if not fork and branch.startswith(BRANCH_PREFIX):
         written = await KnownPullRequests(services.redis, event.repository).written(branch)
         if sha in written:
-            delay += OWN_COMMIT_EXTRA_SECONDS
+            # The job that wrote it reports its check first; this check job then finds it
+            # recorded and builds nothing.
+            delay += settings.liquidbook_own_check_grace_seconds
     request = {
         "installation_id": event.installation_id,
         "repository": event.repository,

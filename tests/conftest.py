@@ -6,7 +6,11 @@ flushed logical database.
 
 Database: `database_url` is parametrized over SQLite (a file per test) and PostgreSQL (a
 fresh database per test session, created on 127.0.0.1:5432 when it answers, skipped with a
-reason otherwise, unless CI=true where a missing PostgreSQL is a failure).
+reason otherwise, unless CI=true where a missing PostgreSQL is a failure). A module or test
+marked `@pytest.mark.databases("sqlite")` runs on those kinds only: the end-to-end modules,
+whose app only records usage, run every test on SQLite and the tests that read that usage on
+both, since the database layer itself is tested on both kinds in test_db and
+test_installation.
 """
 
 from __future__ import annotations
@@ -52,6 +56,33 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(
             f"`{' '.join(command)}` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
         )
+
+
+DATABASE_KINDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "databases(*kinds): run a test using `database_url` on these kinds only"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `database_url` over the kinds the closest `databases` mark names (a test's
+    own mark wins over its module's), both kinds when unmarked; a test that parametrizes
+    `database_url` itself is left alone."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if "database_url" in (names if isinstance(names, (list, tuple)) else names.split(",")):
+            return
+    mark = metafunc.definition.get_closest_marker("databases")
+    kinds = mark.args if mark is not None else DATABASE_KINDS
+    unknown = set(kinds) - set(DATABASE_KINDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown database kinds {sorted(unknown)}")
+    metafunc.parametrize("database_url", kinds, indirect=True)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -140,7 +171,7 @@ def postgres_base_url() -> Iterator[str | None]:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_base_url: str | None
 ) -> Iterator[str]:

@@ -100,6 +100,26 @@ def test_no_escaping_reference_survives_any_nesting(
     assert "The end." in result.text
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from(ESCAPING),
+    form=st.integers(0, 14),
+    wrappers=WRAPPERS,
+    before=st.sampled_from(["", "Some *text*.\n\n", "## A heading\n\n"]),
+)
+def test_keep_lines_leaves_every_later_line_where_it_was(
+    path: str, form: int, wrappers: list[str], before: str
+) -> None:
+    """The check of a fork's PR builds the guarded text: a warning after a removal must
+    still name the author's line."""
+    text = before + nest(reference_forms(path)[form], wrappers) + "\n\nThe end.\n"
+    result = guard(text, PLACE, keep_lines=True)
+    assert references(result.text, PLACE) == []
+    lines = result.text.split("\n")
+    assert len(lines) == len(text.split("\n")), (text, result.text)
+    assert lines[-2] == "The end."
+
+
 @settings(max_examples=150, deadline=None)
 @given(path=st.sampled_from(INSIDE), form=st.integers(0, 14), wrappers=WRAPPERS)
 def test_references_inside_the_book_are_kept(path: str, form: int, wrappers: list[str]) -> None:

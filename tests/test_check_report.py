@@ -13,6 +13,7 @@ from bot.jobs.check import (
     _line_of,
     annotations_for,
     conclusion_for,
+    config_line,
     summary_for,
 )
 
@@ -56,3 +57,39 @@ def test_a_settings_problem_points_at_its_key() -> None:
 @given(st.text(max_size=2000), st.lists(st.text(max_size=80), max_size=50))
 def test_any_problem_text_finds_a_line(problem: str, lines: list[str]) -> None:
     assert 1 <= _line_of(problem, lines) <= max(1, len(lines))
+
+
+MYST = """# settings
+version: 1
+project:
+  title: T
+  nosuchkey: 3
+  toc:
+    - file: missing.md
+    - file: intro.md
+site:
+  bogus: 1
+  template: book-theme
+""".splitlines()
+
+
+def test_a_config_problem_without_a_line_points_at_what_it_names() -> None:
+    """MyST prints no line for `myst.yml`'s problems; the message's last word is found."""
+    assert config_line("'config.project' extra key ignored: nosuchkey", MYST) == 5
+    assert config_line("Table of contents entry does not exist: missing.md", MYST) == 7
+    assert config_line('extra site options should be nested under "options" key: bogus', MYST) == 10
+    assert config_line("Could not build the toc", MYST) is None
+    issue = BuildIssue(
+        "error", "myst.yml", None, "Table of contents entry does not exist: missing.md"
+    )
+    report = BuildReport(False, [issue], [], 1.0)
+    [note] = annotations_for(report, {"myst.yml": MYST})
+    assert note["start_line"] == 7
+    [note] = annotations_for(report)
+    assert note["start_line"] == 1
+
+
+@given(st.text(max_size=300), st.lists(st.text(max_size=80), max_size=50))
+def test_any_config_message_finds_a_line_or_none(message: str, lines: list[str]) -> None:
+    found = config_line(message, lines)
+    assert found is None or 1 <= found <= len(lines)

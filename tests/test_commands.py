@@ -9,6 +9,7 @@ from bot.commands import (
     ChapterSelector,
     CommandError,
     GenerateChapter,
+    GenerateVideo,
     Help,
     Init,
     Outline,
@@ -216,6 +217,12 @@ def test_typos_get_the_nearest_valid_command(body: str, suggestion: str) -> None
         ("/generate figure 2", '`/generate figure chapter N "<what to draw>"`'),
         ('/generate figure chapter 1 "open', "A quote is not closed"),
         ('/generate figure chapter 1 "x" --aspect 5:1', "`--aspect 5:1` is not one of"),
+        ("/generate video 2", '`/generate video chapter N "<what happens>"`'),
+        ("/generate video chapter 2", '`/generate video chapter N "<what happens>"`'),
+        ('/generate video chapter 1 "x" --seconds 7', "`--seconds 7` is not 5 or 10"),
+        ('/generate video chapter 1 "x" --from', "`--from` needs a value"),
+        ("/generate video chapter 1 --from fig-a", "Say what happens in the clip"),
+        ('/generate video chapter 1 "x" --loop', "`--loop` is not an option"),
         ("/publish now", None),
         ("/generate quizz chapter 3", "`/generate quizz` is not a command"),
         ("/revise", "`/revise` needs instructions"),
@@ -265,6 +272,16 @@ def test_errors_carry_their_line_number_and_do_not_stop_parsing() -> None:
 
 def test_crlf_bodies() -> None:
     assert parse_commands("/outline A\r\nmore\r\n/help\r\n") == [Outline("A\nmore"), Help()]
+
+
+def test_generate_video_reads_its_options() -> None:
+    assert parse_commands(
+        '/generate video chapter 2 "The tide comes in" --from fig-shore --seconds 10'
+    ) == [GenerateVideo(ChapterSelector("number", 2, 2), "The tide comes in", "fig-shore", 10)]
+    assert parse_commands("/generate video chapter 3 Waves at dusk") == [
+        GenerateVideo(ChapterSelector("number", 3, 3), "Waves at dusk", "", 5)
+    ]
+    assert "/generate video chapter N" in help_text()
 
 
 def test_help_text_lists_every_command() -> None:

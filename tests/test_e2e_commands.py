@@ -19,6 +19,10 @@ from bot.book.check import check_book
 from standins.providers.behaviour import Behaviour
 from tests.world import REPO, World, scripted_answer
 
+# The app only records usage in the database: every test on SQLite, the one reading that
+# usage on PostgreSQL as well (the database layer is tested on both in test_db).
+pytestmark = pytest.mark.databases("sqlite")
+
 
 @pytest.fixture
 def world(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[World]:
@@ -330,6 +334,7 @@ def test_words_after_a_command_that_takes_none_are_said_to_be_ignored(world: Wor
     assert "`/init` takes nothing after it, so “now please” was ignored." in init["body"]
 
 
+@pytest.mark.databases("sqlite", "postgresql")
 def test_usage_reports_the_month(world: World) -> None:
     gh = world.github
     issue = gh.open_issue(REPO, "alice", "Usage")

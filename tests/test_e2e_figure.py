@@ -6,7 +6,8 @@ One world: a figure is drawn, optimised to WebP, committed with its prompt and p
 the named heading with alt text and a label, and the PR body shows it pinned to the commit;
 a second figure gets its own PR; the same figure again updates its PR; bytes that are not
 an image get ❌ and no commit; a book that names an OpenAI-Images model (here behind a
-gateway of its own, `IMAGEGATE_BASE_URL`) gets its figure from there.
+gateway of its own, `IMAGEGATE_BASE_URL`) gets its figure from there; `/generate video` on
+this server, which has no video provider, is answered in one line and runs no job.
 """
 
 from __future__ import annotations
@@ -176,3 +177,14 @@ def test_figures_each_in_their_own_pr(
     assert drawn is not None
     with Image.open(io.BytesIO(drawn)) as image:
         assert image.format == "WEBP" and image.size == (1536, 1024)
+
+    # No video provider on this server: `/generate video` says so in one line, and no job runs.
+    gh.comment(REPO, issue, "alice", '/generate video chapter 1 "The tide comes in"')
+    finals = w.wait_final(issue, count=6)
+    answer_lines = [line for line in finals[-1]["body"].splitlines()[2:] if line.strip()]
+    assert answer_lines == [
+        "❌ Clips need a video provider, and this server has none configured "
+        "(`LIQUIDBOOK_VIDEO_MODEL`, such as `runway:gen4_turbo`, with `RUNWAY_API_KEY`); "
+        "nothing was done."
+    ], finals[-1]["body"]
+    assert not [p for p in gh.pulls(REPO) if p["head"]["ref"].startswith("liquidbook/video-")]

@@ -7,6 +7,11 @@ head, read through the base repository's tarball (GitHub serves a fork PR's head
 `refs/pull/N/head`), behind the path guard: a reference to a file outside the book is
 removed before the build and annotated as a failure at its line; the build's own warnings are
 annotated too. A push to the fork's branch is checked at its new head.
+
+The per-installation limit on fork builds (`LIQUIDBOOK_FORK_BUILDS=1` here): of three fork
+PRs opened together one is built; the others look again once for a slot
+(`LIQUIDBOOK_FORK_WAITS=1`) and then end `neutral`, "not built", saying why and how to
+rebuild; "Rebuild" then builds one, still behind the guard.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ CLEAN = "---\ntitle: Tides\n---\n\n# Tides\n\nThe moon pulls the sea.\n"
 HOSTILE = (
     "---\ntitle: Tides\n---\n\n# Tides\n\nSee [the moon](#no-such-label).\n\n"
     "```{literalinclude} /proc/self/environ\n```\n\n"
-    "```{include} ../../../../etc/hostname\n```\n"
+    "```{include} ../../../../etc/hostname\n```\n\n"
+    "See [the sun](#no-sun-label).\n"
 )
 
 
@@ -83,7 +89,12 @@ def test_fork_pull_requests_are_checked_only_when_allowed_and_behind_the_guard(
     # Forks checked: the fork's PR is built at its head, read from the base repository.
     assert world.app_process is not None
     world.app_process.stop()
-    world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="2")
+    world.start_app(
+        LIQUIDBOOK_CHECK_DELAY_SECONDS="2",
+        LIQUIDBOOK_FORK_BUILDS="1",
+        LIQUIDBOOK_FORK_WAIT_SECONDS="0.3",
+        LIQUIDBOOK_FORK_WAITS="1",
+    )
     files = with_chapter(world, FORK, {CHAPTER: HOSTILE})
     head = gh.push(FORK, "hostile", files, "alice", "Tides, with includes")
     assert head not in gh.branches(REPO).values()
@@ -97,6 +108,9 @@ def test_fork_pull_requests_are_checked_only_when_allowed_and_behind_the_guard(
     assert (CHAPTER, 9, "failure") in where  # the literalinclude of /proc/self/environ
     assert (CHAPTER, 12, "failure") in where  # the include climbing out of the book
     assert (CHAPTER, 7, "warning") in where  # the build's own warning: a broken reference
+    # A warning after the removed directives still names the author's line (the removals
+    # left blank lines in the text that was built).
+    assert (CHAPTER, 15, "warning") in where, where
     guarded = [n["message"] for n in notes if n["annotation_level"] == "failure"]
     assert any("/proc/self/environ" in m and "outside the book" in m for m in guarded), guarded
     assert any("etc/hostname" in m and "outside the book" in m for m in guarded), guarded
@@ -110,3 +124,55 @@ def test_fork_pull_requests_are_checked_only_when_allowed_and_behind_the_guard(
     assert wait_run(world, fixed)["conclusion"] == "success"
     [pr] = [p for p in gh.pulls(REPO) if p["head"]["ref"] == "hostile"]
     assert pr["head"]["sha"] == fixed
+
+    # Three fork PRs at once, one build slot: one is built, the others wait one look for the
+    # slot (0.3 s, while the first build runs for seconds) and end not built.
+    heads = {}
+    for n in range(3):
+        files = {CHAPTER: HOSTILE + f"\nTide {n}.\n"}
+        heads[n] = gh.push(FORK, f"tide-{n}", files, "alice", f"Tide {n}")
+    for n in range(3):
+        gh.open_pull(REPO, "alice", f"alice:tide-{n}", f"Tide {n}")
+    runs = {n: wait_run(world, sha) for n, sha in heads.items()}
+    built = [n for n, run in runs.items() if run["conclusion"] == "failure"]
+    skipped = [n for n, run in runs.items() if run["conclusion"] == "neutral"]
+    assert len(built) == 1 and len(skipped) == 2, {n: r["conclusion"] for n, r in runs.items()}
+    gh.settle()
+    tarballs = [r.path for r in gh.requests if r.method == "GET" and "/tarball/" in r.path]
+    for n, sha in heads.items():
+        fetched = sum(p.endswith(f"/tarball/{sha}") for p in tarballs)
+        assert fetched == (1 if n in built else 0), (n, fetched)
+    for n in skipped:
+        output = runs[n]["output"]
+        assert output["title"] == "Not built: too many fork builds at once"
+        assert "1 build of pull requests from forks may run at once" in output["summary"]
+        assert "no slot came free in 0.3 s (1 look)" in output["summary"]
+        assert "Rebuild" in output["summary"]
+        assert len(runs_on(world, heads[n])) == 1
+
+    # "Rebuild" on one not built: the slot is free now, it is built, behind the guard (its
+    # text is still a fork's), and gets a second check run.
+    again = skipped[0]
+    gh.deliver(
+        "check_run",
+        {
+            "action": "requested_action",
+            "requested_action": {"identifier": "rebuild"},
+            "check_run": {"id": runs[again]["id"], "name": "Liquid Book", "head_sha": heads[again]},
+            "repository": {"full_name": REPO, "default_branch": "main"},
+            "installation": {"id": installation(world)},
+            "sender": {"login": "alice", "type": "User"},
+        },
+    )
+    [rebuilt] = world.wait_for(
+        lambda: [r for r in runs_on(world, heads[again]) if r["conclusion"] == "failure"],
+        timeout=120,
+        what="the rebuilt check run",
+    )
+    notes = gh.check_run_annotations(rebuilt["id"])
+    assert any("/proc/self/environ" in n["message"] for n in notes), notes
+
+
+def installation(world: World) -> int:
+    with world.github.hub.state.lock:
+        return next(iter(world.github.hub.state.installations))

@@ -23,6 +23,10 @@ from bot.db import Database
 from standins.providers.behaviour import Behaviour
 from tests.world import REPO, World, scripted_answer
 
+# The app only records usage in the database: every test on SQLite, the one reading that
+# usage on PostgreSQL as well (the database layer is tested on both in test_db).
+pytestmark = pytest.mark.databases("sqlite")
+
 CHAPTER = "chapters/01-getting-started.md"
 REVISED = (
     "## Why this matters\n\nTide pools are small worlds left behind by the sea.\n\n"
@@ -80,6 +84,7 @@ def final_on(world: World, number: int, count: int) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.databases("sqlite", "postgresql")
 async def test_revise_adds_one_commit_on_top_of_a_reviewers(world: World, tmp_path: Path) -> None:
     gh = world.github
     pr = chapter_pr(world)

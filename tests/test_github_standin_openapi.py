@@ -315,6 +315,8 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
                           if r["status"] == "completed"])  # fmt: skip
     ok(c.get(f"/actions/runs/{runs[0]['id']}"))
     ok(c.get(f"/actions/runs/{runs[0]['id']}/jobs"))
+    listed = ok(c.get("/actions/workflows/site.yml/runs", params={"head_sha": runs[0]["head_sha"]}))
+    assert [r["id"] for r in listed["workflow_runs"]] == [runs[0]["id"]]
     ok(c.post("/pages", json={"build_type": "workflow"}))
     ok(c.get("/pages"))
     ok(c.put("/pages", json={"build_type": "workflow"}))

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.db import Database, Usage
-from bot.providers import ImageRequest, ModelClient, ProviderError, VideoRequest
+from bot.providers import ImageRequest, ModelClient, ProviderError, VideoRequest, wire
 from bot.providers.prices import PriceTable
 from bot.usage import UsageContext
 from standins.providers import (
@@ -373,6 +373,23 @@ async def test_a_failed_runway_poll_is_polled_again_not_a_new_task(database: Dat
     async with database.session() as session:
         rows = (await session.execute(select(Usage))).scalars().all()
     assert [(r.outcome, r.cost_usd) for r in rows] == [("ok", Decimal("0.25"))]
+
+
+async def test_a_generated_file_too_large_is_not_read_nor_fetched_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(wire, "MAX_DOWNLOAD_BYTES", 2**20)
+    huge = TINY_MP4 + (2 * 2**20).to_bytes(4, "big") + b"free" + bytes(2 * 2**20 - 8)
+    with RunwayStandIn() as std:
+        std.script(Behaviour(video=huge))
+        async with ModelClient(
+            settings_for(runway=std, poll_interval_s=0.02), prices=PRICES
+        ) as client:
+            with pytest.raises(ProviderError) as caught:
+                await client.generate_video(VIDEO, ["runway:gen4_turbo"])
+        files = [r for r in std.calls("") if r.path.startswith("/files/")]
+    assert "sent a file of more than 1 MB" in caught.value.user_message
+    assert len(files) == 1 and len(std.calls("/v1/image_to_video")) == 1
 
 
 async def test_a_failed_replicate_poll_is_polled_again_not_a_new_prediction() -> None:

@@ -381,8 +381,11 @@ def _rebuild_inline(token: Token, place: Place) -> str:
     return "".join(out)
 
 
-def _rebuild_blocks(text: str, place: Place, lines_to_fix: set[tuple[int, int]]) -> str:
-    """Rewrite the paragraphs and headings at `lines_to_fix` from their parse."""
+def _rebuild_blocks(
+    text: str, place: Place, lines_to_fix: set[tuple[int, int]], keep_lines: bool = False
+) -> str:
+    """Rewrite the paragraphs and headings at `lines_to_fix` from their parse (padded with
+    blank lines to their old length when `keep_lines`)."""
     lines = text.split("\n")
     replacements: dict[tuple[int, int], list[str]] = {}
     for start, end in lines_to_fix:
@@ -411,13 +414,16 @@ def _rebuild_blocks(text: str, place: Place, lines_to_fix: set[tuple[int, int]])
             (prefix_first if i == 0 else rest) + line for i, line in enumerate(rebuilt)
         ]
     for (start, end), new in sorted(replacements.items(), reverse=True):
+        if keep_lines and start < len(lines):
+            new += [_prefix(lines[start], False).rstrip()] * (end - start - len(new))
         lines[start:end] = new
     return "\n".join(lines)
 
 
-def _remove(text: str, found: list[Reference], place: Place) -> str:
+def _remove(text: str, found: list[Reference], place: Place, keep_lines: bool = False) -> str:
     """One round of removal: whole directives and definitions first (outermost wins), then
-    the blocks whose inline references escape."""
+    the blocks whose inline references escape. With `keep_lines`, what is removed leaves
+    blank lines, so every later line keeps its number."""
     lines = text.split("\n")
     wholes = sorted({r.lines for r in found if r.directive or r.kind == "definition"})
     merged: list[tuple[int, int]] = []
@@ -433,11 +439,14 @@ def _remove(text: str, found: list[Reference], place: Place) -> str:
         and not any(s <= r.lines[0] < e for s, e in merged)
     }
     if inline:
-        text = _rebuild_blocks(text, place, inline)
+        text = _rebuild_blocks(text, place, inline, keep_lines)
         return text  # line numbers changed: directives go in the next round
     for start, end in reversed(merged):
         first = lines[start] if start < len(lines) else ""
-        lines[start:end] = [_prefix(first, True) + REMOVED_NOTE]
+        kept = [_prefix(first, True) + REMOVED_NOTE]
+        if keep_lines:
+            kept += [_prefix(first, False).rstrip()] * (end - start - 1)
+        lines[start:end] = kept
     return "\n".join(lines)
 
 
@@ -449,8 +458,10 @@ def describe(reference: Reference) -> str:
     return f"Removed {what} of `{target}`: it refers to a file outside the book."
 
 
-def guard(text: str, place: Place) -> GuardResult:
+def guard(text: str, place: Place, *, keep_lines: bool = False) -> GuardResult:
     """`text` with every reference to a file outside the book removed, and what was removed.
+    `keep_lines`: each removal leaves as many lines as it took (blank after the note), so
+    the build's line numbers still point at the author's lines (the check of a fork's PR).
 
     Linear in the text per round (one parse, directive bodies parsed again up to
     `MAX_DEPTH` levels), at most a dozen rounds; never returns a text that still escapes."""
@@ -463,7 +474,7 @@ def guard(text: str, place: Place) -> GuardResult:
         if not found:
             return GuardResult(text, list(dict.fromkeys(fixes)))
         fixes += [describe(r) for r in found]
-        text = _remove(text, found, place)
+        text = _remove(text, found, place, keep_lines)
     return GuardResult(REMOVED_NOTE + "\n", [*dict.fromkeys(fixes), _UNCHECKABLE_FIX])
 
 

@@ -13,7 +13,7 @@ from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command
 from bot.jobs.outline import outline_book
-from bot.jobs.publish import deploy_finished, publish_book
+from bot.jobs.publish import deploy_finished, publish_book, publish_timed_out
 from bot.jobs.quiz import generate_quizzes
 from bot.jobs.redeliver import recovery_schedule
 from bot.jobs.review_commands import acknowledge_review
@@ -21,6 +21,7 @@ from bot.jobs.revise import revise_pull_request
 from bot.jobs.setup import setup_repository
 from bot.jobs.setup_offers import offer_setup
 from bot.jobs.suggest import suggest_lines
+from bot.jobs.video import generate_video
 from bot.pending import expire_pending
 
 if TYPE_CHECKING:
@@ -46,12 +47,14 @@ FUNCTIONS: list[Callable[..., Any]] = [
     generate_chapters,
     generate_quizzes,
     generate_figure,
+    generate_video,
     revise_pull_request,
     suggest_lines,
     update_glossary,
     check_commit,
     publish_book,
     deploy_finished,
+    publish_timed_out,
     refresh_dashboard,
     expire_pending,
 ]

@@ -34,6 +34,7 @@ from bot.commands import (
     GenerateChapter,
     GenerateFigure,
     GenerateQuiz,
+    GenerateVideo,
     Help,
     Init,
     Outline,
@@ -123,6 +124,8 @@ def command_text(command: Command) -> str:
         return shorten(f"/generate quiz chapter {command.selector}", 200, "the comment")
     if isinstance(command, GenerateFigure):
         return f"/generate figure chapter {command.selector}"
+    if isinstance(command, GenerateVideo):
+        return f"/generate video chapter {command.selector}"
     if isinstance(command, Revise):
         chapter = f" chapter {command.chapter}" if command.chapter else ""
         return f"/revise{chapter}"
@@ -155,12 +158,33 @@ def command_payload(command: Command) -> dict[str, Any]:
             "selector": dataclasses.asdict(command.selector),
             "instructions": command.instructions,
         }
-    if isinstance(command, GenerateFigure):
+    if isinstance(command, GenerateFigure | GenerateVideo):
         return {**dataclasses.asdict(command), "selector": dataclasses.asdict(command.selector)}
     if isinstance(command, Revise):
         chapter = dataclasses.asdict(command.chapter) if command.chapter else None
         return {"instructions": command.instructions, "chapter": chapter}
     return {}
+
+
+def no_video_provider(services: Services) -> str:
+    """One line when this server cannot make clips (no video model, or no key for its
+    provider); "" when it can."""
+    from bot.providers import ProviderError, ProviderSettings
+
+    model = services.settings.liquidbook_video_model
+    if model:
+        try:
+            provider = model.partition(":")[0]
+            endpoint = ProviderSettings().endpoint(provider, model)
+            if endpoint.kind == "runway" and (endpoint.api_key or not endpoint.key_required):
+                return ""
+        except ProviderError:
+            pass
+    return (
+        "❌ Clips need a video provider, and this server has none configured "
+        "(`LIQUIDBOOK_VIDEO_MODEL`, such as `runway:gen4_turbo`, with `RUNWAY_API_KEY`); "
+        "nothing was done."
+    )
 
 
 def heading(command: Command, author: str) -> str:
@@ -180,9 +204,10 @@ JOB_FOR = {
     Publish: "publish_book",
     GenerateQuiz: "generate_quizzes",
     GenerateFigure: "generate_figure",
+    GenerateVideo: "generate_video",
 }
 # Commands counted by the hourly limit.
-WRITING = Outline | GenerateChapter | Revise | GenerateQuiz | GenerateFigure
+WRITING = Outline | GenerateChapter | Revise | GenerateQuiz | GenerateFigure | GenerateVideo
 
 
 def expected_answers(items: list[Command | CommandError]) -> int:
@@ -443,6 +468,8 @@ async def _start(
         return _answer(item, author, await cancel(services, request))
     if config_problem is not None and not isinstance(item, Init):
         return _answer(item, author, "❌ " + config_problem.markdown())
+    if isinstance(item, GenerateVideo) and (missing := no_video_provider(services)):
+        return _answer(item, author, missing)
     footer = ignored_note(item)
     title = heading(item, author)
     if known is not None:

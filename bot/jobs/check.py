@@ -15,8 +15,10 @@ limit; the rest appended with PATCH), and a summary with the counts and the buil
 Conclusion: `failure` on errors, `neutral` on warnings only, `success` when clean. The run
 is recorded with `bot.build_records.record_check` for the dashboard. A fork's PR is read
 through the base repository (GitHub serves its head there) and its pages pass the path guard
-(`guard_pages`) before the build: each reference to a file outside the book is removed and
-annotated as a failure.
+(`guard_pages`) before the build: each reference to a file outside the book is removed
+(leaving blank lines, so the build's line numbers stay the author's) and annotated as a
+failure. At most `LIQUIDBOOK_FORK_BUILDS` fork builds of an installation run at once; a check
+that finds no slot after `LIQUIDBOOK_FORK_WAITS` looks ends `neutral`, "not built".
 
 The app's own PRs are reported by the job that wrote them, from the build it ran before
 opening the PR (`bot.jobs.proposal.propose`): a check job that finds a check already
@@ -54,7 +56,13 @@ MAX_ANNOTATIONS = 1000  # more are counted in the summary, not sent
 MAX_SUMMARY = 60_000  # GitHub's summary limit is 65535 characters
 _NEWEST = "liquidbook:check:newest:"
 _FORK_BUILDS = "liquidbook:check:forks:"
-FORK_WAIT_SECONDS = 15
+_FORK_COMMIT = "liquidbook:check:fork-commit:"
+_FORK_MEMORY = 30 * 86400  # how long a fork's commit is known as one (for rebuilds)
+REBUILD_ACTION = {
+    "label": "Rebuild",
+    "description": "Build the book at this commit again",
+    "identifier": "rebuild",
+}
 _LOCATED_KEY = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
@@ -66,8 +74,14 @@ async def schedule_check(
     queue: Any, redis: Any, request: dict[str, Any], delay: float, *, why: str = ""
 ) -> bool:
     """Make `request["sha"]` the newest of its branch (or PR) and queue its check, deferred
-    by `delay`: of a burst of pushes, only the last one's job finds itself newest."""
+    by `delay`: of a burst of pushes, only the last one's job finds itself newest. A fork's
+    commit is remembered as one, so a rebuild of it is guarded and limited like its first
+    check."""
     await redis.set(check_key(request["repository"], request["ref"]), request["sha"], ex=86400)
+    if request.get("fork"):
+        await redis.set(_fork_key(request["repository"], request["sha"]), 1, ex=_FORK_MEMORY)
+    if why:
+        request = {**request, "why": why}
     return bool(
         await queue.enqueue(
             "check_commit",
@@ -76,6 +90,10 @@ async def schedule_check(
             defer_seconds=delay,
         )
     )
+
+
+def _fork_key(full_name: str, sha: str) -> str:
+    return f"{_FORK_COMMIT}{full_name}:{sha}"
 
 
 async def _superseded(redis: Any, request: dict[str, Any]) -> bool:
@@ -95,6 +113,8 @@ async def check_commit(ctx: dict[str, Any], request: dict[str, Any]) -> str:
         return "superseded"
     if not request.get("again") and sha in await checks_for(services.redis, full_name, [sha]):
         return "already reported"
+    if not request.get("fork") and await services.redis.exists(_fork_key(full_name, sha)):
+        request = {**request, "fork": True}  # a rebuild of a fork's commit
     if request.get("fork"):
         return await _fork_build(ctx, services, request)
     return await _check(services, request)
@@ -102,24 +122,62 @@ async def check_commit(ctx: dict[str, Any], request: dict[str, Any]) -> str:
 
 async def _fork_build(ctx: dict[str, Any], services: Services, request: dict[str, Any]) -> str:
     """A fork's PR: built like any other (the build is sandboxed whatever the commit), but
-    at most `LIQUIDBOOK_FORK_BUILDS` of an installation's at once; one over the limit is
-    queued again a little later."""
+    at most `LIQUIDBOOK_FORK_BUILDS` of an installation's at once. One over the limit looks
+    again `LIQUIDBOOK_FORK_WAIT_SECONDS` later, at most `LIQUIDBOOK_FORK_WAITS` times; then
+    its check run says it was not built, and why, with the "Rebuild" button."""
+    settings = services.settings
     key = f"{_FORK_BUILDS}{request['installation_id']}"
     running = await services.redis.incr(key)
-    await services.redis.expire(key, services.settings.liquidbook_job_timeout)
+    await services.redis.expire(key, settings.liquidbook_job_timeout)
     try:
-        if running > services.settings.liquidbook_fork_builds:
+        if running > settings.liquidbook_fork_builds:
             tries = int(request.get("waits", 0)) + 1
+            if tries > settings.liquidbook_fork_waits:
+                return await _not_built(services, request, tries - 1)
             await services.queue.enqueue(
                 "check_commit",
                 {**request, "waits": tries},
-                job_id=f"check:{request['repository']}:{request['sha']}:wait{tries}",
-                defer_seconds=FORK_WAIT_SECONDS,
+                job_id=f"check:{request['repository']}:{request['sha']}:wait{tries}"
+                + str(request.get("why", "")),
+                defer_seconds=settings.liquidbook_fork_wait_seconds,
             )
             return "waiting for a fork build slot"
         return await _check(services, request)
     finally:
         await services.redis.decr(key)
+
+
+async def _not_built(services: Services, request: dict[str, Any], waits: int) -> str:
+    """The check run of a fork's commit that found no free build slot in time: `neutral`,
+    not built, with what to do. Not recorded: a later event on the commit builds it."""
+    settings = services.settings
+    full_name, sha = request["repository"], request["sha"]
+    owner, _, repo = full_name.partition("/")
+    gh = services.github.installation(request["installation_id"])  # type: ignore[union-attr]
+    waited = waits * settings.liquidbook_fork_wait_seconds
+    limit = settings.liquidbook_fork_builds
+    summary = (
+        f"This commit was not built: {plural(limit, 'build')} of pull requests from forks "
+        f"may run at once for this installation, and no slot came free in {waited:g} s "
+        f"({plural(waits, 'look')}). Nothing is known about the book at this commit.\n\n"
+        "Press **Rebuild** above (or re-run the check) to build it now; a new push to the "
+        "pull request is built too."
+    )
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    await gh.arequest(
+        "POST",
+        f"/repos/{owner}/{repo}/check-runs",
+        json={
+            "name": CHECK_NAME,
+            "head_sha": sha,
+            "status": "completed",
+            "conclusion": "neutral",
+            "completed_at": stamp,
+            "output": {"title": "Not built: too many fork builds at once", "summary": summary},
+            "actions": [REBUILD_ACTION],
+        },
+    )
+    return "not built: no fork build slot"
 
 
 async def _check(services: Services, request: dict[str, Any]) -> str:
@@ -132,6 +190,7 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
         guarded = await asyncio.to_thread(guard_pages, directory) if request.get("fork") else []
         report, settings_notes, strict = await build_report(directory)
         settings_notes = [*guarded, *settings_notes]
+        sources = config_sources(directory)
     if await _superseded(services.redis, request):
         return "superseded"
     check = await report_check_run(
@@ -142,6 +201,7 @@ async def _check(services: Services, request: dict[str, Any]) -> str:
         services.redis,
         extra=settings_notes,
         warnings_fail=strict,
+        sources=sources,
     )
     return (
         f"{check.conclusion}: {plural(check.errors, 'error')}, {plural(check.warnings, 'warning')}"
@@ -191,7 +251,8 @@ def guard_pages(directory: Path) -> list[dict[str, Any]]:
             found = None
         if found == []:
             continue
-        page.write_text(guard(text, place).text, "utf-8")
+        # Blank lines where text was removed: the build's warnings keep the author's lines.
+        page.write_text(guard(text, place, keep_lines=True).text, "utf-8")
         for reference in found or []:
             notes.append(_annotation(path, reference.lines[0] + 1, "failure", describe(reference)))
         if found is None:
@@ -225,16 +286,51 @@ def _annotation(path: str, line: int, level: str, message: str, title: str = "")
     return note
 
 
-def annotations_for(report: BuildReport) -> list[dict[str, Any]]:
+def config_sources(directory: Path) -> dict[str, list[str]]:
+    """The lines of the book's top `myst.yml` as the author wrote it (the build reads a copy
+    rewritten without plugins, and MyST names no line for a config problem)."""
+    found = {}
+    for name in ("myst.yml", "myst.yaml"):
+        path = directory / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= 1_000_000:
+            found[name] = path.read_text("utf-8", errors="replace").splitlines()
+    return found
+
+
+_NAMED = re.compile(r"""[:,]\s*["'`]?([^\s"'`:,]+)["'`]?\s*$""")
+
+
+def config_line(message: str, lines: list[str]) -> int | None:
+    """The line of a config file that a problem without a line names: the key or value at
+    the end of MyST's message (`extra key ignored: nosuchkey`, `Table of contents entry
+    does not exist: missing.md`), as a key first, then as a value; None when not found."""
+    named = _NAMED.search(message.splitlines()[0] if message else "")
+    if named is None:
+        return None
+    word = re.escape(named.group(1))
+    for pattern in (rf"^\s*(-\s*)?{word}\s*:", rf"(:|-)\s*[\"']?{word}[\"']?\s*(#.*)?$"):
+        for number, line in enumerate(lines, start=1):
+            if not line.lstrip().startswith("#") and re.search(pattern, line):
+                return number
+    return None
+
+
+def annotations_for(
+    report: BuildReport, sources: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     """One annotation per issue the build located in a file; book-wide issues are listed in
-    the summary only (an annotation needs a file)."""
+    the summary only (an annotation needs a file). An issue of a config file in `sources`
+    that has no line is placed at the line its message names."""
     found = []
     for issue in [*report.errors, *report.warnings]:
         if not issue.file:
             continue
         level = "failure" if issue.level == "error" else "warning"
         message = issue.message + (f"\n\n{issue.detail}" if issue.detail else "")
-        found.append(_annotation(issue.file, issue.line or 1, level, message, _title(issue)))
+        line = issue.line
+        if line is None and issue.file in (sources or {}):
+            line = config_line(issue.message, (sources or {})[issue.file])
+        found.append(_annotation(issue.file, line or 1, level, message, _title(issue)))
     return found
 
 
@@ -290,12 +386,13 @@ async def report_check_run(
     *,
     extra: list[dict[str, Any]] | None = None,
     warnings_fail: bool = False,
+    sources: dict[str, list[str]] | None = None,
 ) -> Check:
     """Create the completed "Liquid Book" check run on `sha` with its annotations (the
     first 50 with the run, the rest appended 50 at a time) and record it."""
     extra = extra or []
     owner, _, repo = full_name.partition("/")
-    notes = [*extra, *annotations_for(report)][:MAX_ANNOTATIONS]
+    notes = [*extra, *annotations_for(report, sources)][:MAX_ANNOTATIONS]
     batches = [
         notes[i : i + MAX_ANNOTATIONS_PER_REQUEST]
         for i in range(0, len(notes), MAX_ANNOTATIONS_PER_REQUEST)
@@ -314,13 +411,7 @@ async def report_check_run(
             "head_sha": sha,
             **(done if len(batches) == 1 else {"status": "in_progress"}),
             "output": {"title": title, "summary": summary, "annotations": batches[0]},
-            "actions": [
-                {
-                    "label": "Rebuild",
-                    "description": "Build the book at this commit again",
-                    "identifier": "rebuild",
-                }
-            ],
+            "actions": [REBUILD_ACTION],
         },
     )
     run = created.json()

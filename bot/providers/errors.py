@@ -338,6 +338,21 @@ class GenerationFailed(ProviderError):
         )
 
 
+class FileTooLarge(BadResponse):
+    """A generated file (image, video) larger than Liquid Book reads; not retried."""
+
+    retryable = False
+
+    def __init__(self, provider: str, limit: int) -> None:
+        ProviderError.__init__(
+            self,
+            f"{display_name(provider)} sent a file of more than {limit // 2**20} MB, more than "
+            "Liquid Book reads: try again or choose another model.",
+            detail=f"file over {limit} bytes",
+            phrase="sent a file too large",
+        )
+
+
 class BudgetExceeded(ProviderError):
     """Raised before any request is made: the call could take the month over budget.
 

@@ -22,6 +22,7 @@ from bot.providers.errors import (
     BadRequest,
     BadResponse,
     ConnectionFailed,
+    FileTooLarge,
     Overloaded,
     ProviderError,
     QuotaExhausted,
@@ -348,6 +349,12 @@ def parse_data_url(url: str) -> tuple[bytes, str]:
     return base64.b64decode(payload), media_type
 
 
+# The most a generated file may be: images above 20 MB and clips above 10 MB are refused
+# anyway (`bot.book.figure`, `bot.book.clip`); a provider's file is untrusted, and one of
+# gigabytes must not fill a worker's memory.
+MAX_DOWNLOAD_BYTES = 64 * 2**20
+
+
 async def download(
     client: httpx.AsyncClient, endpoint: Endpoint, model: str, url: str
 ) -> tuple[bytes, str]:
@@ -356,7 +363,17 @@ async def download(
     if endpoint.api_key and httpx.URL(url).host == httpx.URL(endpoint.base_url).host:
         headers["authorization"] = f"Bearer {endpoint.api_key}"
     request = client.build_request("GET", url, headers=headers)
+    limit = MAX_DOWNLOAD_BYTES
     async with send(client, endpoint, model, request) as response:
-        content = await response.aread()
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FileTooLarge(endpoint.provider, limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:  # read no further: the rest is never held in memory
+                raise FileTooLarge(endpoint.provider, limit)
+            chunks.append(chunk)
         media_type = response.headers.get("content-type", "application/octet-stream")
-    return content, media_type.split(";")[0].strip()
+    return b"".join(chunks), media_type.split(";")[0].strip()

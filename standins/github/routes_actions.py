@@ -208,9 +208,39 @@ def get_run_jobs(call: Call) -> Reply:
     return Reply({"total_count": len(jobs), "jobs": jobs})
 
 
+def list_workflow_runs(call: Call) -> Reply:
+    """GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs: the runs of one
+    workflow (by file name or path), newest first, filtered by `branch`, `event`, `status`
+    and `head_sha` as GitHub does; one page of `per_page` (≤100, default 30)."""
+    repo = call.repo()
+    call.require("actions:read")
+    workflow = str(call.params["workflow_id"])
+    path = workflow if workflow.startswith(".github/") else f".github/workflows/{workflow}"
+    query = call.query
+    try:
+        per_page = max(1, min(100, int(query.get("per_page", 30))))
+    except ValueError:
+        per_page = 30
+    with call.state.lock:
+        runs = [
+            r
+            for r in call.state.workflow_runs.values()
+            if r.repo_id == repo.id
+            and (r.path == path or str(_workflow_id(r.path)) == workflow)
+            and query.get("branch") in (None, r.head_branch)
+            and query.get("event") in (None, r.event)
+            and query.get("head_sha") in (None, r.head_sha)
+            and query.get("status") in (None, r.status, r.conclusion)
+        ]
+    runs.sort(key=lambda r: r.id, reverse=True)
+    body = [workflow_run_json(call.hub, repo, r) for r in runs[:per_page]]
+    return Reply({"total_count": len(runs), "workflow_runs": body})
+
+
 R = "/repos/{owner}/{repo}"
 routes: list[Route] = [
     api("POST", R + "/actions/workflows/{workflow_id}/dispatches", post_dispatch),
+    api("GET", R + "/actions/workflows/{workflow_id}/runs", list_workflow_runs),
     api("GET", R + "/actions/runs/{run_id}", get_run),
     api("GET", R + "/actions/runs/{run_id}/jobs", get_run_jobs),
 ]

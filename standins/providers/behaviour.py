@@ -62,6 +62,8 @@ class Behaviour:
     job_error: str | None = None
     # Image stand-ins: the bytes returned (None: a small PNG).
     image: bytes | None = None
+    # Video stand-ins (Runway): the bytes of the output file (None: a small real MP4).
+    video: bytes | None = None
 
     def answer_text(self, request: dict[str, Any]) -> str:
         return self.text(request) if callable(self.text) else self.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 import zlib
 
+from standins.providers.mp4 import h264_mp4
+
 
 def tiny_png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 60, 30)) -> bytes:
     """A valid PNG of one colour."""
@@ -24,6 +26,5 @@ def tiny_png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 
     )
 
 
-# An MP4 needs a real encoder; a stand-in video is the bytes of a minimal `ftyp` box, which
-# is enough for a client that only stores what it downloads.
-TINY_MP4 = struct.pack(">I", 24) + b"ftypisom" + struct.pack(">I", 512) + b"isomiso2"
+# A real MP4 (H.264, two seconds of 32×32 frames; `standins.providers.mp4`), a few KB.
+TINY_MP4 = h264_mp4()

@@ -112,8 +112,13 @@ class RunwayStandIn(StandIn):
             return JSONResponse({"error": "Task not found."}, 404)
         body: dict[str, Any] = {"id": task.id, "createdAt": task.created}
         if task.polls_left > 0:
+            # Queued on the first poll, then running, as Runway reports a task.
+            first = task.polls_left == task.behaviour.polls
             task.polls_left -= 1
-            body.update(status="RUNNING", progress=0.5)
+            if first:
+                body.update(status="PENDING")
+            else:
+                body.update(status="RUNNING", progress=0.5)
         elif task.behaviour.job_status == "succeeded":
             body.update(status="SUCCEEDED", output=[f"{self.root_url}/files/{task.id}.mp4"])
         elif task.behaviour.refusal:
@@ -130,4 +135,7 @@ class RunwayStandIn(StandIn):
 
     async def file(self, request: Request) -> Response:
         self.record("GET", request.url.path, request.headers, None)
-        return Response(TINY_MP4, media_type="video/mp4")
+        with self._tasks_lock:
+            task = self.tasks.get(request.path_params["name"].removesuffix(".mp4"))
+        video = task.behaviour.video if task is not None else None
+        return Response(TINY_MP4 if video is None else video, media_type="video/mp4")
