@@ -13,8 +13,9 @@ Keys (each repository its own, expiring so a removed installation leaves nothing
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 TTL_SECONDS = 90 * 24 * 3600
 # A hash of checks keeps the newest ones only: a busy repository does not grow it forever.
@@ -103,7 +104,7 @@ async def checks_for(redis: Any, full_name: str, shas: Iterable[str]) -> dict[st
         return {}
     values = await redis.hmget(_checks_key(full_name), wanted)
     found: dict[str, Check] = {}
-    for sha, raw in zip(wanted, values):
+    for sha, raw in zip(wanted, values, strict=True):
         if raw is None:
             continue
         try:

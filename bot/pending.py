@@ -12,6 +12,8 @@ role, queues every waiting job again with `confirmed` set; a waiting job not con
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +22,10 @@ from bot.providers.prices import default_table
 from bot.providers.tokens import estimate_tokens
 
 PENDING_SECONDS = 24 * 3600
+# What a fix-up request adds to its first prompt besides the first answer (the problems).
+FOLLOW_UP_TOKENS = 2000
+# What an image sent to a text model (a figure's alt text) may count as prompt tokens.
+IMAGE_PROMPT_TOKENS = 2000
 # A chapter's typical answer, for the "about" figure (the worst case allows every token).
 TYPICAL_ANSWER_TOKENS = 5000
 PROMPT_OVERHEAD_TOKENS = 3000
@@ -53,8 +59,78 @@ def chapters_estimate(
     return typical, worst
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """What a command's model calls cost: about `typical`, at most `worst` (USD). Estimates
+    add up (`a + b`, `sum(..., Estimate())`); the constructors price one kind of call."""
+
+    typical: Decimal = Decimal(0)
+    worst: Decimal = Decimal(0)
+
+    def __add__(self, other: Estimate) -> Estimate:
+        return Estimate(self.typical + other.typical, self.worst + other.worst)
+
+    def __mul__(self, times: int) -> Estimate:
+        return Estimate(self.typical * times, self.worst * times)
+
+    @classmethod
+    def text(cls, model: str, request: Any, typical_answer_tokens: int) -> Estimate:
+        """One text request (`bot.providers.TextRequest`)."""
+        return cls(*request_estimate(model, request, typical_answer_tokens))
+
+    @classmethod
+    def with_fix_up(
+        cls, model: str, request: Any, typical_answer_tokens: int, fix_ups: int = 1
+    ) -> Estimate:
+        """One text request and, at worst, `fix_ups` more with the first answer and the
+        problems found in it (a build check's, a parser's) added to its prompt."""
+        first = cls.text(model, request, typical_answer_tokens)
+        extra = prompt_cost(model, request.max_tokens + FOLLOW_UP_TOKENS)
+        return Estimate(first.typical, first.worst + (first.worst + extra) * fix_ups)
+
+    @classmethod
+    def image(cls, model: str, request: Any) -> Estimate:
+        """One image (`bot.providers.ImageRequest`): its price is known before the call."""
+        from bot.providers.budget import estimate_image
+
+        cost = estimate_image(default_table(), model, request)
+        return cls(cost, cost)
+
+    @classmethod
+    def video(cls, model: str, request: Any) -> Estimate:
+        """One video clip (`bot.providers.VideoRequest`), priced by its seconds."""
+        from bot.providers.budget import estimate_video
+
+        cost = estimate_video(default_table(), model, request)
+        return cls(cost, cost)
+
+    @classmethod
+    def total(cls, parts: Iterable[Estimate]) -> Estimate:
+        return sum(parts, cls())
+
+
+def prompt_cost(model: str, tokens: int) -> Decimal:
+    """What `tokens` more of prompt cost at most with `model`."""
+    prices = default_table()
+    price = prices.lookup(model) or prices.ceiling(model)
+    return price.max_text_cost(tokens, 0) if price is not None else Decimal(0)
+
+
+# What a job hands down to the code that builds its prompts: `ask(config, estimate)`, the job's
+# `ask_first` with its function and arguments bound (`functools.partial`).
+Ask = Callable[[Any, "Estimate"], Awaitable[None]]
+
+
+class AwaitingConfirmation(Exception):
+    """Raised by `ask_first` when the command waits for `/confirm`: its status comment says
+    so already, and `bot.jobs.runner.command_job` ends the job quietly."""
+
+
+ESTIMATE_PREFIX = "💰 Estimated cost:"
+
+
 def estimate_line(typical: Decimal, worst: Decimal) -> str:
-    return f"💰 Estimated cost: about {money(typical)}, at most {money(worst)}."
+    return f"{ESTIMATE_PREFIX} about {money(typical)}, at most {money(worst)}."
 
 
 def threshold(book_value: float | None, server_value: float | None) -> Decimal | None:
@@ -177,16 +253,59 @@ async def gate(
     confirmation threshold (and the request is not confirmed yet), keep it waiting and end
     the job's status with the way to confirm. True: the job must stop here."""
     request, status_ref = args[0], args[-1]
-    status.footer = f"{estimate_line(typical, worst)}\n\n{status.footer}".strip()
+    # Once per status comment (a job that estimates again, on a retry, replaces its line).
+    footer = "\n".join(
+        line for line in status.footer.split("\n") if not line.startswith(ESTIMATE_PREFIX)
+    ).strip()
+    status.footer = f"{estimate_line(typical, worst)}\n\n{footer}".strip()
     limit = threshold(book_limit, services.settings.liquidbook_confirm_above_usd)
     if limit is None or worst <= limit or request.get("confirmed"):
         return False
     job_id = str(ctx.get("job_id") or f"cmd:{request['repository']}:{request['comment_id']}")
     await hold(services, function, args, job_id, request, status_ref, worst)
+    if status_ref.get("thread"):
+        # A reply in a review thread: `/confirm` goes in the pull request's conversation.
+        how = "comments `/confirm` in this pull request's conversation"
+        box = ""
+    else:
+        how = "comments `/confirm` here (or ticks the box below)"
+        box = "\n\n- [ ] confirm <!-- lb:confirm -->"
     await status.finish(
         f"⏸️ Waiting for confirmation: at most {money(worst)} is over this book's "
         f"limit of {money(limit)} (`budget.confirm_above_usd`). Someone with the role "
-        "comments `/confirm` here (or ticks the box below) to run it; without it, nothing is "
-        "done and the request expires in 24 hours.\n\n- [ ] confirm <!-- lb:confirm -->"
+        f"{how} to run it; `/cancel` drops it. Without either, nothing is done and the "
+        f"request expires in 24 hours.{box}"
     )
     return True
+
+
+async def ask_first(
+    ctx: dict[str, Any],
+    function: str,
+    args: Sequence[Any],
+    status: Any,
+    config: Any,
+    estimate: Estimate,
+) -> None:
+    """The one call a command job makes before its first model call: the estimate goes in
+    its status comment, and a worst case over the confirmation threshold (the book's
+    `budget.confirm_above_usd` or the server's `LIQUIDBOOK_CONFIRM_ABOVE_USD`, the lower)
+    keeps the job (`function` with `args`, as queued) waiting for `/confirm`, raising
+    `AwaitingConfirmation`. For example:
+
+        await pending.ask_first(ctx, "generate_video", [request, command, status_ref],
+                                status, config, pending.Estimate.video(model, asked))
+    """
+    book_limit = config.budget.confirm_above_usd if config is not None else None
+    held = await gate(
+        ctx["services"],
+        ctx,
+        function,
+        list(args),
+        status,
+        book_limit,
+        estimate.typical,
+        estimate.worst,
+    )
+    if held:
+        raise AwaitingConfirmation(function)

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import orjson
-
 from redis import exceptions as redis_errors
 from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc

@@ -261,7 +261,5 @@ def test_parse_time_grows_linearly(shape: str) -> None:
         # The best of three measurements: a loaded machine (cache and frequency changes under
         # other processes) pushed a linear parse past 100× once in a while, while a
         # quadratic one is ~4,000× here every time.
-        ratio = min(
-            _best_time(parse, large, 1) / _best_time(parse, small, 64) for _ in range(3)
-        )
+        ratio = min(_best_time(parse, large, 1) / _best_time(parse, small, 64) for _ in range(3))
         assert ratio <= 100, f"{shape}: {parse.__name__} took {ratio:.0f}× longer on 64× the text"

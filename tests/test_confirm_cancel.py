@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,153 @@ def test_estimates_and_thresholds() -> None:
     assert pending.threshold(0.2, None) == Decimal("0.2")
     line = pending.estimate_line(Decimal("0.42"), Decimal("1.1"))
     assert line == "💰 Estimated cost: about $0.42, at most $1.10."
+
+
+# Every model-calling command waits: the threshold is below any estimate.
+EVERYTHING_WAITS = "budget:\n  confirm_above_usd: 0.0001\nmodels:\n  image: openai:gpt-image-1\n"
+ESTIMATE = re.compile(r"💰 Estimated cost: about \$\d+\.\d+, at most \$\d+\.\d+\.")
+CHAPTER = "chapters/01-getting-started.md"
+# Mentions in the app's comments are neutralised (a zero-width joiner after the @).
+DROPPED = "🛑 Dropped by @\u2060alice while it waited for `/confirm`"
+CANCELLED = "🛑 Cancelled by @\u2060alice"
+
+
+def thread_replies(world: World, pr: int) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in world.github.review_comments(REPO, pr)
+        if c.get("in_reply_to_id") and "<!-- liquidbook:status -->" in c["body"]
+    ]
+
+
+def review_statuses(world: World, pr: int) -> list[dict[str, Any]]:
+    return [c for c in world.status_comments(pr) if "`/revise` review by" in c["body"]]
+
+
+def answered(world: World, number: int, text: str) -> Any:
+    return world.wait_for(
+        lambda: [c for c in world.github.comments(REPO, number) if text in c["body"]],
+        what=f"{text!r} on #{number}",
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_model_command_estimates_waits_and_cancel_reaches_reviews(world: World) -> None:
+    gh = world.github
+    gh.push(REPO, "main", {".github/liquidbook.yml": EVERYTHING_WAITS}, "alice", "Ask first")
+
+    # On an issue: /revise chapter N, /generate quiz, /generate figure all wait, with their
+    # estimates, and no model is called.
+    issue = gh.open_issue(REPO, "alice", "Improve chapter 1")
+    gh.comment(REPO, issue, "alice", "/revise chapter 1 make it friendlier")
+    gh.comment(REPO, issue, "alice", "/generate quiz chapter 1")
+    gh.comment(REPO, issue, "alice", '/generate figure chapter 1 "A tide pool at low water"')
+    waiting = world.wait_for(
+        lambda: (
+            found
+            if len(
+                found := [
+                    c
+                    for c in world.status_comments(issue)
+                    if "Waiting for confirmation" in c["body"]
+                ]
+            )
+            == 3
+            else None
+        ),
+        what="three requests waiting on the issue",
+    )
+    for comment in waiting:
+        assert ESTIMATE.search(comment["body"]) and "- [ ] confirm" in comment["body"]
+
+    # On a pull request: /revise in its conversation, /suggest on lines, a submitted review.
+    text = (gh.read_file(REPO, "main", CHAPTER) or b"").decode()
+    end = text.count("\n") + 3
+    gh.push(REPO, "edit-1", {CHAPTER: text + "\nOne more line.\nAnd another.\n"}, "alice")
+    pr = gh.open_pull(REPO, "alice", "edit-1", "Edit chapter 1")
+    gh.comment(REPO, pr, "alice", "/revise make it friendlier")
+    gh.review_comment(REPO, pr, "alice", "/suggest use the active voice", CHAPTER, end, "RIGHT")
+    gh.review(REPO, pr, "alice", "/revise", [{"path": CHAPTER, "line": end, "body": "Shorter."}])
+    world.wait_for(
+        lambda: (
+            len([c for c in world.status_comments(pr) if ESTIMATE.search(c["body"])]) == 2
+            and [c for c in thread_replies(world, pr) if ESTIMATE.search(c["body"])]
+        ),
+        what="the PR's requests waiting with their estimates",
+    )
+    reply = thread_replies(world, pr)[0]["body"]
+    assert "Waiting for confirmation" in reply and "conversation" in reply
+    assert world.model.requests == []  # no model was called, for text or images
+
+    # /cancel drops what waits, and each status comment says so; the issue's are left.
+    gh.comment(REPO, pr, "alice", "/cancel")
+    answered(world, pr, "Dropped 3 requests waiting for `/confirm`")
+    world.wait_for(
+        lambda: (
+            all(DROPPED in c["body"] for c in world.status_comments(pr)[:2])
+            and DROPPED in thread_replies(world, pr)[0]["body"]
+        ),
+        timeout=20,
+        what="the PR's waiting requests dropped",
+    )
+    assert all("Dropped" not in c["body"] for c in world.status_comments(issue))
+    gh.comment(REPO, issue, "alice", "/cancel")
+    answered(world, issue, "Dropped 3 requests waiting for `/confirm`")
+    gh.comment(REPO, issue, "alice", "/confirm")
+    answered(world, issue, "Nothing on this issue is waiting")
+
+    # Jobs of a line comment and of a review, confirmed in the PR's conversation, are
+    # reached by /cancel there while the (slow) model writes.
+    world.model.default = Behaviour(text=scripted_answer, delay=3.0)
+    before = len(thread_replies(world, pr))
+    gh.review_comment(REPO, pr, "alice", "/revise shorter sentences", CHAPTER, end, "RIGHT")
+    gh.review(REPO, pr, "alice", "/revise", [{"path": CHAPTER, "line": end, "body": "Simpler."}])
+    world.wait_for(
+        lambda: (
+            len(thread_replies(world, pr)) > before
+            and sum("Waiting for confirmation" in c["body"] for c in world.status_comments(pr)) == 1
+        ),
+        what="the new line and review requests waiting",
+    )
+    gh.comment(REPO, pr, "alice", "/confirm")
+    answered(world, pr, "Confirmed 2 commands")
+    world.wait_for(
+        lambda: world.model.calls("/chat/completions"), what="a model call of the confirmed jobs"
+    )
+    gh.comment(REPO, pr, "alice", "/cancel")
+    answered(world, pr, "Cancelled 2 jobs started from here")
+    world.wait_for(
+        lambda: (
+            CANCELLED in thread_replies(world, pr)[-1]["body"]
+            and CANCELLED in review_statuses(world, pr)[-1]["body"]
+        ),
+        timeout=120,
+        what="both statuses cancelled",
+    )
+    gh.settle()
+    assert world.git("rev-list", "--count", "main..edit-1").strip() == "1"  # nothing committed
+
+
+def test_estimates_add_up() -> None:
+    from decimal import Decimal
+
+    from bot.pending import Estimate
+    from bot.providers.types import ImageRequest, TextRequest, VideoRequest
+
+    request = TextRequest(prompt="Revise this chapter. " * 500, max_tokens=16000)
+    one = Estimate.text("openai:gpt-4.1", request, 5000)
+    fixed = Estimate.with_fix_up("openai:gpt-4.1", request, 5000)
+    twice = Estimate.with_fix_up("openai:gpt-4.1", request, 5000, fix_ups=2)
+    assert Decimal(0) < one.typical < one.worst
+    # A fix-up resends the prompt with the first answer: more than twice the one request.
+    assert fixed.typical == one.typical and fixed.worst > 2 * one.worst
+    assert twice.worst > fixed.worst
+    assert Estimate.total([one, one]) == one * 2 == one + one
+    image = Estimate.image("openai:gpt-image-1", ImageRequest(prompt="A tide pool"))
+    assert image.typical == image.worst > 0
+    assert (
+        Estimate.video(
+            "nobody:free", VideoRequest(prompt="Waves", image="https://example.org/a.webp")
+        )
+        == Estimate()
+    )

@@ -11,7 +11,6 @@ is checked at its head; "Re-run" builds again.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,7 @@ def world(tmp_path: Path, redis_url: str) -> Iterator[World]:
     # Checks keep nothing in the database: SQLite is enough.
     world = World(tmp_path, redis_url, f"sqlite:///{tmp_path / 'liquidbook.db'}")
     try:
-        world.start_app(
-            LIQUIDBOOK_CHECK_DELAY_SECONDS="2", LIQUIDBOOK_OWN_CHECK_GRACE_SECONDS="1"
-        )
+        world.start_app(LIQUIDBOOK_CHECK_DELAY_SECONDS="2", LIQUIDBOOK_OWN_CHECK_GRACE_SECONDS="1")
         world.install()
         yield world
     finally:
@@ -188,6 +185,5 @@ def test_the_apps_own_pr_gets_its_check_from_the_build_it_already_ran(world: Wor
     assert len(runs_on(world, head)) == 1
     # Its only build was the job's own: no tarball of the head commit was read.
     assert not any(
-        r.route == "/repos/{owner}/{repo}/tarball/{ref}" and head in r.path
-        for r in gh.requests
+        r.route == "/repos/{owner}/{repo}/tarball/{ref}" and head in r.path for r in gh.requests
     )

@@ -265,6 +265,8 @@ def walk(gh: GitHubStandIn, app: AppRecord, inst_id: int) -> None:
     ]
     ok(c.get(f"/issues/{issue}"))
     ok(c.get(f"/issues/{pull}"))
+    listed = ok(c.get("/issues", params={"labels": "book", "state": "all", "direction": "asc"}))
+    assert [i["number"] for i in listed] == [issue]
     ok(c.patch(f"/issues/{issue}", json={"state": "closed"}))
     comment = ok(c.post(f"/issues/{pull}/comments", json={"body": "Working…"}))["id"]
     ok(c.get(f"/issues/{pull}/comments"))

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 
 MARKER = "<!-- liquidbook:dashboard -->"
 TITLE = "📖 Book dashboard"
+# The label the dashboard is opened with, so it is found again on GitHub in one call when
+# Redis has lost its number (`bot.jobs.dashboard.find_dashboard`).
+LABEL = "book dashboard"
 MAX_BODY_CHARS = 60_000
 
 # `- [ ] label <!-- lb:write:2 -->`: GitHub toggles `[ ]` ↔ `[x]` in the raw Markdown.

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.jobs.acknowledge import acknowledge_command
 from bot.jobs.check import check_commit
-from bot.jobs.figure import generate_figure
 from bot.jobs.dashboard import refresh_dashboard
+from bot.jobs.figure import generate_figure
 from bot.jobs.generate import generate_chapters
 from bot.jobs.glossary import update_glossary
 from bot.jobs.line_commands import acknowledge_line_command

@@ -6,7 +6,10 @@ each job still queued or running as cancelled (by whom) and aborts it with arq: 
 never starts (its status comment is finished here), a running one is cancelled where it
 stands (`bot.jobs.runner.command_job` records the model calls already in flight and ends its
 status comment with what was finished and what was not). A job that already ended is left
-alone; cancelling with nothing running says so.
+alone; cancelling with nothing running says so. Jobs of review comments and submitted
+reviews are remembered under their pull request, so `/cancel` in its conversation reaches
+them; requests waiting for `/confirm` on the issue or PR (`bot.pending`) are dropped, and
+their status comments say so.
 """
 
 from __future__ import annotations
@@ -73,12 +76,13 @@ async def cancel(services: Any, request: dict[str, Any]) -> str:
                 live.append((job_id, json.loads(_text(raw_ref)), state))
             except ValueError:
                 continue
-    if not live:
-        return (
-            "ℹ️ Nothing to cancel: no job started from here is queued or running (they have "
-            "ended, or were cancelled already)."
-        )
     author = request["author"]
+    dropped = await _drop_pending(services, request, author)
+    if not live and not dropped:
+        return (
+            "ℹ️ Nothing to cancel: no job started from here is queued, running or waiting for "
+            "`/confirm` (they have ended, or were cancelled already)."
+        )
     for job_id, ref, state in live:
         await redis.set(cancelled_key(job_id), author, ex=CANCELLED_SECONDS)
         job = Job(job_id, redis, _queue_name=QUEUE_NAME)
@@ -88,24 +92,59 @@ async def cancel(services: Any, request: dict[str, Any]) -> str:
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError, Exception):
             await job.abort(timeout=0.2, poll_delay=0.1)
         if state != JobStatus.in_progress and services.github is not None:
-            await _finish_queued(services, request, ref, author)
-    count = len(live)
-    jobs = "1 job" if count == 1 else f"{count} jobs"
-    return (
-        f"🛑 Cancelled {jobs} started from here; "
-        f"{'its' if count == 1 else 'each'} status comment says what was finished and what was not."
-    )
+            await _finish_queued(
+                services,
+                request,
+                ref,
+                f"🛑 Cancelled by @{author} before it started: nothing was done.",
+            )
+    parts = []
+    if live:
+        count = len(live)
+        jobs = "1 job" if count == 1 else f"{count} jobs"
+        parts.append(
+            f"🛑 Cancelled {jobs} started from here; "
+            f"{'its' if count == 1 else 'each'} status comment says what was finished and "
+            "what was not."
+        )
+    if dropped:
+        asked = "1 request" if dropped == 1 else f"{dropped} requests"
+        parts.append(
+            f"🛑 Dropped {asked} waiting for `/confirm`: nothing was spent on "
+            f"{'it' if dropped == 1 else 'them'}."
+        )
+    return "\n\n".join(parts)
+
+
+async def _drop_pending(services: Any, request: dict[str, Any], author: str) -> int:
+    """Drop the requests of this issue or PR waiting for `/confirm` (`bot.pending`), ending
+    each one's status comment; how many there were."""
+    from bot.pending import take_all
+
+    waiting = await take_all(services.redis, request["repository"], request["issue_number"])
+    for entry in waiting.values():
+        args = entry.get("args") or []
+        ref = args[-1] if args and isinstance(args[-1], dict) else None
+        if ref is not None and services.github is not None:
+            await _finish_queued(
+                services,
+                request,
+                {"installation": request["installation_id"], **ref},
+                f"🛑 Dropped by @{author} while it waited for `/confirm`: nothing was done "
+                "and nothing was spent.",
+            )
+    return len(waiting)
 
 
 async def _finish_queued(
-    services: Any, request: dict[str, Any], ref: dict[str, Any], author: str
+    services: Any, request: dict[str, Any], ref: dict[str, Any], text: str
 ) -> None:
     from bot.jobs.runner import status_comment
 
     try:
         gh = services.github.installation(request["installation_id"])
         status = status_comment(gh, request["repository"], ref)
-        await status.finish(f"🛑 Cancelled by @{author} before it started: nothing was done.")
+        await status.finish(text)
     except Exception:
         log.exception("could not finish the status comment of a cancelled job")
 

@@ -12,6 +12,11 @@ GitHub has no conditional update, so a tick the app has not acted on yet is kept
 edit, skipped when the body would not change. Chapter PRs and their builds come from the
 app's own records in Redis (`KnownPullRequests`, `bot.build_records`).
 
+The issue's number is kept in Redis. When that record is missing (the first refresh, or
+Redis lost it), one more call lists the repository's issues with the dashboard's label
+(`find_dashboard`) and only a repository without one gets a new issue, opened with that label;
+the refresh runs under the repository's lock, so concurrent refreshes never open two.
+
 Ticks: a box the app acted on is "running" (a count of its jobs) until its jobs end, then
 "done": the next refresh shows it unticked. A tick not in either set is shown as the person
 left it.
@@ -230,6 +235,36 @@ async def gather_state(
     )
 
 
+async def find_dashboard(gh: Any, full_name: str) -> int | None:
+    """The number of the repository's dashboard issue on GitHub, or None (one call): the
+    oldest issue with the dashboard's label that a bot opened and that holds the marker (a
+    label anyone may add is not enough). Closed ones count: a closed dashboard is edited,
+    never doubled."""
+    owner, _, repo = full_name.partition("/")
+    response = await gh.arequest(
+        "GET",
+        f"/repos/{owner}/{repo}/issues",
+        params={
+            "labels": render_dashboard.LABEL,
+            "state": "all",
+            "sort": "created",
+            "direction": "asc",
+            "per_page": 100,
+        },
+    )
+    for issue in response.json():
+        if not isinstance(issue, dict) or issue.get("pull_request"):
+            continue
+        user = issue.get("user")
+        if (
+            isinstance(user, dict)
+            and user.get("type") == "Bot"
+            and render_dashboard.MARKER in (issue.get("body") or "")
+        ):
+            return int(issue["number"])
+    return None
+
+
 async def write(
     services: Services, gh: Any, full_name: str, state: render_dashboard.DashboardState
 ) -> str:
@@ -240,14 +275,25 @@ async def write(
     running = {_text(k) for k in await redis.hkeys(running_key(full_name))}
     done = {_text(k) for k in await redis.smembers(done_key(full_name))}
     if number is None:
-        body = render_dashboard.render(state, frozenset(running))
-        response = await gh.arequest(
-            "POST",
-            f"/repos/{owner}/{repo}/issues",
-            json={"title": render_dashboard.TITLE, "body": body},
-        )
-        await redis.set(issue_key(full_name), str(response.json()["number"]), ex=TTL_SECONDS)
-        return "opened"
+        # Redis lost its record (flushed, restored, another server): the issue is looked up
+        # on GitHub before one is opened. The refresh holds the repository's lock, so two
+        # refreshes never both open one.
+        found = await find_dashboard(gh, full_name)
+        if found is None:
+            body = render_dashboard.render(state, frozenset(running))
+            response = await gh.arequest(
+                "POST",
+                f"/repos/{owner}/{repo}/issues",
+                json={
+                    "title": render_dashboard.TITLE,
+                    "body": body,
+                    "labels": [render_dashboard.LABEL],
+                },
+            )
+            await redis.set(issue_key(full_name), str(response.json()["number"]), ex=TTL_SECONDS)
+            return "opened"
+        await redis.set(issue_key(full_name), str(found), ex=TTL_SECONDS)
+        number = found
     number = int(_text(number))
     try:
         current = (await gh.arequest("GET", f"/repos/{owner}/{repo}/issues/{number}")).json()

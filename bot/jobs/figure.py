@@ -52,6 +52,7 @@ from bot.jobs.proposal import (
     verdict,
 )
 from bot.jobs.runner import command_job
+from bot.pending import IMAGE_PROMPT_TOKENS, Estimate, ask_first, prompt_cost
 from bot.providers import ProviderError, TextResult
 from bot.providers.types import ImageRequest, ImageResult, Message
 from bot.pull_request import BRANCH_PREFIX, shorten
@@ -164,6 +165,27 @@ async def draw(
             remaining = rest
 
 
+def figure_estimate(
+    services: Services, config: Any, image_models: list[str], title: str, drawing: ImageRequest
+) -> Estimate:
+    """The image (at worst drawn by every model of the chain, each failing but the last),
+    then the alt text: at worst a request with the image (counted as `IMAGE_PROMPT_TOKENS` of
+    prompt) and a second one without it."""
+    text_model = models_for(config, services.settings)[0]
+    alt = text_request(
+        alt_prompt(config.title or "", title, drawing.prompt, system_prompt(config), False),
+        ALT_MAX_TOKENS,
+    )
+    text = Estimate.text(text_model, alt, ALT_MAX_TOKENS)
+    seen = prompt_cost(text_model, IMAGE_PROMPT_TOKENS)
+    images = Estimate.image(image_models[0], drawing)
+    for model in image_models[1:]:
+        images = images + Estimate(Decimal(0), Estimate.image(model, drawing).worst)
+    return (
+        images + Estimate(text.typical + seen, text.worst + seen) + Estimate(Decimal(0), text.worst)
+    )
+
+
 async def generate_figure(
     ctx: dict[str, Any],
     request: dict[str, Any],
@@ -194,21 +216,24 @@ async def generate_figure(
                     "committed."
                 )
                 return "no image model"
+            drawing = ImageRequest(
+                prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")
+            )
+            await ask_first(
+                ctx,
+                "generate_figure",
+                [request, command, status_ref],
+                status,
+                config,
+                figure_estimate(services, config, image_models, chapter.title, drawing),
+            )
             started = time.monotonic()
             budget = budget_for(config, services.settings)
             client = services.model_client()
             context = UsageContext(request["installation_id"], request["repository"], "figure")
             await status.progress(f"✍️ Drawing the figure with `{image_models[0]}`…")
             try:
-                drawn = await draw(
-                    client,
-                    ImageRequest(
-                        prompt=prompt, size=SIZES.get(command.get("aspect", "1:1"), "1024x1024")
-                    ),
-                    image_models,
-                    context,
-                    budget,
-                )
+                drawn = await draw(client, drawing, image_models, context, budget)
             except DrawFailed as exc:
                 await status.finish(f"❌ {exc} Nothing was committed.")
                 return "image failed"

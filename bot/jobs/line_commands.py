@@ -20,6 +20,7 @@ from githubkit.exception import RequestFailed
 from bot.book.config import ConfigError, parse_config, role_allows
 from bot.book.review_outcome import holds_revise
 from bot.jobs.acknowledge import read_settings_file, repository_role
+from bot.jobs.cancel import remember_job
 from bot.jobs.review_commands import read_review
 from bot.providers.ratelimit import RateLimiter
 from bot.pull_request import shorten
@@ -175,7 +176,8 @@ async def acknowledge_line_command(ctx: dict[str, Any], request: dict[str, Any])
         )
     else:
         job, command_args = "suggest_lines", {"instructions": shorten(instructions, 8000)}
-    await services.queue.enqueue(
-        job, request, command_args, status_ref, job_id=f"line:{full_name}:{comment_id}"
-    )
+    job_id = f"line:{full_name}:{comment_id}"
+    await services.queue.enqueue(job, request, command_args, status_ref, job_id=job_id)
+    # `/cancel` in the PR's conversation finds it.
+    await remember_job(services.redis, request, job_id, status_ref)
     return f"started {job}"

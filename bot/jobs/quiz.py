@@ -53,6 +53,7 @@ from bot.jobs.proposal import (
 )
 from bot.jobs.runner import command_job
 from bot.jobs.setup import open_setup_pull_request
+from bot.pending import Estimate, ask_first
 from bot.providers import ProviderError, TextResult
 from bot.pull_request import (
     BRANCH_PREFIX,
@@ -66,6 +67,7 @@ from bot.usage import UsageContext
 log = logging.getLogger(__name__)
 
 QUIZ_MAX_TOKENS = 6000
+QUIZ_TYPICAL_TOKENS = 2500  # a quiz's usual answer, for the estimate's "about"
 CHAPTER_CHARS = 24_000  # of the chapter's text sent with the request
 
 FORMAT = f"""Write the quiz as a JSON array of questions in JupyterQuiz's format, and nothing
@@ -168,6 +170,24 @@ def _accept(answer: str) -> str | None:
     except QuizError as exc:
         return "answered with an invalid quiz (" + shorten(str(exc), 300) + ")"
     return None
+
+
+def quizzes_estimate(
+    services: Services, book: Book, chapters: list[Chapter], instructions: str
+) -> Estimate:
+    """The quizzes' cost: per chapter that gets one, a first request and at worst a
+    correction and a last try (`_write_quiz`)."""
+    model = models_for(book.config, services.settings)[0]
+    return Estimate.total(
+        Estimate.with_fix_up(
+            model,
+            text_request(quiz_prompt(book, chapter, instructions), QUIZ_MAX_TOKENS),
+            QUIZ_TYPICAL_TOKENS,
+            fix_ups=2,
+        )
+        for chapter in chapters
+        if chapter.is_markdown and not chapter.is_stub and not chapter.missing
+    )
 
 
 async def _write_quiz(
@@ -352,6 +372,14 @@ async def generate_quizzes(
             co = await checkout(gh, request["repository"], request["default_branch"], Path(tmp))
             chapters = co.book.chapter(selector)
             status.max_progress_edits = 3 * len(chapters) + 1
+            await ask_first(
+                ctx,
+                "generate_quizzes",
+                [request, command, status_ref],
+                status,
+                co.book.config,
+                quizzes_estimate(services, co.book, chapters, command.get("instructions", "")),
+            )
             setup = SetupOnce(services, gh, request, co)
 
             async def one(chapter: Chapter) -> QuizOutcome:

@@ -20,6 +20,7 @@ from githubkit import GitHub
 from bot.book.config import ConfigError, parse_config, role_allows
 from bot.book.review_outcome import LineComment, review_body_text, review_instructions
 from bot.jobs.acknowledge import read_settings_file, repository_role
+from bot.jobs.cancel import remember_job
 from bot.providers.ratelimit import RateLimiter
 from bot.pull_request import shorten
 from bot.services import Services
@@ -114,13 +115,16 @@ async def acknowledge_review(ctx: dict[str, Any], request: dict[str, Any]) -> st
         status_id = status.comment_id
         await services.redis.set(marker, f"{status_id}:queued", ex=7 * 24 * 3600)
     status_ref = {"comment_id": status_id, "heading": heading, "at": time.time()}
+    job_id = f"review:{full_name}:{review_id}"
     await services.queue.enqueue(
         "revise_pull_request",
         {**request, "comment_id": review_id},
         command,
         status_ref,
-        job_id=f"review:{full_name}:{review_id}",
+        job_id=job_id,
     )
+    # `/cancel` in the PR's conversation finds it.
+    await remember_job(services.redis, request, job_id, status_ref)
     await services.redis.set(marker, f"{status_id}:started", ex=7 * 24 * 3600)
     return "started revise_pull_request"
 

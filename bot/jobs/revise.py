@@ -34,11 +34,13 @@ from bot.book.review_outcome import LineComment, outcome_lines
 from bot.book.revision import LineChanges, line_changes, revision_prompt
 from bot.book_reader import BookCheckout, checkout_commit
 from bot.commit_on_top import CommitRecord, NotFastForward, Recorded, commit_on_top, fast_forward
-from bot.jobs.drafting import Unwritten, write_chapter
-from bot.jobs.proposal import build_problems, models_for, usage_line
+from bot.jobs.drafting import CHAPTER_MAX_TOKENS, Unwritten, write_chapter
+from bot.jobs.proposal import build_problems, models_for, text_request, usage_line
 from bot.jobs.revise_chapter import revise_chapter
 from bot.jobs.revise_fork import offer_suggestions
 from bot.jobs.runner import command_job
+from bot.pending import TYPICAL_ANSWER_TOKENS as CHAPTER_TYPICAL_TOKENS
+from bot.pending import Ask, Estimate, ask_first
 from bot.providers import TextResult
 from bot.pull_request import BaseCommit, KnownPullRequests, base_commit, shorten
 from bot.services import Services
@@ -116,8 +118,10 @@ class Revision:
         request: dict[str, Any],
         instructions: str,
         status: StatusComment,
+        ask: Ask | None = None,
     ) -> None:
         self.services = services
+        self.ask = ask
         self.request = request
         self.instructions = instructions
         self.status = status
@@ -136,11 +140,21 @@ class Revision:
             self.request["installation_id"], self.request["repository"], "revise"
         )
         model = models_for(co.book.config, self.services.settings)[0]
+        prompts = [revision_prompt(co.book, c, diff, self.instructions) for c in chapters]
+        if self.ask is not None:
+            # Each chapter: its revision and at worst one fix-up of its build (`write_chapter`).
+            estimate = Estimate.total(
+                Estimate.with_fix_up(
+                    model, text_request(prompt, CHAPTER_MAX_TOKENS), CHAPTER_TYPICAL_TOKENS
+                )
+                for prompt in prompts
+            )
+            await self.ask(co.book.config, estimate)
+            self.ask = None  # asked once per job: a second try on a moved branch goes on
         changed: dict[str, tuple[str, str]] = {}
-        for chapter in chapters:
+        for chapter, prompt in zip(chapters, prompts, strict=True):
             name = f"chapter {chapter.number} ({shorten(chapter.title, 80)})"
             await self.stage("✍️", f"Revising {name} with `{model}`…")
-            prompt = revision_prompt(co.book, chapter, diff, self.instructions)
             try:
                 written = await write_chapter(
                     self.services, co.book, chapter, prompt, co, context, self.stage, name
@@ -191,6 +205,7 @@ async def _revise(
     instructions: str,
     record: CommitRecord,
     comments: list[LineComment],
+    ask: Ask | None = None,
 ) -> str:
     full_name, number = request["repository"], request["issue_number"]
     started = time.monotonic()
@@ -219,7 +234,8 @@ async def _revise(
                     "ℹ️ This pull request changes no Markdown chapter of the book, so there is "
                     "nothing to revise; nothing was committed."
                 )
-            revision = Revision(services, request, instructions, status)
+            revision = Revision(services, request, instructions, status, ask)
+            ask = None  # asked once per job: a second try on a moved branch goes on
             texts = await revision.files(co, chapters, diff_of(files))
         changed = {path: new for path, (old, new) in texts.items() if new != old}
         if not changed:
@@ -294,10 +310,13 @@ async def revise_pull_request(
     """Revise the PR the comment is on, and report the commit in the status comment."""
 
     async def run(services: Services, gh: Any, status: StatusComment) -> str:
+        ask = functools.partial(
+            ask_first, ctx, "revise_pull_request", [request, command, status_ref], status
+        )
         if not request.get("pull_request"):
             if command.get("chapter"):
                 try:
-                    return await revise_chapter(services, gh, status, request, command)
+                    return await revise_chapter(services, gh, status, request, command, ask)
                 except Unrevisable as exc:
                     await status.finish(str(exc))
                     return "unrevisable"
@@ -317,6 +336,7 @@ async def revise_pull_request(
                 command["instructions"],
                 CommitRecord(services.redis, key),
                 [c for c in map(LineComment.from_json, command.get("comments") or []) if c],
+                ask,
             )
         except Unrevisable as exc:
             await status.finish(str(exc))

@@ -22,6 +22,7 @@ from bot.book_reader import checkout_commit
 from bot.commit_on_top import CommitRecord
 from bot.jobs.generate import chapter_branch
 from bot.jobs.proposal import propose, usage_line
+from bot.pending import Ask
 from bot.pull_request import base_commit, shorten
 from bot.services import Services
 from bot.status import StatusComment
@@ -45,6 +46,7 @@ async def revise_chapter(
     status: StatusComment,
     request: dict[str, Any],
     command: dict[str, Any],
+    ask: Ask | None = None,
 ) -> str:
     """Revise the chapter the command names: on its open PR, or through a new one."""
     # Imported here: `bot.jobs.revise` runs this module's job for issue comments.
@@ -68,7 +70,7 @@ async def revise_chapter(
         branch = chapter_branch(chapter)
         number = await open_pull_on(gh, full_name, branch)
         if number is None:
-            revision = Revision(services, request, instructions, status)
+            revision = Revision(services, request, instructions, status, ask)
             texts = await revision.files(co, [chapter], "")
             old, new = texts.get(chapter.path, ("", ""))
             seconds = time.monotonic() - started
@@ -122,4 +124,5 @@ async def revise_chapter(
         instructions,
         CommitRecord(services.redis, key),
         [],
+        ask,
     )

@@ -24,6 +24,7 @@ from bot.book.paths import UnsafePathError
 from bot.book.tarball import TarballError
 from bot.inflight import CURRENT, InFlightCalls
 from bot.metrics import record_outcome
+from bot.pending import AwaitingConfirmation
 from bot.providers import ProviderError
 from bot.pull_request import BranchEdited, WriteRefused
 from bot.services import Services
@@ -88,6 +89,9 @@ async def command_job(
     running = CURRENT.set(calls)
     try:
         outcome = await body(services, gh, status)
+    except AwaitingConfirmation:
+        # `bot.pending.ask_first` kept the job for `/confirm` and said so.
+        outcome = "awaiting confirmation"
     except ConfigError as exc:
         await status.finish("❌ " + exc.markdown())
         outcome = "config error"

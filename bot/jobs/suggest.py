@@ -15,6 +15,7 @@ saying so, never a failed job.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -36,6 +37,7 @@ from bot.book_reader import checkout_commit
 from bot.jobs.proposal import budget_for, build_problems, models_for, text_request, usage_line
 from bot.jobs.revise import read_pull
 from bot.jobs.runner import command_job
+from bot.pending import Ask, Estimate, ask_first
 from bot.providers import TextResult
 from bot.pull_request import BaseCommit
 from bot.services import Services
@@ -43,6 +45,7 @@ from bot.status import StatusComment
 from bot.usage import UsageContext
 
 SUGGESTION_MAX_TOKENS = 8000
+SUGGESTION_TYPICAL_TOKENS = 800  # a few lines, for the estimate's "about"
 
 
 class NoSuggestion(Exception):
@@ -124,6 +127,7 @@ async def _suggest(
     status: StatusComment,
     request: dict[str, Any],
     instructions: str,
+    ask: Ask,
 ) -> str:
     started = time.monotonic()
     full_name, path = request["repository"], str(request.get("path") or "")
@@ -151,12 +155,14 @@ async def _suggest(
         if not 1 <= start <= end <= len(lines):
             raise NoSuggestion(f"❌ `{path}` has no {span(start, end)} at the PR's head.")
         models = models_for(co.book.config, services.settings)
-        await status.progress(f"✍️ Writing a suggestion with `{models[0]}`…")
         prompt = suggestion_prompt(co.book, chapter, text, start, end, instructions)
+        asked = text_request(prompt, SUGGESTION_MAX_TOKENS)
+        await ask(co.book.config, Estimate.text(models[0], asked, SUGGESTION_TYPICAL_TOKENS))
+        await status.progress(f"✍️ Writing a suggestion with `{models[0]}`…")
         result = cast(
             TextResult,
             await services.model_client().generate_text(
-                text_request(prompt, SUGGESTION_MAX_TOKENS),
+                asked,
                 models=models,
                 context=UsageContext(request["installation_id"], full_name, "revise"),
                 monthly_budget_usd=budget_for(co.book.config, services.settings),
@@ -215,7 +221,10 @@ async def suggest_lines(
 
     async def run(services: Services, gh: Any, status: StatusComment) -> str:
         try:
-            return await _suggest(services, gh, status, request, command["instructions"])
+            ask = functools.partial(
+                ask_first, ctx, "suggest_lines", [request, command, status_ref], status
+            )
+            return await _suggest(services, gh, status, request, command["instructions"], ask)
         except NoSuggestion as exc:
             await status.finish(str(exc))
             return "no suggestion"

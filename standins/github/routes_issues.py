@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from .endpoint import Call, Reply, api
+from .errors import validation_failed
 from .ops_issues import (
     add_reaction,
     create_comment,
@@ -30,6 +31,37 @@ def get_issue(call: Call) -> Reply:
     issue = find_issue(call.hub, repo, call.int_param("issue_number"))
     with call.state.lock:
         return Reply(issue_json(call.state, repo, issue))
+
+
+def list_issues(call: Call) -> Reply:
+    """GET /repos/{owner}/{repo}/issues — issues and pull requests, filtered by `state`
+    (open, closed, all), `labels` (comma-separated, each one required) and `creator`; sorted
+    by `created` or `updated`, `direction` desc (the default) or asc."""
+    repo = call.repo()
+    call.require(COMMENT_READ)
+    state = call.query.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise validation_failed("Query", "state")
+    wanted = {x.strip() for x in call.query.get("labels", "").split(",") if x.strip()}
+    creator = call.query.get("creator")
+    sort = call.query.get("sort", "created")
+    if sort not in ("created", "updated"):
+        raise validation_failed("Query", "sort")
+    with call.state.lock:
+        found = [
+            i
+            for i in call.state.issues.values()
+            if i.repo_id == repo.id
+            and state in ("all", i.state)
+            and wanted <= set(i.labels)
+            and (creator is None or i.user.login == creator)
+        ]
+        found.sort(
+            key=lambda i: (i.created_at if sort == "created" else i.updated_at, i.number),
+            reverse=call.query.get("direction", "desc") != "asc",
+        )
+        shown = [issue_json(call.state, repo, i) for i in found]
+    return call.page(shown)
 
 
 def post_issue(call: Call) -> Reply:
@@ -167,6 +199,7 @@ def post_issue_reaction(call: Call) -> Reply:
 
 
 routes: list[Route] = [
+    api("GET", ISSUES, list_issues),
     api("POST", ISSUES, post_issue),
     api("GET", ISSUES + "/{issue_number}", get_issue),
     api("PATCH", ISSUES + "/{issue_number}", patch_issue),
