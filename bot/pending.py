@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bot.book.digest import DIGEST_MAX_TOKENS
 from bot.book.model import Book
+from bot.book.prompts import WINDOW
 from bot.providers.prices import default_table
 from bot.providers.tokens import estimate_tokens
 
@@ -44,7 +46,9 @@ def chapters_estimate(
 ) -> tuple[Decimal, Decimal]:
     """(typical, worst case) in USD of writing `chapters`: per chapter one call with its
     prompt (the outline, the chapter, the overhead of instructions and neighbours), and at
-    worst a second call (the repair of a failed build) with the first answer in its prompt."""
+    worst a second call (the repair of a failed build) with the first answer in its prompt.
+    The worst case also counts a digest of every written chapter near one of them
+    (`bot.jobs.continuity`: asked of the model unless cached, which only Redis knows)."""
     prices = default_table()
     price = prices.lookup(model) or prices.ceiling(model)
     if price is None:
@@ -56,6 +60,16 @@ def chapters_estimate(
         typical += price.max_text_cost(prompt, TYPICAL_ANSWER_TOKENS)
         worst += price.max_text_cost(prompt, max_tokens)
         worst += price.max_text_cost(prompt + max_tokens, max_tokens)
+    numbers = {chapter.number for chapter in chapters}
+    for near in book.toc:
+        if (
+            near.is_markdown
+            and not near.is_stub
+            and (near.body or "").strip()
+            and any(0 < abs(near.number - n) <= WINDOW for n in numbers)
+        ):
+            digest = PROMPT_OVERHEAD_TOKENS + estimate_tokens(near.body or "")
+            worst += price.max_text_cost(digest, DIGEST_MAX_TOKENS)
     return typical, worst
 
 

@@ -11,8 +11,15 @@ reach the machine's root (the guard refuses them all the same).
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -111,3 +118,82 @@ async def test_without_the_sandbox_the_chapter_leaks_and_with_it_nothing_does(
     assert "A" in contained  # the chapter itself was built
     found = [form for form, token in tokens.items() if token in contained]
     assert found == [], f"these forms leaked through the sandbox: {found}"
+
+
+def _alive(token: str, program: str = "") -> list[int]:
+    """PIDs of processes whose command line holds `token` (and that run `program`)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if token.encode() in argv and (not program or argv[0] == program.encode()):
+                found.append(int(proc.name))
+    return found
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_build_never_outlives_the_worker_that_started_it(tmp_path: Path) -> None:
+    """A worker killed outright (SIGKILL: the OOM killer, a redeploy) takes its sandboxed
+    build with it: a build left behind writes to a pipe nobody reads, forever."""
+    sandbox_mode.cache_clear()
+    if sandbox_mode() == "none":
+        pytest.skip("no namespaces on this machine: the build cannot be sandboxed here")
+    token = f"{secrets.randbelow(10**6) + 10**7}"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, sys\n"
+            "from pathlib import Path\n"
+            "from bot.book.check import _run\n"
+            "work = Path(sys.argv[1]); work.mkdir()\n"
+            "asyncio.run(_run(['sleep', sys.argv[2]], work, 600))\n",
+            str(tmp_path / "book"),
+            token,
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert _wait_until(lambda: bool(_alive(token, "sleep"))), "the sleep never started"
+        worker.kill()
+        worker.wait()
+        assert _wait_until(lambda: not _alive(token)), (
+            f"the build outlived its worker: {_alive(token)}"
+        )
+    finally:
+        worker.kill()
+        for pid in _alive(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_cancelled_build_is_stopped(tmp_path: Path) -> None:
+    """`/cancel`, or a worker stopping, cancels the job: its build stops too."""
+    sandbox_mode.cache_clear()
+    token = f"{secrets.randbelow(10**6) + 10**7}"
+    work = tmp_path / "book"
+    work.mkdir()
+    task = asyncio.create_task(check_module._run(["sleep", token], work, 600))
+    for _ in range(400):
+        if _alive(token, "sleep"):
+            break
+        await asyncio.sleep(0.05)
+    assert _alive(token, "sleep"), "the build never started"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(400):
+        if not _alive(token):
+            break
+        await asyncio.sleep(0.05)
+    assert not _alive(token), "the build outlived its cancelled job"

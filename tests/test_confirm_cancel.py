@@ -272,3 +272,41 @@ def test_estimates_add_up() -> None:
         )
         == Estimate()
     )
+
+
+def test_a_chapters_worst_case_counts_the_digests_of_its_written_neighbours(
+    tmp_path: Path,
+) -> None:
+    """Writing chapter 2 may first ask the model for digests of chapters 1 and 3 when they
+    are written (`bot.jobs.continuity`): the worst case counts them, the typical does not."""
+    from bot import pending
+    from bot.book.bundled import skeleton_files
+    from bot.book.model import Book
+
+    def book(written: bool) -> Book:
+        root = tmp_path / ("written" if written else "stubs")
+        for path, content in skeleton_files().items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(content if isinstance(content, bytes) else content.encode())
+        toc = []
+        for n in (2, 3):
+            body = "The sea comes in. " * 400 if written and n == 3 else "% liquidbook: stub\n"
+            (root / f"chapters/0{n}-part.md").write_text(
+                f"---\ntitle: Part {n}\n---\n\n{body}\n"
+            )
+            toc.append(f"    - file: chapters/0{n}-part.md\n")
+        myst = root / "myst.yml"
+        last = "    - file: chapters/01-getting-started.md\n"
+        myst.write_text(myst.read_text().replace(last, last + "".join(toc)))
+        return Book.from_directory(root)
+
+    with_neighbours, alone = book(True), book(False)
+    [second] = [c for c in with_neighbours.toc if c.number == 2]
+    [second_alone] = [c for c in alone.toc if c.number == 2]
+    typical, worst = pending.chapters_estimate("openai:gpt-4.1", with_neighbours, [second], 16000)
+    typical_alone, worst_alone = pending.chapters_estimate(
+        "openai:gpt-4.1", alone, [second_alone], 16000
+    )
+    # Chapter 1 (the skeleton's, written) is a neighbour of both; chapter 3 only when written.
+    assert typical == typical_alone
+    assert worst > worst_alone

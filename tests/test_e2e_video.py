@@ -104,9 +104,10 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
     [final] = w.wait_final(issue)
     body = final["body"]
     assert "✅" in body and "runway:gen4_turbo" in body and "2.0 s" in body, body
-    assert "cost unpriced (not in the price table)" in body and "$0.0000" not in body
-    # The worst case was stated before the clip was made: 5 s at Runway's ceiling of $0.50/s.
-    assert "💰 Estimated cost: about $2.50, at most $2.50." in body
+    # Runway bills the seconds asked for: 5 s of gen4_turbo at $0.05 a second.
+    assert "$0.2500" in body and "unpriced" not in body
+    # The worst case was stated before the clip was made.
+    assert "💰 Estimated cost: about $0.25, at most $0.25." in body
     # Runway's wire format: one task created with the version header, polled to the end.
     [create] = runway.calls("/v1/image_to_video")
     assert create.headers["x-runway-version"] == "2024-11-06"
@@ -142,8 +143,7 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
     assert "Build check" in shown
     with sqlite3.connect(tmp_path / "liquidbook.db") as db:
         rows = db.execute("SELECT command, provider, model, outcome FROM usage").fetchall()
-    # Runway is not in the price table: recorded as unpriced (and estimated at its ceiling).
-    assert rows == [("video", "runway", "gen4_turbo", "ok:unpriced")]
+    assert rows == [("video", "runway", "gen4_turbo", "ok")]
 
     # The same clip again: a longer file replaces it in the same PR.
     longer = h264_mp4(seconds=4)
@@ -160,17 +160,17 @@ def test_clips_each_in_their_own_pr_and_refused_when_unusable(
     ) == 1
 
     # No `--from`: the image model draws the first frame; the clip has its own PR. The book
-    # asks for confirmation above $1: the worst case (the clip, and the drawn image at
+    # asks for confirmation above $0.30: the worst case (the clip, and the drawn image at
     # Stability's ceiling of $0.10) waits for `/confirm`, and nothing is spent before it.
     runway.default = Behaviour()
-    limit = SETTINGS + "budget:\n  confirm_above_usd: 1\n"
+    limit = SETTINGS + "budget:\n  confirm_above_usd: 0.3\n"
     gh.push(REPO, "main", {".github/liquidbook.yml": limit}, user="alice", message="limit")
     gh.comment(REPO, issue, "alice", '/generate video chapter 1 "Waves on the rocks"')
     held = w.wait_for(
         lambda: [c for c in w.status_comments(issue) if "⏸️ Waiting for confirmation" in c["body"]],
         what="the clip waiting for /confirm",
     )[0]
-    assert "💰 Estimated cost: about $2.60, at most $2.60." in held["body"]
+    assert "💰 Estimated cost: about $0.35, at most $0.35." in held["body"]
     assert not stability.requests and len(runway.calls("/v1/image_to_video")) == 2
     gh.comment(REPO, issue, "alice", "/confirm")
     w.wait_final(issue, count=4)

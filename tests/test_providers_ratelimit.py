@@ -76,9 +76,15 @@ def run_two_processes(
     ]
     for proc in procs:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    # Both are told the instant before either is waited for: waiting for the first to end
+    # before telling the second would start it late on a busy machine.
     start_at = time.time() + 0.1
     for proc in procs:
-        _, err = proc.communicate(f"{start_at}\n", timeout=60)
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start_at}\n")
+        proc.stdin.flush()
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err[-2000:]
     return sorted(r.at for r in std.requests)
 

@@ -230,6 +230,29 @@ def _project_inside(project: Any, base: Path, work: Path) -> bool:
     return real == os.path.realpath(work) or real.startswith(os.path.realpath(work) + os.sep)
 
 
+# Loaded into the sandboxed build's Node (`NODE_OPTIONS=--require`): the sandbox has no
+# network, and mystmd asks npm for its latest version on every run, a lookup its HTTP client
+# retries for about 3 s after the build is done (EAI_AGAIN is retried; EAI_FAIL is not). Here
+# a name lookup fails at once, for good.
+_NO_NETWORK_JS = """\
+'use strict';
+const dns = require('node:dns');
+function refused(hostname) {
+  return Object.assign(
+    new Error(`getaddrinfo EAI_FAIL ${hostname} (the build has no network)`),
+    { code: 'EAI_FAIL', syscall: 'getaddrinfo', hostname },
+  );
+}
+dns.lookup = function lookup(hostname, options, callback) {
+  const done = typeof options === 'function' ? options : callback;
+  process.nextTick(done, refused(hostname));
+};
+dns.promises.lookup = async function lookup(hostname) {
+  throw refused(hostname);
+};
+"""
+
+
 def _build_environment(home: Path) -> dict[str, str]:
     """A minimal environment: the book's content must never see the worker's secrets
     (a chapter can `{literalinclude}` any file, `/proc/self/environ` included)."""
@@ -280,6 +303,9 @@ async def _run(command: Sequence[str], cwd: Path, seconds: float) -> tuple[int |
     mode = await asyncio.to_thread(sandbox_mode)
     if mode != "none":
         env["PATH"] = _sandbox_path(command)
+        preload = home / "liquidbook-no-network.cjs"
+        preload.write_text(_NO_NETWORK_JS, "utf-8")
+        env["NODE_OPTIONS"] = f"--require={preload}"
         await asyncio.to_thread(give_to_builder, [cwd, home], mode)
     argv = sandboxed(command, cwd, env, [cwd, home], new_root, mode)
     process = await asyncio.create_subprocess_exec(
@@ -306,10 +332,15 @@ async def _run(command: Sequence[str], cwd: Path, seconds: float) -> tuple[int |
     try:
         await asyncio.wait_for(drain(), seconds)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
         return None, b"".join(chunks).decode("utf-8", errors="replace")
+    finally:
+        # Timed out, or the job cancelled (`/cancel`, a worker stopping): the build and
+        # everything it started go too, never left running with nobody reading.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(process.wait())
     return process.returncode, b"".join(chunks).decode("utf-8", errors="replace")
 
 

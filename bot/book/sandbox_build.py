@@ -85,21 +85,25 @@ def _script(new_root: str, binds: Sequence[str], tools: Sequence[str], drop: boo
         ]
     for folder in binds:
         lines += [f'mkdir -p "$R"{q(folder)}', f'mount --bind {q(folder)} "$R"{q(folder)}']
-    chroot = 'exec chroot "$R"'
+    # The build dies with `unshare` (its parent): `--kill-child` alone does not survive the
+    # change to `nobody`, which clears a parent-death signal, so it is set again after it.
+    chroot = 'exec chroot "$R" /usr/bin/setpriv'
     if drop:
         chroot += (
-            f" /usr/bin/setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups"
-            " --no-new-privs --inh-caps=-all --bounding-set=-all --"
+            f" --reuid={NOBODY} --regid={NOBODY} --clear-groups"
+            " --no-new-privs --inh-caps=-all --bounding-set=-all"
         )
-    lines.append(chroot + ' /usr/bin/env -i "$@"')
+    lines.append(chroot + ' --pdeathsig KILL -- /usr/bin/env -i "$@"')
     return "\n".join(lines)
 
 
 def _unshare(mode: Mode) -> list[str]:
+    """`unshare`, killed (and the build with it) when the worker that started it dies, even
+    by SIGKILL: a build outliving its worker would write to a closed pipe forever."""
     base = ["unshare", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child"]
     if mode == "user":
         base[1:1] = ["--user", "--map-root-user"]
-    return base
+    return ["setpriv", "--pdeathsig", "KILL", "--", *base]
 
 
 def sandboxed(
