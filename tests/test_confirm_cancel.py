@@ -291,9 +291,7 @@ def test_a_chapters_worst_case_counts_the_digests_of_its_written_neighbours(
         toc = []
         for n in (2, 3):
             body = "The sea comes in. " * 400 if written and n == 3 else "% liquidbook: stub\n"
-            (root / f"chapters/0{n}-part.md").write_text(
-                f"---\ntitle: Part {n}\n---\n\n{body}\n"
-            )
+            (root / f"chapters/0{n}-part.md").write_text(f"---\ntitle: Part {n}\n---\n\n{body}\n")
             toc.append(f"    - file: chapters/0{n}-part.md\n")
         myst = root / "myst.yml"
         last = "    - file: chapters/01-getting-started.md\n"
