@@ -85,6 +85,37 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("database_url", kinds, indirect=True)
 
 
+# The files that take longest (an app started per test, real builds), slowest first: they are
+# handed to the xdist workers first (`--dist loadfile` deals files out in collection order),
+# so the last minutes of a run are short files on every worker rather than one long file on
+# one. Any other file starting an app (`e2e` or `sandbox` in its name) follows them.
+SLOW_FIRST = (
+    "test_e2e_commands.py",
+    "test_e2e_revise.py",
+    "test_sandbox.py",
+    "test_e2e_answers.py",
+    "test_serve_processes.py",
+    "test_e2e_setup.py",
+    "test_e2e_recovery.py",
+    "test_installation.py",
+    "test_manifest.py",
+    "test_e2e_figure.py",
+    "test_e2e_video.py",
+    "test_confirm_cancel.py",
+    "test_dashboard_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        if name in SLOW_FIRST:
+            return SLOW_FIRST.index(name)
+        return len(SLOW_FIRST) + (0 if "e2e" in name or "sandbox" in name else 1)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
