@@ -42,14 +42,13 @@ from bot.book_reader import checkout
 from bot.jobs.generate import chapter_branch
 from bot.jobs.proposal import (
     budget_for,
-    build_problems,
+    finish_single,
     image_models_for,
     models_for,
     propose,
     repository_url,
     text_request,
     usage_line,
-    verdict,
 )
 from bot.jobs.runner import command_job
 from bot.pending import IMAGE_PROMPT_TOKENS, Estimate, ask_first, prompt_cost
@@ -338,18 +337,13 @@ async def generate_figure(
                     repository_url(request, services.settings.github_web_url), image_path, alt
                 ),
             )
-        pr = proposal.pull_request
-        if pr is None or proposal.unchanged:
-            await status.finish(f"ℹ️ The figure is {proposal.unchanged}: nothing was committed.")
-            return "unchanged"
-        report = proposal.report
-        clean = report is not None and report.clean
-        tail = "" if report is None or clean else f" — {verdict(report)}:\n{build_problems(report)}"
-        await status.finish(
-            f"{'✅' if clean else '⚠️'} Figure for chapter {chapter.number}: {pr.html_url} — "
-            f"drawn by {drawn.drawer()} {cost}{tail}"
+        return await finish_single(
+            status,
+            proposal,
+            "figure",
+            f"Figure for chapter {chapter.number}",
+            f"drawn by {drawn.drawer()} {cost}",
         )
-        return f"pr #{pr.number}"
 
     return await command_job(ctx, request, status_ref, "generate_figure", run)
 

@@ -226,6 +226,21 @@ def verdict(report: BuildReport) -> str:
     return f"PR opened but the build has {plural(len(report.errors), 'error')}"
 
 
+async def finish_single(status: Any, proposal: Proposal, noun: str, what: str, said: str) -> str:
+    """End the status comment of a job that proposes one PR (a figure, a clip): ℹ️ when
+    nothing was committed, else ✅/⚠️ with the PR link, `said` (model, cost) and the build's
+    problems; returns the job's result."""
+    pr = proposal.pull_request
+    if pr is None or proposal.unchanged:
+        await status.finish(f"ℹ️ The {noun} is {proposal.unchanged}: nothing was committed.")
+        return "unchanged"
+    report = proposal.report
+    clean = report is not None and report.clean
+    tail = "" if report is None or clean else f" — {verdict(report)}:\n{build_problems(report)}"
+    await status.finish(f"{'✅' if clean else '⚠️'} {what}: {pr.html_url} — {said}{tail}")
+    return f"pr #{pr.number}"
+
+
 async def propose(
     gh: GitHub,
     request: Mapping[str, Any],

@@ -34,7 +34,7 @@ from bot.book.selector import ChapterSelector
 from bot.book_reader import checkout
 from bot.jobs.figure import SIZES, image_lead
 from bot.jobs.generate import chapter_branch
-from bot.jobs.proposal import budget_for, build_problems, propose, repository_url, verdict
+from bot.jobs.proposal import budget_for, finish_single, propose, repository_url
 from bot.jobs.runner import command_job
 from bot.providers import ProviderError
 from bot.providers.budget import estimate_image, estimate_video
@@ -282,17 +282,12 @@ async def generate_video(
                     f"Poster of the clip: {alt}",
                 ),
             )
-        pr = proposal.pull_request
-        if pr is None or proposal.unchanged:
-            await status.finish(f"ℹ️ The clip is {proposal.unchanged}: nothing was committed.")
-            return "unchanged"
-        report = proposal.report
-        clean = report is not None and report.clean
-        tail = "" if report is None or clean else f" — {verdict(report)}:\n{build_problems(report)}"
-        await status.finish(
-            f"{'✅' if clean else '⚠️'} Clip for chapter {chapter.number}: {pr.html_url} — "
-            f"`{video.model}`, {clip.seconds:.1f} s, {cost}{tail}"
+        return await finish_single(
+            status,
+            proposal,
+            "clip",
+            f"Clip for chapter {chapter.number}",
+            f"`{video.model}`, {clip.seconds:.1f} s, {cost}",
         )
-        return f"pr #{pr.number}"
 
     return await command_job(ctx, request, status_ref, "generate_video", run)
