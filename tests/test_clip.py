@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.book.clip import MAX_BYTES, ClipError, check_mp4, figure_labels
 from bot.jobs.video import clip_estimate, start_figure
@@ -161,3 +163,40 @@ def test_a_browser_plays_the_stand_ins_mp4(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     assert state == {"ready": 4, "duration": 3, "width": 64, "height": 48, "error": None}
+
+
+# What a video model sends is untrusted bytes: any file, a real clip with bytes overwritten or
+# cut, gets a `ClipInfo` or a `ClipError` with a sentence, never another exception.
+def _mutated(data: bytes, edits: list[tuple[int, int]], cut: int) -> bytes:
+    out = bytearray(data)
+    for at, value in edits:
+        out[at % len(out)] = value
+    return bytes(out[: max(0, len(out) - cut)])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.binary(max_size=4096),
+        st.builds(
+            _mutated,
+            st.just(h264_mp4(seconds=2)),
+            st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+            st.integers(0, 64),
+        ),
+    )
+)
+def test_any_bytes_are_a_clip_or_a_sentence(data: bytes) -> None:
+    try:
+        info = check_mp4(data)
+    except ClipError as exc:
+        assert str(exc).strip()
+        return
+    assert 0 < info.seconds <= 15 and info.size == len(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=2000))
+def test_figure_labels_of_any_text_are_strings(body: str) -> None:
+    for label, path in figure_labels(body).items():
+        assert isinstance(label, str) and isinstance(path, str)
