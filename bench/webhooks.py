@@ -33,17 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench.github_world import Comments, GitHubWorld  # noqa: E402
 from bot.queue import ACK_QUEUE_NAME, QUEUE_NAME  # noqa: E402
+from tests.npm_fixtures import ensure_installed  # noqa: E402
 from tests.servers import AppProcess, sign  # noqa: E402
 
 SECRET = "bench-secret"
 
 
 def comment_payload() -> dict:
-    index = json.loads(
-        (
-            ROOT / "tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
-        ).read_text()
-    )
+    npm = ensure_installed()
+    index = json.loads((npm / "@octokit/webhooks-examples/api.github.com/index.json").read_text())
     entry = next(e for e in index if e["name"] == "issue_comment")
     return next(x for x in entry["examples"] if x["action"] == "created" and "installation" in x)
 
@@ -94,6 +92,7 @@ class Connections:
     def __init__(self, port: int) -> None:
         self.port = port
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.last_body = b""  # the body of the last answer received
 
     async def send(self, raw: bytes) -> int:
         if self.idle:
@@ -115,7 +114,7 @@ class Connections:
         for line in head.split(b"\r\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
-        await reader.readexactly(length)
+        self.last_body = await reader.readexactly(length)
         self.idle.append((reader, writer))
         return status
 

