@@ -27,6 +27,7 @@ from githubkit.auth.app import AppAuth, AppInstallationAuthStrategy
 from githubkit.cache.base import AsyncBaseCache, BaseCacheStrategy
 from githubkit.exception import CacheUnsupportedError, RequestTimeout
 
+from bot.github_transport import SharedTransport
 from bot.settings import Settings
 
 USER_AGENT = "liquidbook"
@@ -337,36 +338,6 @@ async def find_after_timeout(
         if found is not None:
             return found
     return None
-
-
-class SharedTransport(httpx.AsyncBaseTransport):
-    """One connection pool (and one SSL context) lent to every githubkit client of a process.
-
-    githubkit makes an `httpx.AsyncClient` per request (or per `async with` block), and a
-    client that makes its own transport builds a new SSL context: about 25 ms of CPU each
-    time. Every client here borrows this transport instead; httpx closes a client's
-    transport when the client closes, so `aclose` does nothing and `close` (at the end of
-    the process) closes the pool for real.
-    """
-
-    def __init__(self, max_connections: int = 100) -> None:
-        # Every connection may stay open between requests (httpx closes idle ones after
-        # 5 s): with fewer kept alive than jobs in flight, a busy worker closed and reopened
-        # connections (TCP and TLS handshakes) on every burst.
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self.pool = httpx.AsyncHTTPTransport(limits=limits)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        """Nothing: a borrowing client is closing, not the process."""
-
-    async def close(self) -> None:
-        """Close the pool's connections (the process is stopping)."""
-        await self.pool.aclose()
 
 
 class GitHubApp:

@@ -19,7 +19,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.db import Database
 from bot.embedded_redis import EmbeddedRedis
-from bot.github import GitHubApp, SharedTransport
+from bot.github import GitHubApp
+from bot.github_transport import SharedTransport
 from bot.queue import Queue, connect
 from bot.settings import Settings
 

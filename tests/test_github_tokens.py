@@ -10,7 +10,8 @@ from pathlib import Path
 import redis.asyncio
 from githubkit.exception import RequestFailed
 
-from bot.github import GitHubApp, SharedTransport, TokenUnavailable
+from bot.github import GitHubApp, TokenUnavailable
+from bot.github_transport import SharedTransport
 from bot.settings import load_settings
 from standins.github import GitHubStandIn
 
