@@ -49,6 +49,44 @@ def timed(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
     return run
 
 
+class EagerWorker(Worker):
+    """arq's worker, which goes on at once while there is a backlog instead of on the clock.
+
+    arq's poll reads the due jobs, starts as many as it has free slots, and sleeps
+    `poll_delay` (0.1 s) before it looks again, even when a slot frees a millisecond later:
+    a worker of 20 slots whose jobs take 50 ms ran them at most 20 per 0.1 s, and one slot
+    at most 10 a second (`bench/probot_side_by_side.py --drain`). Here a poll that filled
+    every slot (so more may be waiting) waits for the next job to end, not for the clock,
+    and polls again; a poll that left a slot free (the queue is drained) or started nothing
+    (what it read is running in another process) sleeps as before, so an idle or crowded
+    queue costs no more Redis calls than arq's.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slot_freed = asyncio.Event()
+        self._started = 0
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        before = len(self.tasks)
+        await super().start_jobs(job_ids)
+        self._started += len(self.tasks) - before
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._slot_freed.set()
+
+    async def _poll_iteration(self) -> None:
+        while True:
+            self._started = 0
+            await super()._poll_iteration()
+            if not self._started or self.job_counter < self.max_jobs:
+                return
+            # Every slot is busy now (no await since the check): the next job to end frees one.
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+
+
 def build_worker(
     services: Services,
     *,
@@ -73,7 +111,7 @@ def build_worker(
         "job_serializer": job_results.serialize,
         "job_deserializer": job_results.deserialize,
     }
-    jobs = Worker(
+    jobs = EagerWorker(
         functions=[timed(f) for f in FUNCTIONS],  # type: ignore[misc]
         # The recovery of missed deliveries, every half hour and at start-up.
         cron_jobs=scheduled_jobs(settings),
@@ -85,7 +123,7 @@ def build_worker(
         allow_abort_jobs=True,
         **common,
     )
-    acknowledgements = Worker(
+    acknowledgements = EagerWorker(
         functions=[timed(f) for f in ACK_FUNCTIONS],  # type: ignore[misc]
         queue_name=ACK_QUEUE_NAME,
         handle_signals=False,  # the job worker's handler stops both (`Workers`)
