@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 ZERO_SHA = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -95,12 +97,58 @@ def valid_path(path: str) -> bool:
     return bool(path) and all(p and p not in (".", "..", ".git") for p in parts)
 
 
+# git commands that never move a ref: anything else run here (update-ref, fetch) forgets
+# what `resolve` and `refs` remembered.
+_KEEPS_REFS = frozenset(
+    (
+        "archive",
+        "cat-file",
+        "commit-tree",
+        "diff",
+        "diff-tree",
+        "for-each-ref",
+        "hash-object",
+        "log",
+        "ls-tree",
+        "merge-base",
+        "merge-tree",
+        "mktree",
+        "rev-list",
+        "rev-parse",
+        "show",
+    )
+)
+# Objects are immutable: what was read by sha is kept (a bounded number, small blobs only),
+# so the reads a job repeats (its settings file, a path's entry) spawn no `git`.
+_KEPT_OBJECTS = 4096
+_KEPT_BLOB_BYTES = 256 * 1024
+
+
 class GitRepo:
-    """A bare repository. Callers hold `lock` around sequences that must not interleave."""
+    """A bare repository. Callers hold `lock` around sequences that must not interleave.
+
+    Reads by object sha, and refs between two commands that could move them, are answered
+    from memory: a `git` process per read made the stand-in, not the app, the limit of every
+    bench whose jobs read a file (`bench/probot_side_by_side.py --drain`).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self._objects: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._refs: dict[str, Any] = {}
+        self._generation = 0
+
+    def _kept(self, key: tuple[str, ...]) -> Any:
+        found = self._objects.get(key)
+        if found is not None:
+            self._objects.move_to_end(key)
+        return found
+
+    def _keep(self, key: tuple[str, ...], value: Any) -> None:
+        self._objects[key] = value
+        while len(self._objects) > _KEPT_OBJECTS:
+            self._objects.popitem(last=False)
 
     def run(
         self,
@@ -110,6 +158,9 @@ class GitRepo:
         ok: tuple[int, ...] = (0,),
     ) -> subprocess.CompletedProcess[bytes]:
         """Run `git` in this repository; raise GitError on an unexpected exit code."""
+        if args[0] not in _KEEPS_REFS:
+            self._generation += 1
+            self._refs.clear()
         full_env = {
             **os.environ,
             "GIT_CONFIG_NOSYSTEM": "1",
@@ -166,7 +217,12 @@ class GitRepo:
 
     def read_blob(self, sha: str) -> bytes:
         """The content of a blob."""
-        return self.run("cat-file", "blob", sha).stdout
+        if (data := self._kept(("blob", sha))) is not None:
+            return data
+        data = self.run("cat-file", "blob", sha).stdout
+        if _is_hex(sha) and len(data) <= _KEPT_BLOB_BYTES:
+            self._keep(("blob", sha), data)
+        return data
 
     def read_commit(self, sha: str) -> CommitInfo:
         """Parse a commit object."""
@@ -209,6 +265,9 @@ class GitRepo:
         self, treeish: str, recursive: bool = False, path: str | None = None
     ) -> list[TreeEntry]:
         """Entries of a tree (with trees too when recursive), or the entry at `path`."""
+        key = ("ls-tree", treeish, str(recursive), "" if path is None else f"/{path}")
+        if (kept := self._kept(key)) is not None:
+            return list(kept)
         args = ["ls-tree", "-l", "-z"]
         if recursive:
             args += ["-r", "-t"]
@@ -221,6 +280,8 @@ class GitRepo:
             meta, _, name = record.partition("\t")
             mode, kind, sha, size = meta.split()
             entries.append(TreeEntry(mode, kind, sha, None if size == "-" else int(size), name))
+        if _is_hex(treeish):
+            self._keep(key, tuple(entries))
         return entries
 
     def entry_at(self, commit: str, path: str) -> TreeEntry | None:
@@ -293,8 +354,15 @@ class GitRepo:
         """The commit a branch, tag or sha names, or None."""
         if not rev or rev.startswith("-") or ".." in rev:
             return None
+        key = f"resolve {rev}"
+        if key in self._refs:
+            return self._refs[key]
+        generation = self._generation
         proc = self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", ok=(0, 1, 128))
-        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+        sha = (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+        if generation == self._generation:  # no ref moved meanwhile (another thread)
+            self._refs[key] = sha
+        return sha
 
     def ref_sha(self, name: str) -> str | None:
         """The sha a full ref (`refs/heads/main`) points at, or None."""
@@ -303,8 +371,13 @@ class GitRepo:
 
     def refs(self, prefix: str = "refs/") -> list[tuple[str, str]]:
         """(ref, sha) pairs of refs whose name starts with `prefix`, sorted by name."""
-        raw = self.out("for-each-ref", "--format=%(refname) %(objectname)")
-        pairs = [tuple(line.split(" ", 1)) for line in raw.splitlines() if line]
+        generation = self._generation
+        pairs = self._refs.get("for-each-ref")
+        if pairs is None:
+            raw = self.out("for-each-ref", "--format=%(refname) %(objectname)")
+            pairs = [tuple(line.split(" ", 1)) for line in raw.splitlines() if line]
+            if generation == self._generation:
+                self._refs["for-each-ref"] = pairs
         return sorted((r, s) for r, s in pairs if r.startswith(prefix))
 
     def update_ref(self, name: str, new: str, old: str | None = None) -> bool:
