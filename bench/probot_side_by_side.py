@@ -14,6 +14,8 @@ Rows, driven alternately (A B C D A B C D …, `--repeat` times, medians reporte
   probot            Probot + BullMQ, with the worker
   ours-no-worker    `liquidbook serve --no-worker`: acknowledge only (jobs enqueued, not run)
   probot-no-worker  Probot enqueuing, no worker: the pair of the row above
+  ours-worker       `liquidbook serve --no-worker` and one `liquidbook worker` process apart
+                    (as Probot's BullMQ worker runs)
 Each row meets the same generator (this process: asyncio streams, keep-alive, from
 bench/webhooks.py) and the same payloads (GitHub's real signed `issue_comment.created`
 example from @octokit/webhooks-examples with the body `/help`, and the repository,
@@ -24,6 +26,13 @@ load leaves is dropped) and the stand-in forgets its reactions and request log.
 
     python bench/probot_side_by_side.py            # the full run (about 11 minutes)
     python bench/probot_side_by_side.py --quick    # one rate and closed loop, once
+    python bench/probot_side_by_side.py --rows ours,ours-worker,probot --seconds 0 --drain 3000
+
+`--drain N` adds, per row, how fast its jobs work off a backlog: N deliveries sent at once,
+timed until the last answer is posted (acknowledgement jobs per second, and the CPU per job
+of the job processes and of the stand-in). Beside them, `floor`: the stand-in of GitHub's own
+ceiling for the same four calls, from a bare HTTP/1.1 client with a token fetched once, at
+the same concurrency, so a row that reaches it is held by the stand-in, not by its own CPU.
 
 Loopback only; every process it starts is stopped when it ends (or after `--max-minutes`).
 """
@@ -65,7 +74,7 @@ PEER = ROOT / "bench" / "probot"
 SENTINEL = b"987654321012345"  # the comment id in the payload template, replaced per delivery
 GITHUB_GIVES_UP_S = 10.0  # GitHub's delivery timeout: a slower answer counts as an error
 IN_FLIGHT = 16
-ROWS = ("ours", "probot", "ours-no-worker", "probot-no-worker")
+ROWS = ("ours", "probot", "ours-no-worker", "probot-no-worker", "ours-worker")
 
 
 # ---------------------------------------------------------------- the stand-in (child process)
@@ -287,6 +296,7 @@ class Side:
 
 def start_ours(name: str, work: Path, github: dict[str, Any], redis_url: str) -> Side:
     args = ("serve",) if name == "ours" else ("serve", "--no-worker")
+    work.mkdir(parents=True, exist_ok=True)
     env = {
         "GITHUB_APP_ID": str(github["app_id"]),
         "GITHUB_APP_SLUG": github["slug"],
@@ -300,7 +310,21 @@ def start_ours(name: str, work: Path, github: dict[str, Any], redis_url: str) ->
     }
     app = AppProcess(work, env, args).start()
     assert app.process is not None
-    return Side(name, app.port, app.process.pid, apps=[app], logs=[app.log_path])
+    side = Side(name, app.port, app.process.pid, apps=[app], logs=[app.log_path])
+    if name == "ours-worker":
+        log = work / "worker.log"
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"],
+            cwd=work,
+            env=clean_env(env),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        side.popens.append(worker)
+        side.worker_pids.append(worker.pid)
+        side.logs.append(log)
+    return side
 
 
 def start_probot(name: str, work: Path, peer: Path, github: dict[str, Any], redis_url: str) -> Side:
@@ -581,6 +605,147 @@ def measure(
     )
 
 
+@dataclass
+class Drain:
+    """How fast a row's job processes work off a backlog: `count` deliveries sent at once
+    (closed loop), timed until the last answer is posted."""
+
+    row: str
+    count: int
+    seconds: float
+    jobs_per_s: float
+    cpu_per_job_ms: float  # the job processes'
+    standin_cpu_per_job_ms: float  # the stand-in of GitHub's: its share of the floor
+
+
+def drain(
+    side: Side, standin: StandIn, flush: Any, payloads: Payloads, count: int, limit: float = 600
+) -> Drain:
+    flush()
+    settle(side)
+    flush()
+    standin.ask("reset")
+    requests = payloads.build(count)
+    jobs0, standin0 = cpu_seconds(side.jobs()), cpu_seconds(tree(standin.process.pid))
+    began = time.perf_counter()
+    asyncio.run(closed_loop(side.port, requests, limit))
+    answers = 0
+    while answers < count and time.perf_counter() - began < limit:
+        time.sleep(0.05)
+        answers += standin.ask("counts")["calls"].get(ANSWER_CALL, 0)
+    seconds = time.perf_counter() - began
+    jobs1, standin1 = cpu_seconds(side.jobs()), cpu_seconds(tree(standin.process.pid))
+    per = max(answers, 1)
+    return Drain(
+        row=side.name,
+        count=answers,
+        seconds=seconds,
+        jobs_per_s=answers / seconds,
+        cpu_per_job_ms=(jobs1 - jobs0) * 1000 / per,
+        standin_cpu_per_job_ms=(standin1 - standin0) * 1000 / per,
+    )
+
+
+def floor(standin: StandIn, payloads: Payloads, count: int, concurrency: int) -> Drain:
+    """The stand-in's ceiling for an acknowledgement's four calls (👀, the role, the settings
+    file, the answer), from a bare keep-alive HTTP/1.1 client (a few microseconds a request)
+    with one installation token, `concurrency` jobs at once."""
+    from urllib.parse import urlsplit
+
+    import jwt
+
+    info = standin.info
+    api = urlsplit(info["api_url"])
+    host, port, prefix = api.netloc, api.port or 80, api.path.rstrip("/")
+    now = int(time.time())
+    app_jwt = jwt.encode(
+        {"iat": now - 30, "exp": now + 300, "iss": str(info["app_id"])},
+        info["private_key"],
+        algorithm="RS256",
+    )
+
+    def raw(method: str, path: str, token: str, body: dict[str, Any] | None = None) -> bytes:
+        data = json.dumps(body).encode() if body is not None else b""
+        return (
+            f"{method} {prefix}{path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: {token}\r\nAccept: application/vnd.github+json\r\n"
+            f"User-Agent: bench-floor\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode() + data
+
+    async def run() -> float:
+        pool = Connections(port)
+        created = await pool.send(
+            raw(
+                "POST",
+                f"/app/installations/{info['installation_id']}/access_tokens",
+                f"Bearer {app_jwt}",
+                {},
+            )
+        )
+        assert created == 201, created
+        token = f"token {json.loads(pool.last_body)['token']}"
+        repo = f"/repos/{REPO}"
+        ids = iter(payloads.ids[:count])
+
+        async def one_job(comment_id: int) -> None:
+            calls = (
+                raw(
+                    "POST",
+                    f"{repo}/issues/comments/{comment_id}/reactions",
+                    token,
+                    {"content": "eyes"},
+                ),
+                raw("GET", f"{repo}/collaborators/{AUTHOR}/permission", token),
+                raw("GET", f"{repo}/contents/.github/liquidbook.yml?ref=main", token),
+                raw("POST", f"{repo}/issues/{info['issue']}/comments", token, {"body": "floor"}),
+            )
+            for call in calls:
+                await pool.send(call)
+
+        async def lane() -> None:
+            for comment_id in ids:
+                await one_job(comment_id)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        seconds = time.perf_counter() - began
+        pool.close()
+        return seconds
+
+    standin.ask("reset")
+    standin0 = cpu_seconds(tree(standin.process.pid))
+    seconds = asyncio.run(run())
+    standin1 = cpu_seconds(tree(standin.process.pid))
+    answers = standin.ask("counts")["calls"].get(ANSWER_CALL, 0)
+    return Drain(
+        row=f"floor ({concurrency} at once)",
+        count=answers,
+        seconds=seconds,
+        jobs_per_s=answers / seconds,
+        cpu_per_job_ms=0.0,
+        standin_cpu_per_job_ms=(standin1 - standin0) * 1000 / max(answers, 1),
+    )
+
+
+def drain_report(drains: list[Drain]) -> str:
+    out = [
+        "| row | deliveries | jobs done /s | CPU ms/job (job processes) "
+        "| CPU ms/job (stand-in of GitHub) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    rows = list(dict.fromkeys(d.row for d in drains))
+    for row in rows:
+        runs = [d for d in drains if d.row == row]
+        rate = med([d.jobs_per_s for d in runs])
+        cpu = med([d.cpu_per_job_ms for d in runs])
+        out.append(
+            f"| {row} | {runs[0].count} | {rate:.0f} | {f'{cpu:.1f}' if cpu else '–'} "
+            f"| {med([d.standin_cpu_per_job_ms for d in runs]):.1f} |"
+        )
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -688,7 +853,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="200/s and closed loop, once, 3 s")
     parser.add_argument("--rates", default="100,200,400,800", help="fixed rates, per second")
-    parser.add_argument("--seconds", type=float, default=5.0, help="each load's duration")
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="each load's duration (0: no loads)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of each row")
     parser.add_argument(
         "--rows", default=",".join(ROWS), help=f"which rows, in order (of {', '.join(ROWS)})"
@@ -696,6 +863,9 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=16000, help="comments (deliveries per load)")
     parser.add_argument("--redis-db", type=int, default=15, choices=(13, 14, 15))
     parser.add_argument("--max-minutes", type=float, default=40.0, help="stop after this long")
+    parser.add_argument(
+        "--drain", type=int, default=0, help="per row, a backlog of this many jobs (0: none)"
+    )
     parser.add_argument("--standin-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.standin_child:
@@ -708,7 +878,9 @@ def main() -> None:
     rows = [row for row in args.rows.split(",") if row]
     if unknown := set(rows) - set(ROWS):
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
-    pool = max(args.pool, int(max(rates, default=0) * args.seconds))
+    pool = max(args.pool, int(max(rates, default=0) * args.seconds), args.drain)
+    if not args.seconds:  # backlogs only
+        rates, loads = [], []
 
     import redis
 
@@ -720,6 +892,7 @@ def main() -> None:
     stop_at = time.monotonic() + args.max_minutes * 60
     load_before = os.getloadavg()[0]
     results: list[Measure] = []
+    drains: list[Drain] = []
     calibration: dict[str, str] = {}
     tmp_root = Path(tempfile.gettempdir())
     with tempfile.TemporaryDirectory(prefix="bench-probot-") as tmp_name:
@@ -746,7 +919,7 @@ def main() -> None:
                         print(f"{row}: {calibration[row]}", file=sys.stderr, flush=True)
                     # Warm up (Node's JIT, Python's imports and caches, the token cache).
                     asyncio.run(open_loop(side.port, payloads.build(300), 150))
-                    for load, rate in zip(loads, [*rates, None], strict=True):
+                    for load, rate in zip(loads, [*rates, None][: len(loads)], strict=True):
                         if time.monotonic() > stop_at:
                             raise TimeoutError
                         m = measure(
@@ -761,8 +934,28 @@ def main() -> None:
                             file=sys.stderr,
                             flush=True,
                         )
+                    if args.drain and not row.endswith("no-worker"):
+                        d = drain(side, standin, client.flushdb, payloads, args.drain)
+                        drains.append(d)
+                        print(
+                            f"[{repetition + 1}/{args.repeat}] {row:<16} backlog of {d.count:<6} "
+                            f"{d.jobs_per_s:7.0f} jobs/s cpu {d.cpu_per_job_ms:5.2f} ms/job "
+                            f"(stand-in {d.standin_cpu_per_job_ms:5.2f})",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     side.stop()
                     side = None
+                if args.drain:
+                    client.flushdb()
+                    d = floor(standin, payloads, args.drain, ack_concurrency())
+                    drains.append(d)
+                    print(
+                        f"[{repetition + 1}/{args.repeat}] {d.row:<16} "
+                        f"{d.jobs_per_s:7.0f} jobs/s (stand-in {d.standin_cpu_per_job_ms:5.2f})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         except (KeyboardInterrupt, TimeoutError):
             print("stopped early; the figures so far:", file=sys.stderr)
         finally:
@@ -778,7 +971,11 @@ def main() -> None:
     for row, calls in calibration.items():
         print(f"{row}: {calls}")
     print()
-    print(report(results, rows, loads))
+    if results:
+        print(report(results, rows, loads))
+    if drains:
+        print(f"\nbacklogs of {args.drain} deliveries (medians of {args.repeat}):\n")
+        print(drain_report(drains))
 
 
 if __name__ == "__main__":
