@@ -121,7 +121,7 @@ def standin_child(root: Path, comments: int) -> None:
             logged = list(state.requests)
             state.requests.clear()
             if command == "reset":
-                state.reactions.clear()  # add_reaction scans them: keep every load's cost alike
+                state.reactions = []  # a fresh record for each load (its index follows)
         calls = Counter(
             f"{r.method} {r.route or r.path}" for r in logged if r.auth_kind == "installation"
         )

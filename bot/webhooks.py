@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import hashlib
 import hmac
 import json
 import logging
@@ -31,7 +30,7 @@ from redis import exceptions as redis_errors
 from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from bot.metrics import DELIVERIES, DELIVERY_SECONDS, HANDLER_ERRORS
 from bot.queue import DuplicateDelivery
@@ -73,7 +72,8 @@ def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
     """
     if not secret or not header or not header.startswith("sha256=") or not header.isascii():
         return False
-    expected = hmac.new(_key(secret), body, hashlib.sha256).hexdigest().encode()
+    # One-shot HMAC in C (no HMAC object per delivery).
+    expected = hmac.digest(_key(secret), body, "sha256").hex().encode()
     return hmac.compare_digest(expected, header.removeprefix("sha256=").encode())
 
 
@@ -227,14 +227,27 @@ def answer(
     outcome: str | None = None,
     *,
     close: bool = False,
-) -> JSONResponse:
+) -> Response:
     """The JSON answer, counted; `close` ends the connection after it (a body left unread)."""
-    DELIVERIES.labels(event=event, outcome=outcome or str(status)).inc()
+    _counter(event, outcome or str(status)).inc()
     headers = {"Connection": "close"} if close else None
-    return JSONResponse({"message": message}, status_code=status, headers=headers)
+    # orjson writes what Starlette's JSONResponse writes (compact, UTF-8), in a tenth the time.
+    return Response(
+        orjson.dumps({"message": message}),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
-async def receive(request: Request) -> JSONResponse:
+@functools.lru_cache(maxsize=512)
+def _counter(event: str, outcome: str) -> Any:
+    """The deliveries counter of one (event, outcome): prometheus looks a labelled child up
+    by hashing its labels on every call; the few pairs that occur are kept here."""
+    return DELIVERIES.labels(event=event, outcome=outcome)
+
+
+async def receive(request: Request) -> Response:
     """`POST /api/github/webhooks`."""
     started = time.perf_counter()
     try:
@@ -243,7 +256,7 @@ async def receive(request: Request) -> JSONResponse:
         DELIVERY_SECONDS.observe(time.perf_counter() - started)
 
 
-async def _receive(request: Request) -> JSONResponse:
+async def _receive(request: Request) -> Response:
     services: Services = request.app.state.services
     router: Router = request.app.state.router
     settings = services.settings

@@ -133,6 +133,8 @@ def create_comment(
     with hub.state.lock:
         comment = Comment(next_id(), repo.id, issue.number, user, body, app_id=app_id)
         hub.state.comments[comment.id] = comment
+        key = (repo.id, issue.number)
+        hub.state.comment_counts[key] = hub.state.comment_counts.get(key, 0) + 1
         issue.updated_at = now()
     event = _comment_event(hub, repo, comment, "created", user)
     return comment, hub.webhooks.emit(repo, "issue_comment", event)
@@ -154,7 +156,9 @@ def delete_comment(hub: Hub, repo: Repo, comment: Comment, user: User) -> list[D
     """Delete a comment; deliver `issue_comment` deleted."""
     event = _comment_event(hub, repo, comment, "deleted", user)
     with hub.state.lock:
-        hub.state.comments.pop(comment.id, None)
+        if hub.state.comments.pop(comment.id, None) is not None:
+            key = (comment.repo_id, comment.issue_number)
+            hub.state.comment_counts[key] = hub.state.comment_counts.get(key, 1) - 1
         hub.state.reactions = [
             r
             for r in hub.state.reactions
@@ -172,13 +176,8 @@ def add_reaction(
             "Reaction", "content", "custom", "content is not included in the list"
         )
     with hub.state.lock:
-        for existing in hub.state.reactions:
-            if (existing.subject, existing.subject_id, existing.user.id, existing.content) == (
-                subject,
-                subject_id,
-                user.id,
-                content,
-            ):
+        for existing in hub.state.reactions_on(subject, subject_id):
+            if (existing.user.id, existing.content) == (user.id, content):
                 return existing, False
         reaction = Reaction(next_id(), subject, subject_id, user, content)
         hub.state.reactions.append(reaction)

@@ -13,7 +13,7 @@ REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes
 
 def reactions_summary(state: State, subject: str, subject_id: int, url: str) -> dict[str, Any]:
     """The `reactions` rollup embedded in issues and comments."""
-    found = [r for r in state.reactions if r.subject == subject and r.subject_id == subject_id]
+    found = state.reactions_on(subject, subject_id)
     summary: dict[str, Any] = {"url": url, "total_count": len(found)}
     summary.update({c: sum(1 for r in found if r.content == c) for c in REACTIONS})
     return summary
@@ -63,11 +63,7 @@ def issue_json(state: State, repo: Repo, issue: Issue) -> dict[str, Any]:
         "assignee": user_json(state, issue.assignees[0]) if issue.assignees else None,
         "assignees": [user_json(state, u) for u in issue.assignees],
         "milestone": None,
-        "comments": sum(
-            1
-            for c in state.comments.values()
-            if c.repo_id == repo.id and c.issue_number == issue.number
-        ),
+        "comments": state.comment_counts.get((repo.id, issue.number), 0),
         "created_at": iso(issue.created_at),
         "updated_at": iso(issue.updated_at),
         "closed_at": iso(issue.closed_at),

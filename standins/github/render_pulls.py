@@ -109,11 +109,7 @@ def pull_json(state: State, repo: Repo, issue: Issue, info: PullGit) -> dict[str
         "rebaseable": info.mergeable if issue.state == "open" else None,
         "mergeable_state": mergeable_state,
         "merged_by": user_json(state, pull.merged_by) if pull.merged_by else None,
-        "comments": sum(
-            1
-            for c in state.comments.values()
-            if c.repo_id == repo.id and c.issue_number == issue.number
-        ),
+        "comments": state.comment_counts.get((repo.id, issue.number), 0),
         "review_comments": sum(
             1
             for c in state.review_comments.values()
