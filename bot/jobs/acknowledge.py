@@ -223,7 +223,12 @@ async def acknowledge_command(ctx: dict[str, Any], request: dict[str, Any]) -> s
     services: Services = ctx["services"]
     if services.github is None:
         return "skipped: app not configured"
-    gh = services.github.installation(request["installation_id"])
+    # One httpx client for the job's few calls (githubkit makes one per call otherwise).
+    async with services.github.installation(request["installation_id"]) as gh:
+        return await _acknowledge_with(services, gh, request)
+
+
+async def _acknowledge_with(services: Services, gh: GitHub, request: dict[str, Any]) -> str:
     try:
         outcome = await _acknowledge(services, gh, request)
         await dashboard_after_ack(services, request, outcome)
