@@ -214,7 +214,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await services.close()
         return 0
 
-    return asyncio.run(run())
+    from bot.worker_process import loop_factory
+
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(run())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

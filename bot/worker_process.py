@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -106,14 +107,18 @@ def main() -> int:
         level=getattr(logging, settings.log_level.upper(), logging.INFO),
         format=f"%(asctime)s %(levelname)s [{name} %(process)d] %(name)s: %(message)s",
     )
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(run(settings))
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop (what `serve` runs too) for every process that runs jobs: the
+    worker children and `liquidbook worker` alike."""
     try:
         import uvloop
-
-        loop_factory = uvloop.new_event_loop
     except ImportError:  # uvicorn[standard] brings it; plain asyncio works the same
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(run(settings))
+        return None
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":
