@@ -38,6 +38,10 @@ APP_VARIABLES = (
 )
 
 
+class PortTaken(Exception):
+    """The port `free_port` chose was taken before the server could bind it."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,6 +74,19 @@ class AppProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> AppProcess:
+        """Start and wait for /healthz. `free_port` cannot hold its port until the server
+        binds it, and an outgoing connection of another process may take it meanwhile (its
+        ephemeral port): then the server says so and exits, and it is started again on
+        another port."""
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                self.port = free_port()
+                self.env["PORT"] = str(self.port)
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> AppProcess:
         self.cwd.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -83,6 +100,8 @@ class AppProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if f"cannot listen on 127.0.0.1:{self.port} (Address already in use)" in self.log():
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"app exited {self.process.returncode}:\n{self.log()}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code in (200, 503):
