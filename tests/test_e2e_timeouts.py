@@ -78,6 +78,11 @@ async def test_a_branch_created_after_the_timeout_is_found(
         base = await base_commit(gh, REPO, "main")
         sha = await commit_files(gh, REPO, base, "liquidbook/t", {"a.md": "a\n"}, "Add a")
     assert world.github.branches(REPO)["liquidbook/t"] == sha
+    # The stand-in logs the slow POST once its answer is written, a moment after the branch
+    # exists (which is what the lookup found): one POST, never a second.
+    world.wait_for(
+        lambda: world.github.calls("POST", "/repos/octo-org/book/git/refs"), 10, "the POST's log"
+    )
     assert len(world.github.calls("POST", "/repos/octo-org/book/git/refs")) == 1
 
 
