@@ -56,8 +56,9 @@ class EagerWorker(Worker):
     `poll_delay` (0.1 s) before it looks again, even when a slot frees a millisecond later:
     a worker of 20 slots whose jobs take 50 ms ran them at most 20 per 0.1 s, and one slot
     at most 10 a second (`bench/probot_side_by_side.py --drain`). Here a poll that filled
-    every slot (so more may be waiting) waits for the next job to end, not for the clock,
-    and polls again; a poll that left a slot free (the queue is drained) or started nothing
+    every slot (so more may be waiting) polls again as soon as the next job ends, or after a
+    poll's delay if none ends by then (arq's poll also reads `/cancel`'s aborts and writes the
+    health check, which must not wait for an hour-long job); a poll that left a slot free (the queue is drained) or started nothing
     (what it read is running in another process) sleeps as before, so an idle or crowded
     queue costs no more Redis calls than arq's.
     """
@@ -82,9 +83,17 @@ class EagerWorker(Worker):
             await super()._poll_iteration()
             if not self._started or self.job_counter < self.max_jobs:
                 return
-            # Every slot is busy now (no await since the check): the next job to end frees one.
+            # Every slot is busy now (no await since the check): the next job to end frees
+            # one. At most a poll's delay, so aborts (`/cancel`) and the health check are
+            # still read on arq's clock while long jobs hold every slot.
+            # (A timer, not `asyncio.wait_for`: on Python 3.11 a cancel that lands as the
+            # wait ends can be lost in it, and the worker would not stop.)
             self._slot_freed.clear()
-            await self._slot_freed.wait()
+            timer = asyncio.get_running_loop().call_later(self.poll_delay_s, self._slot_freed.set)
+            try:
+                await self._slot_freed.wait()
+            finally:
+                timer.cancel()
 
 
 def build_worker(

@@ -107,6 +107,29 @@ def test_confirm_then_cancel(world: World) -> None:
     assert len(world.model.calls("/chat/completions")) <= calls_after + 4  # in flight only
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_cancel_while_the_pull_request_opens_waits_for_it(world: World) -> None:
+    """The cancel lands while the chapter's pull request is being opened: the PR is opened
+    whole and the cancelled status names it as finished (not "Not finished", not missing)."""
+    gh = world.github
+    slow = gh.faults.add(method="POST", path=r"^/repos/octo-org/book/pulls$", delay=3)
+    issue = gh.open_issue(REPO, "alice", "Write chapter 1")
+    gh.comment(REPO, issue, "alice", "/generate chapter 1")
+    world.wait_for(lambda: slow.hits == 1, timeout=120, what="the pull request being opened")
+    gh.comment(REPO, issue, "alice", "/cancel")
+    final = world.wait_for(
+        lambda: [c for c in world.status_comments(issue) if "🛑 Cancelled by" in c["body"]],
+        timeout=60,
+        what="the cancelled status",
+    )[0]["body"]
+    world.github.settle()
+    opened = [p for p in gh.pulls(REPO) if p["head"]["ref"].startswith("liquidbook/chapter-")]
+    assert len(opened) == 1
+    finished = final.split("Finished before the cancel:", 1)[1]
+    assert opened[0]["html_url"] in finished
+    assert "Not finished" not in final
+
+
 def test_estimates_and_thresholds() -> None:
     from decimal import Decimal
 

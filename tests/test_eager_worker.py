@@ -86,3 +86,75 @@ async def test_jobs_running_elsewhere_or_none_due_do_not_make_it_spin(redis_url:
         await w.close()
     finally:
         await pool.aclose()
+
+
+async def sleeper(ctx: dict[str, Any], n: int) -> int:
+    ctx["started"].set()
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        ctx["aborted"].set()
+        raise
+    return n
+
+
+async def test_an_abort_is_read_while_every_slot_is_busy(redis_url: str) -> None:
+    """`/cancel` aborts with arq's mark, which the worker reads in its poll: a worker whose
+    every slot runs a long job, with a backlog waiting, still polls on the clock, so the abort
+    lands in about a poll's delay, not when some job ends (an hour here)."""
+    pool = await connect(redis_url)
+    ctx: dict[str, Any] = {
+        "done": [],
+        "expect": 3,
+        "all_done": asyncio.Event(),
+        "started": asyncio.Event(),
+        "aborted": asyncio.Event(),
+    }
+    w = EagerWorker(
+        functions=[quick, sleeper],
+        redis_settings=redis_settings(redis_url),
+        queue_name="eager-test",
+        max_jobs=1,
+        poll_delay=0.05,
+        handle_signals=False,
+        allow_abort_jobs=True,
+        ctx=ctx,
+    )
+    task = asyncio.create_task(w.async_run())
+    try:
+        job = await pool.enqueue_job("sleeper", 0, _queue_name="eager-test", _job_id="long")
+        assert job is not None
+        for n in range(3):  # the backlog behind it
+            await pool.enqueue_job("quick", n, _queue_name="eager-test", _job_id=f"after-{n}")
+        await asyncio.wait_for(ctx["started"].wait(), 10)
+        assert await job.abort(timeout=10)
+        await asyncio.wait_for(ctx["aborted"].wait(), 10)
+        await asyncio.wait_for(ctx["all_done"].wait(), 10)  # the backlog ran after it
+        assert sorted(ctx["done"]) == [0, 1, 2]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await w.close()
+        await pool.aclose()
+
+
+async def test_a_cancel_as_a_job_ends_stops_the_worker(redis_url: str) -> None:
+    """Stopping the worker the moment its last job ends (the slot's wake-up and the cancel
+    together) stops it: a wait that lost that cancel kept the worker running forever."""
+    pool = await connect(redis_url)
+    try:
+        for n in range(12):
+            await pool.enqueue_job("quick", n, _queue_name="eager-test", _job_id=f"end-{n}")
+        done: list[int] = []
+        all_done = asyncio.Event()
+        w = worker(redis_url, done, 1, all_done)
+        task = asyncio.create_task(w.async_run())
+        try:
+            await asyncio.wait_for(all_done.wait(), LONG_POLL / 2)
+            await asyncio.gather(*w.tasks.values())
+        finally:
+            task.cancel()
+            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
+            await w.close()
+    finally:
+        await pool.aclose()

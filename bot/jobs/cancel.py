@@ -10,6 +10,10 @@ alone; cancelling with nothing running says so. Jobs of review comments and subm
 reviews are remembered under their pull request, so `/cancel` in its conversation reaches
 them; requests waiting for `/confirm` on the issue or PR (`bot.pending`) are dropped, and
 their status comments say so.
+
+A cancel never cuts a commit or a pull request in half: `uninterrupted` lets the step that
+writes them (`bot.jobs.proposal.propose`) end before the cancel goes on, and each pull request
+it opened or updated is remembered for the job (`OPENED`), so the cancelled status names it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from arq.jobs import Job, JobStatus
 
@@ -28,6 +34,38 @@ log = logging.getLogger(__name__)
 
 JOBS_SECONDS = 7 * 24 * 3600
 CANCELLED_SECONDS = 24 * 3600
+# How long a cancelled job still waits for a commit or pull request under way to be written.
+FINISH_WRITING_SECONDS = 60.0
+
+T = TypeVar("T")
+
+# The pull requests (their addresses) the running job opened or updated: `bot.jobs.runner`
+# sets a list per job, `note_opened` adds to it.
+OPENED: ContextVar[list[str] | None] = ContextVar("liquidbook_opened", default=None)
+
+
+def note_opened(url: str) -> None:
+    """Remember that the running job opened or updated the pull request at `url`."""
+    opened = OPENED.get()
+    if opened is not None and url not in opened:
+        opened.append(url)
+
+
+async def uninterrupted(step: Awaitable[T], grace_s: float = FINISH_WRITING_SECONDS) -> T:
+    """Await `step` in a task of its own; a cancel while it runs waits for it to end (at most
+    `grace_s` seconds) and is then raised. For the steps that write to the repository: a
+    branch moved without its pull request, or a pull request the status does not name,
+    would be worse than the few seconds the cancel waits."""
+    task = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(task), grace_s)
+            if not task.done():
+                task.cancel()
+        raise
 
 
 def jobs_key(full_name: str, number: int) -> str:

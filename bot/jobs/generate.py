@@ -31,6 +31,7 @@ from bot.book.prompts import chapter_prompt, repair_request
 from bot.book.render import render_chapter, slugify
 from bot.book.selector import ChapterSelector
 from bot.book_reader import BookCheckout, checkout
+from bot.jobs.cancel import uninterrupted
 from bot.jobs.continuity import ChapterMemory, written_summary
 from bot.jobs.outline import OUTLINE_BRANCH
 from bot.jobs.proposal import (
@@ -103,10 +104,16 @@ class Board:
         self.lines[chapter.path] = f"{emoji} {label}: {several}"
         await self.status.progress(self.render(), update=True)
 
-    async def done(self, outcome: ChapterOutcome) -> None:
+    def record(self, outcome: ChapterOutcome) -> None:
+        """Count the chapter as finished (once), for a cancelled status too."""
+        if outcome.chapter.path in self.finished:
+            return
         self.status.done.append(outcome.line)
         self.finished.add(outcome.chapter.path)
         self.lines[outcome.chapter.path] = outcome.line
+
+    async def done(self, outcome: ChapterOutcome) -> None:
+        self.record(outcome)
         if len(self.status.done) < len(self.chapters):
             await self.status.progress(self.render(), update=True)
 
@@ -306,36 +313,46 @@ async def _write_one(
     await board.stage(
         chapter, "📬", f"Opening the pull request for {name}…", "opening the pull request"
     )
-    proposal = await propose(
-        gh,
-        request,
-        co,
-        chosen.files,
-        branch=branch,
-        title=f"Write chapter {chapter.number}: {shorten(chapter.title, 200)}",
-        body=body,
-        details=f"Model: {usage_line(results, seconds)}",
-        redis=services.redis,
-        report=report,
-    )
-    usage = usage_line(results, time.monotonic() - started)
-    if proposal.pull_request is None or proposal.unchanged:
-        return ChapterOutcome(
-            chapter,
-            f"ℹ️ Chapter {chapter.number}: nothing changed — the model's text is "
-            f"{proposal.unchanged}, so nothing was committed and {proposal.left_as_is}. "
-            f"— {usage}",
-            True,
-            True,
-            unchanged=True,
+
+    async def open_pull_request() -> ChapterOutcome:
+        # Recorded on the board as soon as it is known: a `/cancel` that waited for this
+        # step (`uninterrupted`) lists the chapter as finished, with its pull request.
+        proposal = await propose(
+            gh,
+            request,
+            co,
+            chosen.files,
+            branch=branch,
+            title=f"Write chapter {chapter.number}: {shorten(chapter.title, 200)}",
+            body=body,
+            details=f"Model: {usage_line(results, seconds)}",
+            redis=services.redis,
+            report=report,
         )
-    line = (
-        f"{'✅' if report.clean else '⚠️'} Chapter {chapter.number}: "
-        f"{proposal.pull_request.html_url} — {usage}"
-    )
-    if not report.clean:
-        line += f" — {verdict(report)}:\n{build_problems(report)}"
-    return ChapterOutcome(chapter, line, True, report.clean)
+        usage = usage_line(results, time.monotonic() - started)
+        if proposal.pull_request is None or proposal.unchanged:
+            outcome = ChapterOutcome(
+                chapter,
+                f"ℹ️ Chapter {chapter.number}: nothing changed — the model's text is "
+                f"{proposal.unchanged}, so nothing was committed and {proposal.left_as_is}. "
+                f"— {usage}",
+                True,
+                True,
+                unchanged=True,
+            )
+            board.record(outcome)
+            return outcome
+        line = (
+            f"{'✅' if report.clean else '⚠️'} Chapter {chapter.number}: "
+            f"{proposal.pull_request.html_url} — {usage}"
+        )
+        if not report.clean:
+            line += f" — {verdict(report)}:\n{build_problems(report)}"
+        outcome = ChapterOutcome(chapter, line, True, report.clean)
+        board.record(outcome)
+        return outcome
+
+    return await uninterrupted(open_pull_request())
 
 
 def chapter_branch(chapter: Chapter) -> str:

@@ -24,6 +24,7 @@ from bot.book.model import BookError
 from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
+from bot.jobs.cancel import note_opened, uninterrupted
 from bot.jobs.check import report_own_check
 from bot.jobs.unchanged import ProposedFiles, open_pull_head, same_as_checkout
 from bot.mentions import neutralise_mentions
@@ -292,23 +293,31 @@ async def propose(
         "instructions on the lines below it; commits you push to this branch are never "
         "overwritten (a re-run stops and says so instead)."
     )
-    before = await known.written(branch)
-    pr = await commit_and_open(
-        gh,
-        request["repository"],
-        checkout.base,
-        branch,
-        safe,
-        title=title,
-        body=fit(body.rstrip(), footer, MAX_BODY - LEAD_ROOM if lead else MAX_BODY),
-        known_number=number,
-        memory=known,
-        lead=None if lead is None else _bounded_lead(lead),
-    )
-    await known.remember(branch, pr.number)
-    commits = await known.written(branch) - before
-    if len(commits) == 1:  # the commit just written (else unknown: nothing is recorded)
-        sha = commits.pop()
-        await proposed.record(branch, sha, safe)
-        await report_own_check(gh, request["repository"], sha, report, redis)
+    body_text = fit(body.rstrip(), footer, MAX_BODY - LEAD_ROOM if lead else MAX_BODY)
+
+    async def write() -> PullRequest:
+        before = await known.written(branch)
+        pr = await commit_and_open(
+            gh,
+            request["repository"],
+            checkout.base,
+            branch,
+            safe,
+            title=title,
+            body=body_text,
+            known_number=number,
+            memory=known,
+            lead=None if lead is None else _bounded_lead(lead),
+        )
+        note_opened(pr.html_url)
+        await known.remember(branch, pr.number)
+        commits = await known.written(branch) - before
+        if len(commits) == 1:  # the commit just written (else unknown: nothing is recorded)
+            sha = commits.pop()
+            await proposed.record(branch, sha, safe)
+            await report_own_check(gh, request["repository"], sha, report, redis)
+        return pr
+
+    # A `/cancel` now waits for the commit and its pull request (`bot.jobs.cancel`).
+    pr = await uninterrupted(write())
     return Proposal(pr, report)

@@ -23,6 +23,7 @@ from bot.book.outline import OutlineError
 from bot.book.paths import UnsafePathError
 from bot.book.tarball import TarballError
 from bot.inflight import CURRENT, InFlightCalls
+from bot.jobs.cancel import OPENED
 from bot.metrics import record_outcome
 from bot.pending import AwaitingConfirmation
 from bot.providers import ProviderError
@@ -87,6 +88,7 @@ async def command_job(
         await status.finish(gave_up(tries))
         return "gave up"
     running = CURRENT.set(calls)
+    opened = OPENED.set([])
     try:
         outcome = await body(services, gh, status)
     except AwaitingConfirmation:
@@ -141,6 +143,7 @@ async def command_job(
         raise
     finally:
         CURRENT.reset(running)
+        OPENED.reset(opened)
         # The Book Dashboard: untick the box that started this job, refresh (coalesced).
         from bot.jobs.dashboard import after_job
 
@@ -166,9 +169,15 @@ async def _cancelled(
     with contextlib.suppress(BaseException):
         await asyncio.shield(_settle(services, calls))
     remaining = status.remaining() if status.remaining else []
+    # A pull request written while the cancel waited (`uninterrupted`) and not yet in the
+    # job's own account of what it finished is named all the same.
+    done = [*status.done]
+    for url in OPENED.get() or []:
+        if not any(url in line for line in done):
+            done.append(f"Pull request opened or updated: {url}")
     with contextlib.suppress(BaseException):
         await asyncio.shield(
-            asyncio.wait_for(status.finish(cancelled_text(author, status.done, remaining)), 10)
+            asyncio.wait_for(status.finish(cancelled_text(author, done, remaining)), 10)
         )
     return True
 
