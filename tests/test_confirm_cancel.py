@@ -95,7 +95,8 @@ def test_confirm_then_cancel(world: World) -> None:
     assert finished and remaining and len(finished) + len(remaining) == 12
     world.github.settle()
     opened = [p for p in gh.pulls(REPO) if p["head"]["ref"].startswith("liquidbook/chapter-")]
-    assert len(opened) == len([f for f in finished if "pull/" in f or "❌" not in f])
+    # Every PR opened is named as finished: the cancel waited for the one being opened.
+    assert len(opened) == len([f for f in finished if "pull/" in f or "❌" not in f]), final
     # Cancelling again says so.
     gh.comment(REPO, issue, "alice", "/cancel")
     world.wait_for(

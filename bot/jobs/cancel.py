@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Awaitable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from arq.jobs import Job, JobStatus
 
@@ -49,6 +49,19 @@ def note_opened(url: str) -> None:
     opened = OPENED.get()
     if opened is not None and url not in opened:
         opened.append(url)
+
+
+async def together(*steps: Awaitable[T]) -> list[T]:
+    """`asyncio.gather` that never leaves a step running behind it. gather raises as soon as
+    one step is cancelled or fails and lets the others run on; here a cancel (or a failure)
+    returns only once every step has ended, so a job's final status is written after the
+    pull request a step was still opening (`uninterrupted`), not before. The first failure
+    is raised then; results keep the steps' order."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
 
 
 async def uninterrupted(step: Awaitable[T], grace_s: float = FINISH_WRITING_SECONDS) -> T:

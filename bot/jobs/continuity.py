@@ -10,7 +10,6 @@ PR: a chapter's own PR carries its summary (`written_summary`), read from the te
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import replace
@@ -20,6 +19,7 @@ from bot.book.chapters import Chapter
 from bot.book.digest import DIGEST_MAX_TOKENS, Digest, digest_prompt, extract_digest, parse_digest
 from bot.book.model import Book
 from bot.book.prompts import WINDOW
+from bot.jobs.cancel import together
 from bot.jobs.proposal import text_request
 from bot.jobs.unchanged import blob_sha
 from bot.providers import ProviderError
@@ -70,7 +70,7 @@ class ChapterMemory:
             and not other.is_stub
             and other.body.strip()
         ]
-        digests = await asyncio.gather(*(self.digest(other) for other in written))
+        digests = await together(*(self.digest(other) for other in written))
         return {other.path: digest for other, digest in zip(written, digests, strict=True)}
 
     async def digest(self, chapter: Chapter) -> Digest:

@@ -24,7 +24,7 @@ from bot.book.model import BookError
 from bot.book.paths import UnsafePathError, safe_book_path
 from bot.book.prompts import Prompt
 from bot.book_reader import BookCheckout
-from bot.jobs.cancel import note_opened, uninterrupted
+from bot.jobs.cancel import note_opened, together, uninterrupted
 from bot.jobs.check import report_own_check
 from bot.jobs.unchanged import ProposedFiles, open_pull_head, same_as_checkout
 from bot.mentions import neutralise_mentions
@@ -104,7 +104,8 @@ async def each_chapter(
         async with gate:
             return await work(chapter)
 
-    return list(await asyncio.gather(*(bounded(c) for c in chapters)))
+    # Every chapter's step ends before a cancel goes on (`together`).
+    return await together(*(bounded(c) for c in chapters))
 
 
 def chapter_failure(number: int, exc: Exception, repository: str, thing: str = "") -> str:

@@ -23,7 +23,7 @@ from bot.book.outline import OutlineError
 from bot.book.paths import UnsafePathError
 from bot.book.tarball import TarballError
 from bot.inflight import CURRENT, InFlightCalls
-from bot.jobs.cancel import OPENED
+from bot.jobs.cancel import OPENED, cancelled_by
 from bot.metrics import record_outcome
 from bot.pending import AwaitingConfirmation
 from bot.providers import ProviderError
@@ -80,6 +80,13 @@ async def command_job(
     )
     calls = InFlightCalls(services.redis, str(ctx.get("job_id") or name))
     await _settle(services, calls)
+    # A job `/cancel` stopped never runs again, whatever arq thinks of its end (a worker
+    # that stopped before it read the abort queues the cancelled job once more): its
+    # status comment already says it was cancelled and what it finished.
+    if await cancelled_by(services.redis, ctx.get("job_id")) is not None:
+        log.info("%s: job %s was cancelled; not run again", name, ctx.get("job_id"))
+        record_outcome(name, "cancelled")
+        return "cancelled"
     # arq allows one start more than the tries (`bot.worker`): it only reports the giving up.
     tries = services.settings.liquidbook_job_tries
     if ctx.get("job_try", 1) > tries:
@@ -157,7 +164,7 @@ async def _cancelled(
 ) -> bool:
     """A job stopped by `/cancel` (`bot.jobs.cancel`): record the model calls in flight,
     end the status comment with what was finished and what was not; False otherwise."""
-    from bot.jobs.cancel import cancelled_by, cancelled_text
+    from bot.jobs.cancel import cancelled_text
 
     try:
         author = await asyncio.shield(cancelled_by(services.redis, ctx.get("job_id")))
