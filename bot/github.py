@@ -16,7 +16,9 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from datetime import timedelta
+from json import dumps as json_dumps  # what httpx encodes a `json=` body with
 from typing import Any, NoReturn, TypeVar
 
 import httpx
@@ -25,7 +27,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from githubkit import AppAuthStrategy, GitHub, GitHubCore
 from githubkit.auth.app import AppAuth, AppInstallationAuthStrategy
 from githubkit.cache.base import AsyncBaseCache, BaseCacheStrategy
-from githubkit.exception import CacheUnsupportedError, RequestTimeout
+from githubkit.compat import to_jsonable_python
+from githubkit.exception import CacheUnsupportedError, RequestError, RequestTimeout
+from githubkit.utils import UNSET
 
 from bot.github_transport import SharedTransport
 from bot.settings import Settings
@@ -262,41 +266,84 @@ class RefreshingAppAuth(AppAuth):
                 except StopAsyncIteration:
                     return
         key = self._get_installation_cache_key()
-        for attempt in (1, 2):
+        # After the lean lane's 401 (`LeanGitHub`), this is already the second answer.
+        for attempt in (2,) if _REFUSED_ONCE.get() else (1, 2):
             # One caller fetches a missing token; the others wait for it here.
-            await cache.claim(key)
-            outcome = "retry"
-            try:
-                # githubkit's flow (which fetches the token when the cache has none),
-                # relayed request by request.
-                flow = super().async_auth_flow(request)
-                outgoing = await flow.__anext__()
-                while True:
-                    response = yield outgoing
-                    if response.is_error and response.request.url.path.endswith("/access_tokens"):
-                        outcome = f"failed: HTTP {response.status_code}"
-                    try:
-                        outgoing = await flow.asend(response)
-                    except StopAsyncIteration:
-                        break
-            finally:
-                # A token fetched was settled by `aset`; any other end releases the lock.
-                if cache.fetching(key):
-                    await cache.settle(key, outcome)
+            cached = await cache.claim(key)
+            if cached is not None:
+                # The token is known: sent as githubkit's flow would send it, without
+                # running that flow (its route checks parse the URL again, a twentieth of
+                # an acknowledgement's CPU).
+                request.headers["Authorization"] = f"token {cached}"
+                response = yield request
+            else:
+                outcome = "retry"
+                try:
+                    # githubkit's flow fetches the token (the cache has none), relayed
+                    # request by request.
+                    flow = super().async_auth_flow(request)
+                    outgoing = await flow.__anext__()
+                    while True:
+                        response = yield outgoing
+                        if response.is_error and response.request.url.path.endswith(
+                            "/access_tokens"
+                        ):
+                            outcome = f"failed: HTTP {response.status_code}"
+                        try:
+                            outgoing = await flow.asend(response)
+                        except StopAsyncIteration:
+                            break
+                finally:
+                    # A token fetched was settled by `aset`; any other end releases the lock.
+                    if cache.fetching(key):
+                        await cache.settle(key, outcome)
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if attempt == 2 or response.status_code != 401 or scheme != "token":
                 return
             await cache.forget(key, token)
 
 
+_CACHE_KEYS: dict[tuple[Any, ...], str] = {}
+# The lean lane's request just got a 401 (set and read in the same call of `_arequest`)…
+_LEAN_REFUSED: ContextVar[bool] = ContextVar("liquidbook_lean_refused", default=False)
+# …so the usual way's first answer is its last.
+_REFUSED_ONCE: ContextVar[bool] = ContextVar("liquidbook_refused_once", default=False)
+
+
+def _installation_cache_key(auth: RefreshingInstallationStrategy) -> str | None:
+    """githubkit's cache key of an installation's token, remembered per app and
+    installation (None for a token narrowed to some repositories or permissions, which the
+    app never asks for: those go the usual way)."""
+    if auth.repositories is not UNSET or auth.repository_ids is not UNSET:
+        return None
+    if auth.permissions is not UNSET:
+        return None
+    ids = (auth.app_id, auth.client_id, auth.installation_id)
+    key = _CACHE_KEYS.get(ids)
+    if key is None:
+        if len(_CACHE_KEYS) >= 4096:
+            _CACHE_KEYS.clear()
+        flow = auth.get_auth_flow(None)  # type: ignore[arg-type]  # only its key is asked for
+        key = _CACHE_KEYS[ids] = flow._get_installation_cache_key()  # type: ignore[attr-defined]
+    return key
+
+
+def _as_installation_path(base: str, path: str) -> bool:
+    from githubkit.auth._url import APP_AUTH_REGEX, BASIC_AUTH_REGEX, BYPASS_REGEX
+
+    if BYPASS_REGEX.search(path) or BASIC_AUTH_REGEX.search(path):
+        return False
+    route = path[len(base) :] if path.startswith(base) else path
+    if not route.startswith("/"):
+        route = "/" + route
+    return not APP_AUTH_REGEX.search(route)
+
+
 def _as_installation(auth: AppAuth, request: httpx.Request) -> bool:
     """Whether githubkit authenticates `request` with an installation token (not the app's
-    JWT, not the client's basic credentials, not a bypassed URL)."""
-    from githubkit.auth.app import require_app_auth, require_basic_auth, require_bypass
-
-    if require_bypass(request.url) or require_basic_auth(request.url):
-        return False
-    return not require_app_auth(auth._get_api_route(request.url))
+    JWT, not the client's basic credentials, not a bypassed URL): githubkit's own route
+    patterns, matched on the path as text (its helpers build a URL object per check)."""
+    return _as_installation_path(auth.github.config.base_url.path, request.url.path)
 
 
 class RefreshingInstallationStrategy(AppInstallationAuthStrategy):
@@ -351,7 +398,17 @@ class _Cookieless(httpx.Cookies):
 
 class LeanGitHub(GitHub):  # type: ignore[type-arg]
     """githubkit's client whose httpx clients keep no cookies; `with_auth` keeps the class
-    (githubkit's makes a plain `GitHub`)."""
+    (githubkit's makes a plain `GitHub`).
+
+    The lean lane: a request as an installation whose token this process already holds,
+    with a JSON body or none, and not streamed (nearly every call a job makes), goes straight
+    to the shared connection pool (`SharedTransport.send_buffered`) with the headers githubkit's
+    client would send, instead of through an httpx client (its URL merging, request building,
+    auth and redirect flows were half of an acknowledgement's CPU). githubkit still checks the
+    answer, raises its errors and retries (`arequest` is its own). Anything else, and any
+    answer the lane does not finish (a redirect, a 401: the token refused), goes the way it
+    always went, so refreshing a token and following a redirect stay githubkit's.
+    """
 
     async def _create_async_client(self) -> httpx.AsyncClient:
         client = await super()._create_async_client()
@@ -360,6 +417,133 @@ class LeanGitHub(GitHub):  # type: ignore[type-arg]
 
     def with_auth(self, auth: Any) -> LeanGitHub:
         return LeanGitHub(auth=auth, config=self.config.copy())
+
+    async def _arequest(  # type: ignore[override]
+        self,
+        method: str,
+        url: Any,
+        *,
+        params: Any = None,
+        content: Any = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        if (
+            isinstance(url, str)
+            and content is None
+            and data is None
+            and files is None
+            and cookies is None
+            and not stream
+            and (headers is None or isinstance(headers, dict))
+            and (params is None or isinstance(params, dict))
+        ):
+            answer = await self._lean(method, url, params, json, headers)
+            if answer is not None:
+                return answer
+        if _LEAN_REFUSED.get():
+            # The lane's token was refused: the usual way asks for a new one, and its
+            # answer is final (`RefreshingAppAuth`).
+            _LEAN_REFUSED.set(False)
+            refused = _REFUSED_ONCE.set(True)
+            try:
+                return await super()._arequest(
+                    method,
+                    url,
+                    params=params,
+                    content=content,
+                    data=data,
+                    files=files,
+                    json=json,
+                    headers=headers,
+                    cookies=cookies,
+                    stream=stream,
+                )
+            finally:
+                _REFUSED_ONCE.reset(refused)
+        return await super()._arequest(
+            method,
+            url,
+            params=params,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            headers=headers,
+            cookies=cookies,
+            stream=stream,
+        )
+
+    async def _lean(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response | None:
+        """The request through the lean lane, or None when it must go the usual way."""
+        config = self.config
+        transport = config.async_transport
+        cache = getattr(config.cache_strategy, "cache", None)
+        auth = self.auth
+        if (
+            not isinstance(transport, SharedTransport)
+            or not isinstance(cache, EncryptedRedisCache)
+            or not isinstance(auth, RefreshingInstallationStrategy)
+            or config.async_event_hooks
+            or config.http_cache
+            or "://" in url
+        ):
+            return None
+        key = _installation_cache_key(auth)
+        if key is None:
+            return None
+        token = await cache._read(key)  # no lock: a missing token is fetched the usual way
+        if token is None:
+            return None
+        base = str(config.base_url)
+        full = base + url.lstrip("/") if base.endswith("/") else f"{base}/{url.lstrip('/')}"
+        if params:
+            query = httpx.QueryParams(to_jsonable_python(params)).__str__()
+            full += ("&" if "?" in full else "?") + query
+        if not _as_installation_path(config.base_url.path, httpx.URL(full).path):
+            return None
+        sent = [
+            ("User-Agent", config.user_agent),
+            ("Accept", config.accept),
+            ("Cache-Control", "no-cache"),
+            ("Accept-Encoding", "gzip, deflate"),
+        ]
+        if headers:
+            named = {k.lower() for k in headers}
+            sent = [(k, v) for k, v in sent if k.lower() not in named]
+            sent.extend((k, str(v)) for k, v in headers.items())
+        body = None
+        if json is not None:
+            body = json_dumps(
+                to_jsonable_python(json), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+            sent.append(("Content-Type", "application/json"))
+        sent.append(("Authorization", f"token {token}"))
+        try:
+            answer = await transport.send_buffered(method, full, sent, body, config.timeout)
+        except httpx.TimeoutException as exc:
+            raise RequestTimeout(exc) from exc
+        except Exception as exc:
+            raise RequestError(exc) from exc
+        if answer.status_code == 401:
+            # The token was refused: dropped, and the usual way asks for a new one.
+            await cache.forget(key, token)
+            _LEAN_REFUSED.set(True)
+            return None
+        if answer.is_redirect:
+            return None  # followed (or not) as githubkit's client is configured to
+        return answer
 
 
 class GitHubApp:

@@ -143,6 +143,46 @@ class SharedTransport(httpx.AsyncBaseTransport):
             },
         )
 
+    async def send_buffered(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        limits: httpx.Timeout,
+    ) -> httpx.Response:
+        """One request without httpx's client around it, its whole answer read (the lean
+        lane of `bot.github.LeanGitHub`): the same connections, the same errors (httpx's),
+        an `httpx.Response` whose body httpx decodes as usual. Redirects are not followed."""
+        request = httpx.Request(method, url)  # for the answer and the errors, as httpx's
+        session = self._current()
+        with _as_httpx(request):
+            async with session.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                compress=None,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=limits.pool,
+                    sock_connect=limits.connect,
+                    sock_read=limits.read,
+                ),
+            ) as answer:
+                content = await answer.read()
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.raw_headers,
+            content=content,
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (answer.reason or "").encode("latin-1", "replace"),
+            },
+        )
+
     async def aclose(self) -> None:
         """Nothing: a borrowing client is closing, not the process."""
 

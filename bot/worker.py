@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Worker
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 
 from bot import job_results
 from bot.jobs import ACK_FUNCTIONS, FUNCTIONS, scheduled_jobs
@@ -67,10 +69,49 @@ class EagerWorker(Worker):
         super().__init__(*args, **kwargs)
         self._slot_freed = asyncio.Event()
         self._started = 0
+        self._claim: Any = None
+
+    # arq's claim of a due job (WATCH, EXISTS, ZSCORE, then MULTI, PSETEX, EXEC: four round
+    # trips), as one script with the same checks: not running anywhere (its in-progress key),
+    # still queued, due. Its score, or nil.
+    _CLAIM = """
+    if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+    local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+    if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
+    redis.call('PSETEX', KEYS[1], ARGV[3], '1')
+    return score
+    """
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's `start_jobs`, with two savings. A job this worker is running is skipped
+        without asking Redis: a running job stays at the head of the queue until it ends,
+        so each poll of a busy worker read its own 20 running jobs first and tried to claim
+        each. And the claim is one script, not four round trips."""
         before = len(self.tasks)
-        await super().start_jobs(job_ids)
+        if self._claim is None:
+            self._claim = self.pool.register_script(self._CLAIM)
+        in_progress_ms = str(int(self.in_progress_timeout_s * 1000))
+        for job_id_b in job_ids:
+            job_id = job_id_b.decode()
+            running = self.tasks.get(job_id)
+            if running is not None and not running.done():
+                continue
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                break
+            self.job_counter += 1
+            score = await self._claim(
+                keys=[in_progress_key_prefix + job_id, self.queue_name],
+                args=[job_id, str(timestamp_ms()), in_progress_ms],
+            )
+            if score is None:  # running elsewhere, ended, or deferred meanwhile
+                self.job_counter -= 1
+                self.sem.release()
+                continue
+            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
         self._started += len(self.tasks) - before
 
     def _release_sem_dec_counter_on_complete(self) -> None:

@@ -98,3 +98,45 @@ async def test_a_revoked_token_is_replaced_once(tmp_path: Path, redis_url: str) 
                 assert len(fetches()) == 3
         finally:
             await client.aclose()
+
+
+@pytest.mark.parametrize("base", ["https://api.github.com/", "https://ghe.example/api/v3/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "app",
+        "app/installations/7/access_tokens",
+        "APP/installations",
+        "app/hook/deliveries/12/attempts",
+        "marketplace_listing/plans/3/accounts",
+        "repos/o/r/installation",
+        "orgs/o/installation",
+        "users/u/installation",
+        "repos/o/r/issues/1/comments",
+        "repos/o/r/contents/.github/liquidbook.yml?ref=main",
+        "repos/o/r/collaborators/a/permission",
+        "applications/abc/token",
+        "applications/abc/grants",
+        "login/oauth/access_token",
+        "installation/repositories",
+        "repos/app/installation/issues",
+        "",
+    ],
+)
+def test_the_installation_check_is_githubkits(base: str, path: str) -> None:
+    """`_as_installation` matches githubkit's route helpers on every kind of route."""
+    import httpx
+    from githubkit import GitHub
+    from githubkit.auth.app import AppAuth, require_app_auth, require_basic_auth, require_bypass
+
+    from bot.github import _as_installation
+
+    github = GitHub("token", base_url=base)
+    auth = AppAuth(github, 1, "key", installation_id=2)
+    request = httpx.Request("GET", base + path)
+    theirs = not (
+        require_bypass(request.url)
+        or require_basic_auth(request.url)
+        or require_app_auth(auth._get_api_route(request.url))
+    )
+    assert _as_installation(auth, request) is theirs

@@ -6,6 +6,7 @@ says what is wrong and how to fix it, and the whole list is posted back as one c
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import yaml
@@ -22,7 +23,9 @@ ROLE_ORDER: tuple[str, ...] = ("read", "triage", "write", "maintain", "admin")
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: `parse_config` hands the same parsed object to every job that reads the same
+    # file, so nobody may change it.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelsConfig(_Settings):
@@ -186,10 +189,13 @@ def role_allows(actual_role: str, min_role: str) -> bool:
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_config(text: str | None) -> BookConfig:
     """Read the settings file; a missing or empty file means every default.
 
     Raises `ConfigError` listing every problem at once, so the author fixes them in one go.
+    Remembered by the file's text (the YAML parse and validation were a twentieth of an
+    acknowledgement's CPU, for a file that rarely changes); the result is immutable.
     """
     if text is None or not text.strip():
         return BookConfig()
