@@ -13,6 +13,7 @@ one (`RefreshingAppAuth`), instead of every command failing until the token woul
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -304,6 +305,11 @@ class RefreshingAppAuth(AppAuth):
 
 
 _CACHE_KEYS: dict[tuple[Any, ...], str] = {}
+# The REST routes GitHub answers with a redirect by design (archives to codeload, logs and
+# release assets to storage): the lean lane leaves them to githubkit's client, which follows
+# the redirect as httpx does (the token dropped for another host). Any other redirect (a
+# renamed repository) is sent again the usual way: one request more, and only then.
+_REDIRECTS = re.compile(r"/(?:tarball|zipball)(?:/|$)|/logs(?:$|\?)|/releases/assets/")
 # The lean lane's request just got a 401 (set and read in the same call of `_arequest`)…
 _LEAN_REFUSED: ContextVar[bool] = ContextVar("liquidbook_lean_refused", default=False)
 # …so the usual way's first answer is its last.
@@ -498,6 +504,7 @@ class LeanGitHub(GitHub):  # type: ignore[type-arg]
             or config.async_event_hooks
             or config.http_cache
             or "://" in url
+            or _REDIRECTS.search(url)
         ):
             return None
         key = _installation_cache_key(auth)

@@ -50,6 +50,8 @@ class GitHubLike(Scripted):
                 writer.write(self.head(401, body, "Content-Type: application/json"))
             else:
                 writer.write(self.head(200, b"{}", "Content-Type: application/json"))
+        elif path == "/repos/o/r/tarball/main":
+            writer.write(self.head(302, b"", "Location: /json"))
         elif path == "/always-refuses":
             self.refused.add(auth)
             body = json.dumps({"message": "Bad credentials"}).encode()
@@ -139,6 +141,13 @@ async def test_errors_redirects_and_refused_tokens(github: tuple[GitHubLike, Git
     assert not isinstance(hung_up.value, RequestTimeout)
     # a redirect is followed (the usual way takes it over)
     assert (await gh.arequest("GET", "/redirect")).json() == {"login": "octocat", "id": 1}
+    # …and a route that redirects by design goes the usual way at once: sent once, not twice
+    before = len(server.requests)
+    assert (await gh.arequest("GET", "/repos/o/r/tarball/main")).status_code == 200
+    assert [line.split()[1] for line, _, _ in server.requests[before:]] == [
+        "/repos/o/r/tarball/main",
+        "/json",
+    ]
     # A refused token: dropped, a new one fetched, the request answered with it.
     answer = await gh.arequest("GET", "/refuses-first-token")
     assert answer.status_code == 200 and server.tokens == 2

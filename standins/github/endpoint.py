@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -231,6 +234,23 @@ async def serve(request: Request, handler: Handler, mode: str, template: str) ->
                 state.answering -= 1
 
 
+_THREAD = threading.local()
+
+
+def _lower_priority(niceness: int) -> None:
+    """Run this thread at `niceness` (`GitHubStandIn.lower_priority`): Linux schedules each
+    thread on its own, and a thread may always lower its own priority."""
+    if niceness and getattr(_THREAD, "niceness", 0) < niceness:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        _THREAD.niceness = niceness
+
+
+def _at_priority(niceness: int, handler: Handler, call: Call) -> Any:
+    _lower_priority(niceness)
+    return handler(call)
+
+
 async def _answer(request: Request, handler: Handler, mode: str, template: str) -> Response:
     hub: Hub = request.app.state.hub
     state = hub.state
@@ -255,7 +275,8 @@ async def _answer(request: Request, handler: Handler, mode: str, template: str) 
         call = Call(
             hub, method, path, dict(request.path_params), dict(request.query_params), body, auth
         )
-        reply = await run_in_threadpool(handler, call)
+        _lower_priority(hub.niceness)
+        reply = await run_in_threadpool(_at_priority, hub.niceness, handler, call)
     except ApiError as error:
         error.message = error.message.replace("{request_id}", request_id)
         reply = Reply(error.body(), error.status, dict(error.headers))

@@ -20,6 +20,9 @@ class Hub:
         self.webhooks = WebhookSender(self.state)
         self._git: dict[int, GitRepo] = {}
         self.rate_usage: dict[str, tuple[int, int]] = {}  # identity -> (reset, used)
+        # The niceness its threads answer at (0: as the test's process): GitHub's CPU is
+        # not the app's, so a test that times the app may lower the stand-in's priority.
+        self.niceness = 0
 
     def git(self, repo: Repo) -> GitRepo:
         """The bare repository behind `repo` (one object per repo, so one lock per repo)."""

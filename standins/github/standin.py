@@ -111,6 +111,12 @@ class GitHubStandIn:
             self.hub, slug, name, webhook_url, webhook_secret, permissions, events, owner=owner
         )
 
+    def lower_priority(self, niceness: int = 10) -> None:
+        """Answer at a lower CPU priority from now on (each thread that answers lowers its
+        own): in a test that times the app while it keeps the stand-in busy, GitHub's work
+        then does not take the CPU from the app's, as real GitHub's would not."""
+        self.hub.niceness = niceness
+
     def set_webhook_url(self, app_id: int, url: str | None) -> None:
         """Point an app's webhook at `url` (None: record deliveries without sending)."""
         with self.hub.state.lock:
