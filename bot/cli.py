@@ -109,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot.http_protocol import with_header_deadline
     from bot.server import create_app
-    from bot.services import Services, StartupError
+    from bot.services import Services, StartupError, freeze_startup_heap
 
     settings = _settings_or_exit()
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
@@ -148,6 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except StartupError as exc:
             return _startup_failed("serve", exc)
         app.state.services = services
+        freeze_startup_heap()
         try:
             if not settings.app_configured:
                 log.warning(
@@ -170,7 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run job workers only (scale them apart from the web servers)."""
-    from bot.services import Services, StartupError
+    from bot.services import Services, StartupError, freeze_startup_heap
     from bot.worker import build_worker
 
     settings = _settings_or_exit()
@@ -203,6 +204,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             )
             return 2
         worker = build_worker(services, handle_signals=True, burst=args.burst)
+        freeze_startup_heap()
         try:
             await worker.async_run()
         except asyncio.CancelledError:

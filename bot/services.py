@@ -239,3 +239,16 @@ class Services:
         await self.db.close()
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive now (modules, settings, clients: tens of MB) out of the
+    garbage collector's sight (`gc.freeze`), once a process has started its services. A
+    full collection otherwise walks all of them, tens of milliseconds with the event loop
+    stopped, which at 800 deliveries a second is the p99 of a load
+    (`bench/probot_side_by_side.py`). Nothing is leaked: frozen objects are simply never
+    collected, which objects alive for the whole process never are anyway."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

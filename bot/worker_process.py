@@ -66,7 +66,7 @@ def _stop_when_orphaned(link: socket.socket) -> None:
 
 
 async def run(settings: Settings) -> int:
-    from bot.services import Services, StartupError
+    from bot.services import Services, StartupError, freeze_startup_heap
     from bot.worker import build_worker
 
     link = _link()
@@ -76,6 +76,7 @@ async def run(settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     workers = build_worker(services, handle_signals=True)
+    freeze_startup_heap()
     if link is not None:
         _stop_when_orphaned(link)
         link.send(b"ready\n")
