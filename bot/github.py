@@ -17,10 +17,11 @@ import re
 import secrets
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import timedelta
 from json import dumps as json_dumps  # what httpx encodes a `json=` body with
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import unquote
 
 import httpx
 import redis.asyncio
@@ -310,10 +311,13 @@ _CACHE_KEYS: dict[tuple[Any, ...], str] = {}
 # the redirect as httpx does (the token dropped for another host). Any other redirect (a
 # renamed repository) is sent again the usual way: one request more, and only then.
 _REDIRECTS = re.compile(r"/(?:tarball|zipball)(?:/|$)|/logs(?:$|\?)|/releases/assets/")
-# The lean lane's request just got a 401 (set and read in the same call of `_arequest`)…
-_LEAN_REFUSED: ContextVar[bool] = ContextVar("liquidbook_lean_refused", default=False)
-# …so the usual way's first answer is its last.
+# Set while the usual way resends a request whose token the lean lane saw refused: its
+# first answer is then its last (`RefreshingAppAuth`).
 _REFUSED_ONCE: ContextVar[bool] = ContextVar("liquidbook_refused_once", default=False)
+
+
+class _TokenRefused(Exception):
+    """The lean lane's token got a 401 (it is dropped from the cache already)."""
 
 
 def _installation_cache_key(auth: RefreshingInstallationStrategy) -> str | None:
@@ -438,6 +442,7 @@ class LeanGitHub(GitHub):  # type: ignore[type-arg]
         cookies: Any = None,
         stream: bool = False,
     ) -> httpx.Response:
+        refused: Token[bool] | None = None
         if (
             isinstance(url, str)
             and content is None
@@ -448,41 +453,29 @@ class LeanGitHub(GitHub):  # type: ignore[type-arg]
             and (headers is None or isinstance(headers, dict))
             and (params is None or isinstance(params, dict))
         ):
-            answer = await self._lean(method, url, params, json, headers)
-            if answer is not None:
-                return answer
-        if _LEAN_REFUSED.get():
-            # The lane's token was refused: the usual way asks for a new one, and its
-            # answer is final (`RefreshingAppAuth`).
-            _LEAN_REFUSED.set(False)
-            refused = _REFUSED_ONCE.set(True)
             try:
-                return await super()._arequest(
-                    method,
-                    url,
-                    params=params,
-                    content=content,
-                    data=data,
-                    files=files,
-                    json=json,
-                    headers=headers,
-                    cookies=cookies,
-                    stream=stream,
-                )
-            finally:
+                answer = await self._lean(method, url, params, json, headers)
+            except _TokenRefused:
+                refused = _REFUSED_ONCE.set(True)
+            else:
+                if answer is not None:
+                    return answer
+        try:
+            return await super()._arequest(
+                method,
+                url,
+                params=params,
+                content=content,
+                data=data,
+                files=files,
+                json=json,
+                headers=headers,
+                cookies=cookies,
+                stream=stream,
+            )
+        finally:
+            if refused is not None:
                 _REFUSED_ONCE.reset(refused)
-        return await super()._arequest(
-            method,
-            url,
-            params=params,
-            content=content,
-            data=data,
-            files=files,
-            json=json,
-            headers=headers,
-            cookies=cookies,
-            stream=stream,
-        )
 
     async def _lean(
         self,
@@ -510,16 +503,19 @@ class LeanGitHub(GitHub):  # type: ignore[type-arg]
         key = _installation_cache_key(auth)
         if key is None:
             return None
+        relative = url.lstrip("/")
+        base_path = config.base_url.path
+        path = base_path.rstrip("/") + "/" + unquote(relative.partition("?")[0])
+        if not _as_installation_path(base_path, path):
+            return None
         token = await cache._read(key)  # no lock: a missing token is fetched the usual way
         if token is None:
             return None
         base = str(config.base_url)
-        full = base + url.lstrip("/") if base.endswith("/") else f"{base}/{url.lstrip('/')}"
+        full = base + relative if base.endswith("/") else f"{base}/{relative}"
         if params:
-            query = httpx.QueryParams(to_jsonable_python(params)).__str__()
+            query = str(httpx.QueryParams(to_jsonable_python(params)))
             full += ("&" if "?" in full else "?") + query
-        if not _as_installation_path(config.base_url.path, httpx.URL(full).path):
-            return None
         sent = [
             ("User-Agent", config.user_agent),
             ("Accept", config.accept),
@@ -546,8 +542,7 @@ class LeanGitHub(GitHub):  # type: ignore[type-arg]
         if answer.status_code == 401:
             # The token was refused: dropped, and the usual way asks for a new one.
             await cache.forget(key, token)
-            _LEAN_REFUSED.set(True)
-            return None
+            raise _TokenRefused
         if answer.is_redirect:
             return None  # followed (or not) as githubkit's client is configured to
         return answer

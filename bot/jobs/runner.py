@@ -23,7 +23,7 @@ from bot.book.outline import OutlineError
 from bot.book.paths import UnsafePathError
 from bot.book.tarball import TarballError
 from bot.inflight import CURRENT, InFlightCalls
-from bot.jobs.cancel import OPENED, cancelled_by
+from bot.jobs.cancel import OPENED, cancelled_by, cancelled_text
 from bot.metrics import record_outcome
 from bot.pending import AwaitingConfirmation
 from bot.providers import ProviderError
@@ -164,8 +164,6 @@ async def _cancelled(
 ) -> bool:
     """A job stopped by `/cancel` (`bot.jobs.cancel`): record the model calls in flight,
     end the status comment with what was finished and what was not; False otherwise."""
-    from bot.jobs.cancel import cancelled_text
-
     try:
         author = await asyncio.shield(cancelled_by(services.redis, ctx.get("job_id")))
     except BaseException:
