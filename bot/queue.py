@@ -17,6 +17,7 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 
 from bot import job_results
+from bot.redis_lane import ScriptLane
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,12 @@ class Queue:
 
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
-        self.claim_and_enqueue = redis.register_script(_CLAIM_AND_ENQUEUE)
+        # The intake's one call per delivery, on a connection of its own (opened at the
+        # first delivery that starts work; a worker's queue never opens it).
+        self.claim_and_enqueue = ScriptLane(redis, _CLAIM_AND_ENQUEUE)
+
+    async def aclose(self) -> None:
+        await self.claim_and_enqueue.aclose()
 
     def for_delivery(self, key: str, seconds: int) -> DeliveryQueue:
         """This queue for one delivery's handlers (`DeliveryQueue`)."""

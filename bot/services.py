@@ -235,6 +235,7 @@ class Services:
         if self.models is not None and hasattr(self.models, "aclose"):
             await self.models.aclose()
         await self.github_transport.close()
+        await self.queue.aclose()
         await self.redis.aclose()
         await self.db.close()
         if self.embedded_redis is not None:

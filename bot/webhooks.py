@@ -361,6 +361,8 @@ def outage_of(exc: BaseException) -> str | None:
         return "queue"
     if isinstance(exc, redis_errors.ReadOnlyError):  # a replica after a failover
         return "queue"
+    if isinstance(exc, redis_errors.OutOfMemoryError):  # redis-py strips its "OOM" code
+        return "queue"
     if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(_REDIS_BUSY_REPLIES):
         return "queue"
     if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
