@@ -54,7 +54,7 @@ class ScriptLane:
         self._sha = hashlib.sha1(self._script).hexdigest()  # Redis names a script by its SHA-1
         self.reply_timeout = reply_timeout
         self._connection: _Connection | None = None
-        self._opening: asyncio.Lock | None = None
+        self._opening: asyncio.Task[_Connection] | None = None
         self._closed = False
 
     async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
@@ -74,27 +74,39 @@ class ScriptLane:
         return reply
 
     async def _open(self) -> _Connection:
+        """The connection, opened once for every call that arrives while it opens: they
+        share the one attempt and its outcome (a Redis out of reach fails them all at
+        once, rather than one attempt after another)."""
         if self._closed:
             raise ConnectionError("the intake's Redis connection is closed")
         if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:  # one connection for the calls that arrive meanwhile
-            connection = self._connection
-            if connection is not None and connection.broken is None:
-                return connection
-            if connection is not None:
-                await connection.close()
-            redis_connection = self._pool.make_connection()
-            try:
-                async with asyncio.timeout(self.reply_timeout):
-                    await redis_connection.connect()
-            except TimeoutError:
-                await redis_connection.disconnect(nowait=True)
-                raise ReplyTimeout(
-                    f"Redis did not finish connecting within {self.reply_timeout:g} s"
-                ) from None
-            self._connection = _Connection(redis_connection, self.reply_timeout)
-            return self._connection
+            self._opening = asyncio.get_running_loop().create_task(self._connect())
+            self._opening.add_done_callback(self._opened)
+        return await asyncio.shield(self._opening)
+
+    def _opened(self, attempt: asyncio.Task[_Connection]) -> None:
+        self._opening = None
+        if not attempt.cancelled():
+            attempt.exception()  # retrieved here too, in case every caller gave up
+
+    async def _connect(self) -> _Connection:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        redis_connection = self._pool.make_connection()
+        try:
+            async with asyncio.timeout(self.reply_timeout):
+                await redis_connection.connect()
+        except TimeoutError:
+            await redis_connection.disconnect(nowait=True)
+            raise ReplyTimeout(
+                f"Redis did not finish connecting within {self.reply_timeout:g} s"
+            ) from None
+        if self._closed:  # closed while connecting
+            await redis_connection.disconnect(nowait=True)
+            raise ConnectionError("the intake's Redis connection is closed")
+        self._connection = _Connection(redis_connection, self.reply_timeout)
+        return self._connection
 
     async def aclose(self) -> None:
         """Close the connection; calls waiting on it fail with `ConnectionError`."""

@@ -114,8 +114,11 @@ class FakeRedis:
     for every other command `answer(command)` gives the reply bytes, or None for silence,
     or "close" to close the connection."""
 
-    def __init__(self, answer: Callable[[list[bytes]], bytes | str | None]) -> None:
+    def __init__(
+        self, answer: Callable[[list[bytes]], bytes | str | None], *, handshake: bool = True
+    ) -> None:
         self.answer = answer
+        self.handshake = handshake
         self.commands: list[list[bytes]] = []
         self.connections = 0
         self.writers: list[asyncio.StreamWriter] = []
@@ -134,7 +137,8 @@ class FakeRedis:
                 parser.feed(data)
                 while (command := parser.gets()) is not False:
                     if command[0].upper() == b"CLIENT":
-                        writer.write(b"+OK\r\n")
+                        if self.handshake:
+                            writer.write(b"+OK\r\n")
                         continue
                     self.commands.append(command)
                     reply = self.answer(command)
@@ -187,6 +191,22 @@ async def test_a_silent_redis_times_out_and_is_left() -> None:
             assert outage_of(raised.value) == "queue"
         silent = False
         assert await lane() == b"OK"
+        assert fake.connections == 2
+    finally:
+        await lane.aclose()
+        await fake.stop()
+
+
+async def test_calls_arriving_while_it_connects_share_one_attempt() -> None:
+    fake = FakeRedis(lambda command: b":1\r\n", handshake=False)  # never finishes connecting
+    lane = ScriptLane(Redis.from_url(await fake.start()), "return 1", reply_timeout=0.3)
+    try:
+        outcomes = await asyncio.gather(*(lane() for _ in range(8)), return_exceptions=True)
+        assert all(isinstance(o, redis_errors.TimeoutError) for o in outcomes), outcomes
+        assert "connecting" in str(outcomes[0])
+        assert fake.connections == 1
+        fake.handshake = True
+        assert await lane() == 1  # the next call tries again
         assert fake.connections == 2
     finally:
         await lane.aclose()

@@ -47,6 +47,12 @@ def test_redis_outage_answers_503_and_redelivery_works(tmp_path: Path, npm_dir: 
             AppProcess(tmp_path / "app", env, ("serve", "--no-worker")) as app,
             httpx.Client(timeout=15) as client,
         ):
+            # One delivery first, so the intake's own Redis connection is open when Redis
+            # goes (bot.redis_lane): it must notice, refuse with 503, then reconnect.
+            first = post_webhook(
+                client, app.url, SECRET, "installation", payload, str(uuid.uuid4())
+            )
+            assert first.status_code == 200 and first.json()["message"] == "ok"
             server.stop()
             delivery = str(uuid.uuid4())
             down = post_webhook(client, app.url, SECRET, "installation", payload, delivery)
