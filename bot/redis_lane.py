@@ -161,7 +161,7 @@ class _Connection:
             self._fail(ConnectionError("the intake's Redis connection is closed"))
             raise
         except IndexError:  # an answer nobody asked for: the stream is out of step
-            self._fail(InvalidResponse("Redis answered more than it was asked"))
+            self._fail(ConnectionError("Redis answered more than it was asked"))
         except ConnectionError as exc:
             self._fail(exc)
         except Exception as exc:  # a reset, a protocol error: the connection is unusable
