@@ -140,9 +140,16 @@ class _Connection:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         self._writer.write(packed)
-        if self._writer.transport.get_write_buffer_size() > _HIGH_WATER:
-            await self._writer.drain()
-        return await future
+        try:
+            if self._writer.transport.get_write_buffer_size() > _HIGH_WATER:
+                try:
+                    await self._writer.drain()
+                except OSError as exc:  # the connection went while Redis was not reading
+                    raise ConnectionError(f"the intake's Redis connection broke: {exc!r}") from exc
+            return await future
+        except BaseException:
+            future.cancel()  # its answer, if one comes, is skipped (its place stays in line)
+            raise
 
     async def _read(self) -> None:
         parser, waiting = self._parser, self._waiting
