@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 # Past this many unsent bytes (Redis not reading), a call waits for the buffer to drain.
 _HIGH_WATER = 256 * 1024
+_NO_REPLY = object()
 
 
 class ScriptLane:
@@ -125,7 +126,9 @@ class _Connection:
         self._reader: asyncio.StreamReader = connection._reader  # type: ignore[assignment]
         self._writer: asyncio.StreamWriter = connection._writer  # type: ignore[assignment]
         self._parser = hiredis.Reader(
-            protocolError=InvalidResponse, replyError=BaseParser.parse_error
+            protocolError=InvalidResponse,
+            replyError=BaseParser.parse_error,
+            notEnoughData=_NO_REPLY,
         )
         self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._answered = 0  # answers read so far: the watchdog sees whether they move on
@@ -137,9 +140,12 @@ class _Connection:
     async def call(self, packed: bytes) -> Any:
         if self.broken is not None:
             raise self.broken
+        if self._writer.transport.is_closing():  # uvloop closes it before our reader hears
+            self._fail(ConnectionError("the intake's Redis connection was lost"))
+            raise self.broken
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append(future)
         self._writer.write(packed)
+        self._waiting.append(future)
         try:
             if self._writer.transport.get_write_buffer_size() > _HIGH_WATER:
                 try:
@@ -159,7 +165,7 @@ class _Connection:
                 if not data:
                     raise ConnectionError("Redis closed the intake's connection")
                 parser.feed(data)
-                while (reply := parser.gets()) is not False:
+                while (reply := parser.gets()) is not _NO_REPLY:
                     self._answered += 1
                     future = waiting.popleft()
                     if not future.done():  # a caller that gave up leaves its place in line
